@@ -1,0 +1,141 @@
+//! MCP result types that handlers build: content blocks, tool results, resource contents,
+//! prompt messages. They serialize to the 2025-11-25 schema's field names.
+
+use serde::Serialize;
+
+/// One content block of a tool result or prompt message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, base64-encoded.
+    Image {
+        /// Base64 data.
+        data: String,
+        /// e.g. `image/png`.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// Audio, base64-encoded.
+    Audio {
+        /// Base64 data.
+        data: String,
+        /// e.g. `audio/wav`.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// A link to a resource the client may read.
+    ResourceLink {
+        /// The resource's URI.
+        uri: String,
+        /// The resource's name.
+        name: String,
+        /// Optional MIME type.
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+    },
+    /// A resource embedded in the result.
+    Resource {
+        /// Its contents.
+        resource: ResourceContents,
+    },
+}
+
+impl Content {
+    /// A text block.
+    pub fn text(text: impl Into<String>) -> Content {
+        Content::Text { text: text.into() }
+    }
+}
+
+/// The contents of one resource: text or a base64 blob.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceContents {
+    /// The resource's URI.
+    pub uri: String,
+    /// Optional MIME type.
+    #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Text contents (exactly one of `text` and `blob` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Base64 contents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+}
+
+impl ResourceContents {
+    /// Text contents.
+    pub fn text(uri: impl Into<String>, mime_type: Option<&str>, text: impl Into<String>) -> Self {
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: mime_type.map(str::to_string),
+            text: Some(text.into()),
+            blob: None,
+        }
+    }
+}
+
+/// The result of `tools/call`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallToolResult {
+    /// Content blocks (for structured results, also the JSON as a text block).
+    pub content: Vec<Content>,
+    /// Structured result, for tools that declare an output schema.
+    #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<sonic_rs::Value>,
+    /// True when the tool itself failed (the call was still valid).
+    #[serde(rename = "isError", skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}
+
+impl CallToolResult {
+    /// A result of one text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        CallToolResult { content: vec![Content::text(text)], structured_content: None, is_error: false }
+    }
+
+    /// A structured result; its JSON text is also given as a text block for older clients.
+    pub fn structured(value: sonic_rs::Value) -> Self {
+        let text = sonic_rs::to_string(&value).expect("a Value always serializes");
+        CallToolResult { content: vec![Content::text(text)], structured_content: Some(value), is_error: false }
+    }
+
+    /// A tool failure reported to the model (`isError: true`).
+    pub fn error(message: impl Into<String>) -> Self {
+        CallToolResult { is_error: true, ..CallToolResult::text(message) }
+    }
+}
+
+/// Who speaks a prompt message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The user.
+    User,
+    /// The assistant.
+    Assistant,
+}
+
+/// One message of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptMessage {
+    /// Who speaks it.
+    pub role: Role,
+    /// What is said.
+    pub content: Content,
+}
+
+/// The result of `prompts/get`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GetPromptResult {
+    /// Optional description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The messages.
+    pub messages: Vec<PromptMessage>,
+}

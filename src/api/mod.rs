@@ -1,0 +1,174 @@
+//! The library API: build a server from tools, resources, prompts and completions, then run
+//! it with [`Server::serve`] (TCP, one executor per core) or [`Server::stdio`].
+//!
+//! ```
+//! use ringmcp::{CallToolResult, Server, Tool};
+//!
+//! let server = Server::builder("my-server", "1.0.0")
+//!     .tool(
+//!         Tool::builder("shout", "Upper-cases text")
+//!             .input_schema(sonic_rs::json!({
+//!                 "type": "object",
+//!                 "properties": {"text": {"type": "string"}},
+//!                 "required": ["text"]
+//!             }))
+//!             .sync_handler(|call| Ok(CallToolResult::text(call.str("text")?.to_uppercase()))),
+//!     )
+//!     .build();
+//! // One request, answered without any socket (what every transport does per line):
+//! let out = server.handle_lines(concat!(
+//!     r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"doc","version":"0"}}}"#, "\n",
+//!     r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"shout","arguments":{"text":"hi"}}}"#, "\n",
+//! ));
+//! assert!(out.lines().nth(1).unwrap().contains(r#""text":"HI""#));
+//! // To run it for real: server.serve(settings) or server.stdio(settings).
+//! ```
+
+pub mod completion;
+pub mod content;
+pub mod prompt;
+pub mod resource;
+pub mod tool;
+
+use completion::{Completion, CompletionRef};
+use prompt::Prompt;
+use resource::{Resource, ResourceTemplate};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tool::Tool;
+
+/// Everything a server offers; shared read-only by all cores.
+pub struct Catalog {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) instructions: Option<String>,
+    pub(crate) tools: Vec<Tool>,
+    tool_index: HashMap<String, usize>,
+    pub(crate) resources: Vec<Resource>,
+    resource_index: HashMap<String, usize>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+    pub(crate) prompts: Vec<Prompt>,
+    prompt_index: HashMap<String, usize>,
+    completions: HashMap<(CompletionRef, String), Completion>,
+}
+
+impl Catalog {
+    /// A tool by name.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tool_index.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// A fixed-URI resource.
+    pub fn resource(&self, uri: &str) -> Option<&Resource> {
+        self.resource_index.get(uri).map(|&i| &self.resources[i])
+    }
+
+    /// A prompt by name.
+    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompt_index.get(name).map(|&i| &self.prompts[i])
+    }
+
+    /// The completion provider of one argument, if any.
+    pub fn completion(&self, target: &CompletionRef, argument: &str) -> Option<&Completion> {
+        self.completions.get(&(target.clone(), argument.to_string()))
+    }
+
+    /// Whether any completion provider is registered (the `completions` capability).
+    pub fn has_completions(&self) -> bool {
+        !self.completions.is_empty()
+    }
+}
+
+/// A server definition: cheap to clone, run with [`Server::serve`] or [`Server::stdio`].
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) catalog: Arc<Catalog>,
+}
+
+/// Builds a [`Server`].
+pub struct ServerBuilder {
+    catalog: Catalog,
+}
+
+impl Server {
+    /// Starts a server named `name` (its `serverInfo`).
+    pub fn builder(name: &str, version: &str) -> ServerBuilder {
+        ServerBuilder {
+            catalog: Catalog {
+                name: name.to_string(),
+                version: version.to_string(),
+                instructions: None,
+                tools: Vec::new(),
+                tool_index: HashMap::new(),
+                resources: Vec::new(),
+                resource_index: HashMap::new(),
+                templates: Vec::new(),
+                prompts: Vec::new(),
+                prompt_index: HashMap::new(),
+                completions: HashMap::new(),
+            },
+        }
+    }
+
+    /// The catalog this server offers.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+impl ServerBuilder {
+    /// `instructions` for the client, returned by `initialize`.
+    pub fn instructions(mut self, text: &str) -> Self {
+        self.catalog.instructions = Some(text.to_string());
+        self
+    }
+
+    /// Adds a tool; a later tool of the same name replaces the earlier one.
+    pub fn tool(mut self, tool: Tool) -> Self {
+        let c = &mut self.catalog;
+        upsert(&mut c.tools, &mut c.tool_index, tool.name.clone(), tool);
+        self
+    }
+
+    /// Adds a fixed-URI resource; a later one with the same URI replaces it.
+    pub fn resource(mut self, resource: Resource) -> Self {
+        let c = &mut self.catalog;
+        upsert(&mut c.resources, &mut c.resource_index, resource.uri.clone(), resource);
+        self
+    }
+
+    /// Adds a resource template (matched in registration order, after fixed URIs).
+    pub fn resource_template(mut self, template: ResourceTemplate) -> Self {
+        self.catalog.templates.push(template);
+        self
+    }
+
+    /// Adds a prompt; a later one of the same name replaces it.
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        let c = &mut self.catalog;
+        upsert(&mut c.prompts, &mut c.prompt_index, prompt.name.clone(), prompt);
+        self
+    }
+
+    /// Adds a completion provider for one argument of a prompt or template.
+    pub fn completion(mut self, completion: Completion) -> Self {
+        let key = (completion.target.clone(), completion.argument.clone());
+        self.catalog.completions.insert(key, completion);
+        self
+    }
+
+    /// Finishes the server.
+    pub fn build(self) -> Server {
+        Server { catalog: Arc::new(self.catalog) }
+    }
+}
+
+fn upsert<T>(items: &mut Vec<T>, index: &mut HashMap<String, usize>, key: String, item: T) {
+    match index.get(&key) {
+        Some(&i) => items[i] = item,
+        None => {
+            index.insert(key, items.len());
+            items.push(item);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Effective configuration: defaults, overridden by a TOML file, overridden by flags.
+//!
+//! Every setting is declared once in [`settings!`] below with its doc line, default and range;
+//! that one declaration gives the config-file key, the `--flag`, the `--help` text, the
+//! validation error and the `--print-config` line, so they can never disagree.
+
+use crate::limits::*;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// A setting that is out of range or malformed. The CLI prints it and exits with code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The config key (the flag is the same with `-` for `_`).
+    pub key: String,
+    /// What is wrong, with the accepted range or values.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting `{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Log verbosity on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[derive(clap::ValueEnum)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings (queue crossing its warn mark, refused connections).
+    Warn,
+    /// Start-up, shutdown and the above.
+    Info,
+    /// Per-connection events (which core served a session).
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The matching `log` crate filter.
+    pub fn to_filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+macro_rules! settings {
+    ($( $doc:literal $name:ident = $default:expr, $range:expr; )*) => {
+        /// The effective configuration of one server process. Keys are the config-file keys.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Settings {
+            /// Address and port every core listens on (SO_REUSEPORT), e.g. `127.0.0.1:9999`.
+            pub listen: String,
+            /// Serve on the first N online CPUs (default: all). Excludes `cpus`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub cores: Option<u64>,
+            /// Serve on these CPUs, taskset syntax: `0`, `0-3`, `0,2,5`. Excludes `cores`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub cpus: Option<String>,
+            /// Tool pack to serve (`bench`).
+            pub pack: String,
+            /// Log verbosity on stderr.
+            pub log_level: LogLevel,
+            /// Optional `instructions` text returned by `initialize`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub instructions: Option<String>,
+            $( #[doc = $doc] pub $name: u64, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings {
+                    listen: LISTEN_DEFAULT.to_string(),
+                    cores: None,
+                    cpus: None,
+                    pack: "bench".to_string(),
+                    log_level: LogLevel::Info,
+                    instructions: None,
+                    $( $name: $default, )*
+                }
+            }
+        }
+
+        /// Command-line overrides of [`Settings`]: every key is also a `--flag`.
+        #[derive(Debug, Clone, Default, clap::Args)]
+        pub struct SettingArgs {
+            /// TOML file with any of the settings below (flags win over the file).
+            #[arg(long, value_name = "FILE")]
+            pub config: Option<std::path::PathBuf>,
+            /// Tool pack to serve [default: bench] [values: bench].
+            #[arg(long, value_name = "NAME")]
+            pub pack: Option<String>,
+            /// Log verbosity on stderr [default: info].
+            #[arg(long, value_name = "LEVEL")]
+            pub log_level: Option<LogLevel>,
+            /// `instructions` text returned by `initialize` [default: none].
+            #[arg(long, value_name = "TEXT")]
+            pub instructions: Option<String>,
+            $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
+        }
+
+        impl SettingArgs {
+            /// Adds each numeric flag's doc line, default and range to `--help`.
+            pub fn decorate(cmd: clap::Command) -> clap::Command {
+                cmd $( .mut_arg(stringify!($name), |a| {
+                    let (lo, hi) = $range;
+                    a.help(format!("{} [default: {}] [range: {}..={}]", $doc.trim(), $default, lo, hi))
+                }) )*
+            }
+
+            fn apply(&self, s: &mut Settings) {
+                if let Some(v) = &self.pack { s.pack = v.clone(); }
+                if let Some(v) = self.log_level { s.log_level = v; }
+                if let Some(v) = &self.instructions { s.instructions = Some(v.clone()); }
+                $( if let Some(v) = self.$name { s.$name = v; } )*
+            }
+        }
+
+        impl Settings {
+            fn check_ranges(&self) -> Result<(), ConfigError> {
+                $( check_range(stringify!($name), self.$name, $range)?; )*
+                Ok(())
+            }
+        }
+
+        /// Names, doc lines, defaults and ranges of the numeric settings, for docs and tests.
+        pub const NUMERIC_SETTINGS: &[(&str, &str, u64, (u64, u64))] =
+            &[ $( (stringify!($name), $doc, $default, $range), )* ];
+    };
+}
+
+settings! {
+    " listen(2) backlog of each core's socket (the kernel caps it at net.core.somaxconn)."
+        backlog = BACKLOG_DEFAULT as u64, BACKLOG_RANGE;
+    " Most connections open at once, all cores together; more are accepted and closed at once."
+        max_connections = MAX_CONNECTIONS_DEFAULT, MAX_CONNECTIONS_RANGE;
+    " Longest JSON-RPC message in bytes; a longer line gets an error and the connection closes."
+        max_message_bytes = MAX_MESSAGE_BYTES_DEFAULT, MAX_MESSAGE_BYTES_RANGE;
+    " Capacity of each core's queue of admitted, unanswered requests."
+        queue_capacity = QUEUE_CAPACITY_DEFAULT, QUEUE_CAPACITY_RANGE;
+    " Queue fill in percent at which the core warns and reports degraded."
+        queue_warn_percent = QUEUE_WARN_PERCENT_DEFAULT, PERCENT_RANGE;
+    " Queue fill in percent at which new requests get an overload error (at least the warn mark)."
+        queue_reject_percent = QUEUE_REJECT_PERCENT_DEFAULT, PERCENT_RANGE;
+    " Requests one connection may have in flight; past it the connection is not read."
+        max_inflight_per_connection = MAX_INFLIGHT_PER_CONNECTION_DEFAULT, MAX_INFLIGHT_PER_CONNECTION_RANGE;
+    " Milliseconds shutdown waits for in-flight requests before closing connections."
+        drain_timeout_ms = DRAIN_TIMEOUT_MS_DEFAULT, DRAIN_TIMEOUT_MS_RANGE;
+    " Bytes of one pooled read/write buffer."
+        buffer_bytes = BUFFER_BYTES_DEFAULT, BUFFER_BYTES_RANGE;
+    " Free buffers each core's pool keeps for reuse."
+        pool_buffers_per_core = POOL_BUFFERS_PER_CORE_DEFAULT, POOL_BUFFERS_PER_CORE_RANGE;
+    " Items per page of the list methods (tools/list, resources/list, prompts/list, ...)."
+        list_page_size = LIST_PAGE_SIZE_DEFAULT, LIST_PAGE_SIZE_RANGE;
+    " Most sessions one core's slice of the registry holds."
+        max_sessions_per_core = MAX_SESSIONS_PER_CORE_DEFAULT, MAX_SESSIONS_PER_CORE_RANGE;
+    " Number of registry shards (a power of two, at least the number of cores)."
+        shard_count = SHARD_COUNT_DEFAULT, SHARD_COUNT_RANGE;
+    " Retry hint in milliseconds sent with an overload error (data.retryAfterMs)."
+        overload_retry_after_ms = OVERLOAD_RETRY_AFTER_MS_DEFAULT, OVERLOAD_RETRY_AFTER_MS_RANGE;
+}
+
+/// The packs `--pack` accepts.
+pub const PACKS: &[&str] = &["bench"];
+
+impl Settings {
+    /// Defaults, then the `--config` file if given, then the flags; validated.
+    ///
+    /// Errors: an unreadable or malformed file, an unknown key, or a value out of range,
+    /// each naming the key.
+    pub fn load(args: &SettingArgs) -> Result<Settings, ConfigError> {
+        Settings::load_onto(Settings::base(args)?, args)
+    }
+
+    /// The `--config` file's settings, or the defaults without one.
+    pub fn base(args: &SettingArgs) -> Result<Settings, ConfigError> {
+        match &args.config {
+            Some(path) => Settings::from_file(path),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// `base` with the flags applied, validated.
+    pub fn load_onto(mut base: Settings, args: &SettingArgs) -> Result<Settings, ConfigError> {
+        args.apply(&mut base);
+        base.validate()?;
+        Ok(base)
+    }
+
+    /// Parses a TOML config file (unknown keys are errors).
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            key: "config".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Settings::from_toml(&text).map_err(|mut e| {
+            e.message = format!("in {}: {}", path.display(), e.message);
+            e
+        })
+    }
+
+    /// Parses TOML text (unknown keys are errors).
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        toml::from_str(text)
+            .map_err(|e| ConfigError { key: toml_error_key(text, &e), message: e.message().to_string() })
+    }
+
+    /// Checks every value against its range and the cross-setting rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_ranges()?;
+        if self.queue_reject_percent < self.queue_warn_percent {
+            return Err(ConfigError {
+                key: "queue_reject_percent".into(),
+                message: format!(
+                    "{} is below queue_warn_percent ({}); accepted range is {}..=100",
+                    self.queue_reject_percent, self.queue_warn_percent, self.queue_warn_percent
+                ),
+            });
+        }
+        if !self.shard_count.is_power_of_two() {
+            return Err(ConfigError {
+                key: "shard_count".into(),
+                message: format!("{} is not a power of two (e.g. 256)", self.shard_count),
+            });
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError {
+                key: "listen".into(),
+                message: format!("`{}` is not ADDR:PORT (e.g. 127.0.0.1:9999)", self.listen),
+            });
+        }
+        if self.cores.is_some() && self.cpus.is_some() {
+            return Err(ConfigError { key: "cpus".into(), message: "give either cores or cpus, not both".into() });
+        }
+        if let Some(n) = self.cores {
+            check_range("cores", n, (1, 4096))?;
+        }
+        if let Some(list) = &self.cpus {
+            crate::cpus::parse_cpu_list(list).map_err(|m| ConfigError { key: "cpus".into(), message: m })?;
+        }
+        if !PACKS.contains(&self.pack.as_str()) {
+            return Err(ConfigError {
+                key: "pack".into(),
+                message: format!("unknown pack `{}`; accepted: {}", self.pack, PACKS.join(", ")),
+            });
+        }
+        Ok(())
+    }
+
+    /// The TOML text `--print-config` prints.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("Settings always serializes to TOML")
+    }
+
+    /// Requests at which a core's queue reports degraded.
+    pub fn queue_warn_at(&self) -> usize {
+        mark(self.queue_capacity, self.queue_warn_percent)
+    }
+
+    /// Requests at which a core's queue rejects new requests.
+    pub fn queue_reject_at(&self) -> usize {
+        mark(self.queue_capacity, self.queue_reject_percent)
+    }
+}
+
+/// `percent` of `capacity`, rounded down, but at least 1 so a tiny queue still admits.
+fn mark(capacity: u64, percent: u64) -> usize {
+    ((capacity * percent) / 100).max(1) as usize
+}
+
+fn check_range(key: &str, value: u64, (lo, hi): (u64, u64)) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError {
+            key: key.into(),
+            message: format!("{value} is out of range; accepted range is {lo}..={hi}"),
+        });
+    }
+    Ok(())
+}
+
+/// Best effort at naming the key a TOML error is about: the key on the error's line.
+fn toml_error_key(text: &str, e: &toml::de::Error) -> String {
+    let from_message =
+        e.message().split('`').nth(1).filter(|_| e.message().starts_with("unknown field")).map(str::to_string);
+    if let Some(k) = from_message {
+        return k;
+    }
+    let line = e
+        .span()
+        .and_then(|span| text[..span.start.min(text.len())].lines().count().checked_sub(1))
+        .and_then(|n| text.lines().nth(n));
+    line.and_then(|l| l.split('=').next())
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "config".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_seed() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9999");
+        assert_eq!(s.max_connections, 15_000);
+        assert_eq!(s.queue_capacity, 10_000);
+        assert_eq!(s.queue_warn_at(), 7_500);
+        assert_eq!(s.queue_reject_at(), 9_500);
+        assert_eq!(s.max_message_bytes, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn out_of_range_names_key_and_range() {
+        let e = Settings::from_toml("queue_capacity = 0").unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "queue_capacity");
+        assert!(e.message.contains("1..=10000000"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Settings::from_toml("no_such_key = 1").unwrap_err();
+        assert_eq!(e.key, "no_such_key");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = Settings::from_toml("backlog = \"big\"").unwrap_err();
+        assert_eq!(e.key, "backlog", "{e}");
+    }
+
+    #[test]
+    fn reject_below_warn_is_refused() {
+        let s = Settings { queue_warn_percent: 90, queue_reject_percent: 80, ..Default::default() };
+        assert_eq!(s.validate().unwrap_err().key, "queue_reject_percent");
+    }
+
+    #[test]
+    fn print_config_round_trips() {
+        let s = Settings { cores: Some(2), instructions: Some("hi".into()), ..Default::default() };
+        assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
+    }
+
+    #[test]
+    fn tiny_queue_marks_stay_at_least_one() {
+        let s = Settings { queue_capacity: 1, ..Default::default() };
+        assert_eq!(s.queue_reject_at(), 1);
+    }
+}

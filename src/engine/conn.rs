@@ -1,0 +1,295 @@
+//! One NDJSON session over a byte stream (a TCP connection or stdin/stdout): read what is
+//! there, answer every complete line, write all answers produced from one read with one
+//! write. Async answers (tools that await) are appended when they complete and go out with
+//! the next write.
+//!
+//! Backpressure: with `max_inflight` requests of this connection unanswered, the stream is
+//! not read (TCP pushes back on the client). Drain: no more reads; in-flight requests finish,
+//! their answers flush, then the stream closes.
+
+use super::core::CoreCtx;
+use crate::framing::{next_frame, Frame};
+use crate::jsonrpc::{self, code, Message, OwnedId, RpcError};
+use crate::mcp::{self, Ctx, Session};
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+/// State shared by the connection's task and the tasks of its async requests.
+#[derive(Default)]
+struct Shared {
+    /// Answers not yet written.
+    out: Vec<u8>,
+    /// Requests of this connection admitted and not yet answered.
+    inflight: usize,
+    /// The connection is gone: late answers are dropped (their queue slot is still freed).
+    closed: bool,
+}
+
+enum Event {
+    Read(usize),
+    Output,
+    Eof,
+    Wait,
+}
+
+/// Serves one session on `io` until the peer closes, a fatal framing error, or drain.
+pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO) {
+    let (session, waker) = match core.open_session() {
+        Ok(entry) => (entry.session.clone(), entry.waker),
+        Err(e) => {
+            log::warn!("core {}: refusing a connection: {e}", core.core);
+            let mut line = Vec::new();
+            let err = RpcError::new(code::OVERLOADED, format!("Server overloaded: {e}"));
+            jsonrpc::write_error(&mut line, None, &err);
+            let _ = io.write_all(&line).await;
+            return;
+        }
+    };
+    let id = session.borrow().id;
+    log::debug!("core {}: session {id} opened", core.core);
+    core.open.set(core.open.get() + 1);
+    let shared = Rc::new(RefCell::new(Shared::default()));
+    let mut conn = Conn { core: core.clone(), session, shared, waker, pending: Vec::new(), closing: false, eof: false };
+    if let Err(e) = conn.run(&mut io).await {
+        log::debug!("core {}: session {id}: {e}", core.core);
+    }
+    let _ = io.close().await;
+    conn.release_pending();
+    let out = {
+        let mut sh = conn.shared.borrow_mut();
+        sh.closed = true;
+        std::mem::take(&mut sh.out)
+    };
+    if out.capacity() > 0 {
+        core.pool.borrow_mut().give(out);
+    }
+    core.close_session(&id);
+    core.open.set(core.open.get() - 1);
+    log::debug!("core {}: session {id} closed", core.core);
+}
+
+struct Conn {
+    core: Rc<CoreCtx>,
+    session: Rc<RefCell<Session>>,
+    shared: Rc<RefCell<Shared>>,
+    waker: Rc<RefCell<Option<Waker>>>,
+    /// Bytes read but not yet answered: a partial line, or lines held back by the in-flight
+    /// limit. Pooled while non-empty, empty (no allocation) while idle.
+    pending: Vec<u8>,
+    /// A fatal framing error was answered: flush, then close.
+    closing: bool,
+    /// The peer closed its sending side: answer what is in flight, then close.
+    eof: bool,
+}
+
+impl Conn {
+    async fn run<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut IO) -> std::io::Result<()> {
+        loop {
+            if !self.pending.is_empty() && !self.closing && self.has_room() {
+                self.process_pending();
+            }
+            self.flush(io).await?;
+            if self.done() {
+                return Ok(());
+            }
+            match self.next_event(io).await? {
+                Event::Read(n) => self.process_read(n),
+                Event::Eof => self.eof = true,
+                Event::Output | Event::Wait => {}
+            }
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.shared.borrow().inflight < self.core.max_inflight
+    }
+
+    fn reading(&self) -> bool {
+        !self.closing && !self.eof && !self.core.draining.get() && self.has_room()
+    }
+
+    fn done(&self) -> bool {
+        let idle = self.shared.borrow().inflight == 0 && self.shared.borrow().out.is_empty();
+        let stopping = self.closing || self.eof || self.core.draining.get();
+        idle && stopping
+    }
+
+    /// Waits for bytes to read (if reading), answers to write, or a state change.
+    async fn next_event<IO: AsyncRead + Unpin>(&mut self, io: &mut IO) -> std::io::Result<Event> {
+        poll_fn(|cx| {
+            if !self.shared.borrow().out.is_empty() {
+                return Poll::Ready(Ok(Event::Output));
+            }
+            if self.done() {
+                return Poll::Ready(Ok(Event::Wait));
+            }
+            {
+                let mut slot = self.waker.borrow_mut();
+                if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *slot = Some(cx.waker().clone());
+                }
+            }
+            if !self.reading() {
+                return Poll::Pending;
+            }
+            let mut scratch = self.core.scratch.borrow_mut();
+            match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
+                Poll::Ready(Ok(0)) => Poll::Ready(Ok(Event::Eof)),
+                Poll::Ready(Ok(n)) => Poll::Ready(Ok(Event::Read(n))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Answers the lines in the first `n` bytes of the core's scratch buffer.
+    fn process_read(&mut self, n: usize) {
+        let core = self.core.clone();
+        let scratch = core.scratch.borrow();
+        let data = &scratch[..n];
+        if self.pending.is_empty() {
+            let used = self.process_lines(data);
+            if used < data.len() && !self.closing {
+                self.pending = core.pool.borrow_mut().take();
+                self.pending.extend_from_slice(&data[used..]);
+            }
+        } else {
+            // With room for more requests, `pending` holds only a partial line (the run loop
+            // answers complete ones first): without a newline in the new bytes there is
+            // nothing to answer yet, so skip rescanning a long partial line on every read.
+            let partial_only = self.has_room();
+            self.pending.extend_from_slice(data);
+            drop(scratch);
+            let no_new_line = memchr::memchr(b'\n', &self.pending[self.pending.len() - n..]).is_none();
+            if partial_only && no_new_line && self.pending.len() <= self.core.max_message_bytes {
+                return;
+            }
+            self.process_pending();
+        }
+    }
+
+    fn process_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let used = self.process_lines(&pending);
+        self.pending = pending;
+        self.pending.drain(..used);
+        if self.pending.is_empty() || self.closing {
+            self.release_pending();
+        }
+    }
+
+    fn release_pending(&mut self) {
+        if self.pending.capacity() > 0 {
+            let buf = std::mem::take(&mut self.pending);
+            self.core.pool.borrow_mut().give(buf);
+        }
+    }
+
+    /// Answers complete lines from the front of `buf` while the in-flight limit allows;
+    /// returns the bytes used up.
+    fn process_lines(&mut self, buf: &[u8]) -> usize {
+        let mut used = 0;
+        while self.has_room() {
+            match next_frame(&buf[used..], self.core.max_message_bytes) {
+                Frame::Line(line, n) => {
+                    self.answer_line(line);
+                    used += n;
+                }
+                Frame::Blank(n) => used += n,
+                Frame::Incomplete => break,
+                Frame::TooLong => {
+                    let err = RpcError::new(
+                        code::INVALID_REQUEST,
+                        format!(
+                            "Invalid Request: message longer than max_message_bytes ({} bytes); closing",
+                            self.core.max_message_bytes
+                        ),
+                    );
+                    jsonrpc::write_error(&mut self.out_buf(), None, &err);
+                    self.closing = true;
+                    return buf.len();
+                }
+            }
+        }
+        used
+    }
+
+    fn out_buf(&self) -> std::cell::RefMut<'_, Vec<u8>> {
+        let mut shared = self.shared.borrow_mut();
+        if shared.out.capacity() == 0 {
+            shared.out = self.core.pool.borrow_mut().take();
+        }
+        std::cell::RefMut::map(shared, |s| &mut s.out)
+    }
+
+    fn answer_line(&mut self, line: &[u8]) {
+        let message = match jsonrpc::parse(line) {
+            Ok(m) => m,
+            Err(invalid) => return jsonrpc::write_error(&mut self.out_buf(), invalid.id, &invalid.error),
+        };
+        match message {
+            Message::Notification { method, params } => {
+                mcp::handle_notification(&mut self.session.borrow_mut(), &method, params.as_ref())
+            }
+            // The server sends no requests to clients over NDJSON yet (issue #3), so a
+            // response has nothing to go to.
+            Message::Response { id } => log::debug!("core {}: response to unknown id {}", self.core.core, id.0),
+            Message::Request { id, method, params } => {
+                let core = self.core.clone();
+                if let Err(e) = core.queue.try_admit() {
+                    return jsonrpc::write_error(&mut self.out_buf(), Some(id), &e);
+                }
+                let mut session = self.session.borrow_mut();
+                let mut ctx = Ctx { catalog: &core.catalog, session: &mut session, page_size: core.page_size };
+                let later = mcp::handle_request(&mut ctx, id, &method, params.as_ref(), &mut self.out_buf());
+                match later {
+                    None => core.queue.release(),
+                    Some(fut) => self.spawn_later(OwnedId::new(id), fut),
+                }
+            }
+        }
+    }
+
+    /// Runs an async request on this core; its answer joins the connection's next write.
+    fn spawn_later(&self, id: OwnedId, fut: crate::api::tool::LocalFuture<Result<Vec<u8>, RpcError>>) {
+        self.shared.borrow_mut().inflight += 1;
+        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
+        glommio::spawn_local(async move {
+            let outcome = fut.await;
+            {
+                let mut sh = shared.borrow_mut();
+                sh.inflight -= 1;
+                if !sh.closed {
+                    if sh.out.capacity() == 0 {
+                        sh.out = core.pool.borrow_mut().take();
+                    }
+                    mcp::write_later(&mut sh.out, id.as_id(), outcome);
+                }
+            }
+            core.queue.release();
+            if let Some(w) = waker.borrow_mut().take() {
+                w.wake();
+            }
+        })
+        .detach();
+    }
+
+    /// Writes every answer produced so far in one write, then returns the buffer to the pool.
+    async fn flush<IO: AsyncWrite + Unpin>(&mut self, io: &mut IO) -> std::io::Result<()> {
+        let out = std::mem::take(&mut self.shared.borrow_mut().out);
+        if out.capacity() == 0 {
+            return Ok(());
+        }
+        let written = if out.is_empty() { Ok(()) } else { io.write_all(&out).await };
+        self.core.pool.borrow_mut().give(out);
+        if written.is_ok() && (self.closing || self.core.draining.get()) {
+            io.flush().await?;
+        }
+        written
+    }
+}

@@ -1,0 +1,326 @@
+//! The runtime: one pinned glommio executor per selected CPU, each with its own
+//! SO_REUSEPORT listener, queue, buffer pool and registry slice; cores share nothing but one
+//! connection counter (touched at accept and close only) and a shutdown message.
+
+mod conn;
+mod core;
+pub mod listener;
+pub mod pool;
+pub mod queue;
+mod stdio;
+
+use self::core::CoreCtx;
+use crate::api::Server;
+use crate::config::Settings;
+use crate::limits::DRAIN_POLL_MS;
+use glommio::{LocalExecutorBuilder, Placement};
+use std::fmt;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes glommio reserves per executor for storage I/O; ringmcp does no file I/O, so the
+/// minimum (64 KiB) keeps locked memory low.
+const EXECUTOR_IO_MEMORY_BYTES: usize = 64 << 10;
+
+/// Why the server could not start or run.
+#[derive(Debug)]
+pub enum ServeError {
+    /// A setting that only turns out wrong against this machine (exit code 2).
+    Config(crate::config::ConfigError),
+    /// Listening, starting an executor, or a thread failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Config(e) => e.fmt(f),
+            ServeError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<std::io::Error> for ServeError {
+    fn from(e: std::io::Error) -> Self {
+        ServeError::Io(e)
+    }
+}
+
+fn config_error(key: &str, message: String) -> ServeError {
+    ServeError::Config(crate::config::ConfigError { key: key.into(), message })
+}
+
+/// What every core shares: the connection counter and the cap.
+struct Global {
+    connections: AtomicUsize,
+    max_connections: usize,
+}
+
+impl Server {
+    /// Serves TCP (NDJSON) on `settings.listen` with one executor per selected CPU, until
+    /// SIGINT/SIGTERM; then drains (bounded by `drain_timeout_ms`) and returns.
+    pub fn serve(&self, settings: &Settings) -> Result<(), ServeError> {
+        raise_limits();
+        let cpus = crate::cpus::select(settings.cores, settings.cpus.as_deref())
+            .map_err(|m| config_error(if settings.cpus.is_some() { "cpus" } else { "cores" }, m))?;
+        if (settings.shard_count as usize) < cpus.len() {
+            let msg =
+                format!("{} shards for {} cores; it must be at least the core count", settings.shard_count, cpus.len());
+            return Err(config_error("shard_count", msg));
+        }
+        let addr: SocketAddr = settings.listen.parse().map_err(|_| config_error("listen", settings.listen.clone()))?;
+        let listeners =
+            cpus.iter().map(|_| listener::bind(addr, settings.backlog as u32)).collect::<Result<Vec<_>, _>>()?;
+        let global =
+            Arc::new(Global { connections: AtomicUsize::new(0), max_connections: settings.max_connections as usize });
+        let (ready_tx, ready_rx) = flume::unbounded::<Result<usize, String>>();
+        let mut drains = Vec::new();
+        let mut threads = Vec::new();
+        for (core, (cpu, fd)) in cpus.iter().copied().zip(listeners).enumerate() {
+            let (drain_tx, drain_rx) = flume::bounded::<()>(1);
+            drains.push(drain_tx);
+            let (settings, catalog, global, ready) =
+                (settings.clone(), self.catalog.clone(), global.clone(), ready_tx.clone());
+            let ncores = cpus.len();
+            threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
+                let ex = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+                    .name(&format!("ringmcp-core-{core}"))
+                    .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+                    .make();
+                let ex = match ex {
+                    Ok(ex) => ex,
+                    Err(e) => {
+                        return drop(ready.send(Err(format!("core {core} (CPU {cpu}): cannot start executor: {e}"))))
+                    }
+                };
+                ex.run(async move {
+                    let ctx = Rc::new(CoreCtx::new(core, ncores, &settings, catalog));
+                    let listener = listener::into_glommio(fd);
+                    let _ = ready.send(Ok(core));
+                    run_core(ctx, listener, global, drain_rx, Duration::from_millis(settings.drain_timeout_ms)).await;
+                });
+            })?);
+        }
+        drop(ready_tx);
+        for _ in 0..cpus.len() {
+            match ready_rx.recv() {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(ServeError::Io(std::io::Error::other(e))),
+                Err(_) => return Err(ServeError::Io(std::io::Error::other("a core exited during start-up"))),
+            }
+        }
+        log::info!(
+            "ringmcp {} listening on {addr} (tcp/ndjson) with {} cores on CPUs {cpus:?}, pack {}",
+            env!("CARGO_PKG_VERSION"),
+            cpus.len(),
+            settings.pack
+        );
+        spawn_signal_thread(drains)?;
+        for t in threads {
+            t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
+        }
+        log::info!("ringmcp stopped");
+        Ok(())
+    }
+
+    /// Serves one session on stdin/stdout until stdin closes (or SIGINT/SIGTERM), answering
+    /// every request read before that.
+    pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
+        raise_limits();
+        let catalog = self.catalog.clone();
+        let settings = settings.clone();
+        let (drain_tx, drain_rx) = flume::bounded::<()>(1);
+        spawn_signal_thread(vec![drain_tx])?;
+        let (io, writer) = stdio::StdioIo::start()?;
+        let ex = LocalExecutorBuilder::new(Placement::Unbound)
+            .name("ringmcp-stdio")
+            .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+            .make()
+            .map_err(|e| std::io::Error::other(format!("cannot start executor: {e}")))?;
+        ex.run(async move {
+            let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
+            let session = glommio::spawn_local(conn::serve(ctx.clone(), io));
+            let drain = async {
+                let _ = drain_rx.recv_async().await;
+                ctx.start_drain();
+                glommio::timer::sleep(Duration::from_millis(settings.drain_timeout_ms)).await;
+                log::warn!("stdio: drain_timeout_ms ({}) passed with requests in flight", settings.drain_timeout_ms);
+            };
+            futures_lite::future::or(session, drain).await;
+        });
+        writer.join().map_err(|_| std::io::Error::other("stdout writer panicked"))?;
+        Ok(())
+    }
+
+    /// Answers NDJSON `input` as one session would, without any socket, and returns the output
+    /// (async tools included: it runs a private executor). For tests and examples.
+    pub fn handle_lines(&self, input: &str) -> String {
+        let catalog = self.catalog.clone();
+        let input = input.as_bytes().to_vec();
+        let ex =
+            LocalExecutorBuilder::new(Placement::Unbound).io_memory(EXECUTOR_IO_MEMORY_BYTES).make().expect("executor");
+        let out = ex.run(async move {
+            let ctx = Rc::new(CoreCtx::new(0, 1, &Settings::default(), catalog));
+            let mut io = MemoryIo { input, pos: 0, output: Vec::new() };
+            conn::serve(ctx, &mut io).await;
+            io.output
+        });
+        String::from_utf8(out).expect("answers are UTF-8 JSON")
+    }
+}
+
+/// Accepts until told to drain, then waits (bounded) for this core's connections to finish.
+async fn run_core(
+    ctx: Rc<CoreCtx>,
+    listener: glommio::net::TcpListener,
+    global: Arc<Global>,
+    drain_rx: flume::Receiver<()>,
+    drain_timeout: Duration,
+) {
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok(stream) => admit(&ctx, &global, stream),
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning on the error.
+                    log::warn!("core {}: accept failed: {e}", ctx.core);
+                    glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+                }
+            }
+        }
+    };
+    futures_lite::future::or(accept, async {
+        let _ = drain_rx.recv_async().await;
+    })
+    .await;
+    drop(listener);
+    ctx.start_drain();
+    let deadline = Instant::now() + drain_timeout;
+    while ctx.open.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+    }
+    if ctx.open.get() > 0 {
+        log::warn!(
+            "core {}: drain_timeout_ms passed; closing {} connections with requests in flight",
+            ctx.core,
+            ctx.open.get()
+        );
+    }
+}
+
+/// Takes one accepted connection, or refuses it at once over the global cap.
+fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: glommio::net::TcpStream) {
+    let before = global.connections.fetch_add(1, Ordering::AcqRel);
+    if before >= global.max_connections {
+        global.connections.fetch_sub(1, Ordering::AcqRel);
+        log::warn!("core {}: refusing a connection: max_connections ({}) reached", ctx.core, global.max_connections);
+        glommio::spawn_local(refuse(stream, global.max_connections)).detach();
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let (ctx, global) = (ctx.clone(), global.clone());
+    glommio::spawn_local(async move {
+        conn::serve(ctx, stream).await;
+        global.connections.fetch_sub(1, Ordering::AcqRel);
+    })
+    .detach();
+}
+
+async fn refuse(mut stream: glommio::net::TcpStream, max: usize) {
+    use futures_lite::AsyncWriteExt;
+    let mut line = Vec::new();
+    let err = crate::jsonrpc::RpcError::new(
+        crate::jsonrpc::code::OVERLOADED,
+        format!("Server overloaded: max_connections ({max}) reached; connection closed"),
+    );
+    crate::jsonrpc::write_error(&mut line, None, &err);
+    let _ = stream.write_all(&line).await;
+    let _ = stream.close().await;
+}
+
+/// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once.
+fn spawn_signal_thread(drains: Vec<flume::Sender<()>>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("ringmcp-signals".into()).spawn(move || {
+        let mut first = true;
+        for sig in signals.forever() {
+            if !first {
+                log::warn!("second signal {sig}: exiting without draining");
+                std::process::exit(1);
+            }
+            first = false;
+            log::info!("signal {sig}: draining (no new connections or requests; in-flight requests finish)");
+            for d in &drains {
+                let _ = d.try_send(());
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Raises the soft limits on open files (one per connection) and locked memory (io_uring
+/// rings) to their hard limits; a no-op where they already are.
+fn raise_limits() {
+    for resource in [libc::RLIMIT_NOFILE, libc::RLIMIT_MEMLOCK] {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes into the rlimit struct we pass and reads nothing else.
+        if unsafe { libc::getrlimit(resource, &mut lim) } == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            // SAFETY: setrlimit only reads the struct; raising a soft limit to the hard one is
+            // always permitted.
+            unsafe { libc::setrlimit(resource, &lim) };
+        }
+    }
+}
+
+/// An in-memory stream for [`Server::handle_lines`]: reads `input`, collects the output.
+struct MemoryIo {
+    input: Vec<u8>,
+    pos: usize,
+    output: Vec<u8>,
+}
+
+impl futures_lite::AsyncRead for &mut MemoryIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = buf.len().min(self.input.len() - self.pos);
+        let pos = self.pos;
+        buf[..n].copy_from_slice(&self.input[pos..pos + n]);
+        self.pos += n;
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for &mut MemoryIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.output.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,29 @@
+//! ringmcp: a Model Context Protocol server engine, thread-per-core on io_uring (glommio).
+//!
+//! Layers, from the bytes up: [`framing`] (NDJSON lines) → [`jsonrpc`] (one message,
+//! borrowed) → [`mcp`] (the protocol core, one file per method) → [`api`] (the tools,
+//! resources, prompts and completions you register). Those are I/O-free; [`engine`] runs
+//! them on pinned executors over TCP and stdio. See `README.md` for the architecture.
+//!
+//! Build a server with [`Server::builder`] and run it with [`Server::serve`] or
+//! [`Server::stdio`]; the example in [`api`] runs as a doc-test.
+
+pub mod api;
+pub mod config;
+pub mod cpus;
+pub mod engine;
+pub mod framing;
+pub mod jsonrpc;
+pub mod limits;
+pub mod logger;
+pub mod mcp;
+pub mod packs;
+
+pub use api::completion::{Completion, CompletionRef};
+pub use api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, ResourceContents, Role};
+pub use api::prompt::Prompt;
+pub use api::resource::{Resource, ResourceTemplate};
+pub use api::tool::{Tool, ToolCall, ToolError, ToolResult};
+pub use api::{Server, ServerBuilder};
+pub use config::Settings;
+pub use engine::ServeError;

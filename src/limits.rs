@@ -1,0 +1,101 @@
+//! Every limit and default of ringmcp, in one place, each named with its unit.
+//!
+//! The configurable ones are the defaults of [`crate::config::Settings`]; their accepted ranges
+//! live beside them here so that `--help`, the README and the validation error all agree.
+//! Related limits are checked against each other at compile time.
+
+/// Default listen address (the seed's port 9999, loopback only until the operator opens it).
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:9999";
+
+/// Default `listen(2)` backlog per core's socket; the kernel caps it at `net.core.somaxconn`.
+pub const BACKLOG_DEFAULT: u32 = 65_535;
+/// Accepted range of `backlog`.
+pub const BACKLOG_RANGE: (u64, u64) = (1, 1 << 20);
+
+/// Default cap on open connections for the whole server (all cores together).
+pub const MAX_CONNECTIONS_DEFAULT: u64 = 15_000;
+/// Accepted range of `max_connections`.
+pub const MAX_CONNECTIONS_RANGE: (u64, u64) = (1, 10_000_000);
+
+/// Default longest accepted JSON-RPC message (one NDJSON line), in bytes: 16 MiB.
+pub const MAX_MESSAGE_BYTES_DEFAULT: u64 = 16 << 20;
+/// Accepted range of `max_message_bytes`.
+pub const MAX_MESSAGE_BYTES_RANGE: (u64, u64) = (1 << 10, 1 << 30);
+
+/// Default capacity of each core's request queue (admitted, unanswered requests).
+pub const QUEUE_CAPACITY_DEFAULT: u64 = 10_000;
+/// Accepted range of `queue_capacity`.
+pub const QUEUE_CAPACITY_RANGE: (u64, u64) = (1, 10_000_000);
+
+/// Default queue fill, in percent of capacity, at which a core warns and reports degraded.
+pub const QUEUE_WARN_PERCENT_DEFAULT: u64 = 75;
+/// Default queue fill, in percent of capacity, at which new requests are rejected.
+pub const QUEUE_REJECT_PERCENT_DEFAULT: u64 = 95;
+/// Accepted range of both queue percentages.
+pub const PERCENT_RANGE: (u64, u64) = (1, 100);
+
+/// Default number of requests one connection may have in flight before it is no longer read.
+pub const MAX_INFLIGHT_PER_CONNECTION_DEFAULT: u64 = 1024;
+/// Accepted range of `max_inflight_per_connection`.
+pub const MAX_INFLIGHT_PER_CONNECTION_RANGE: (u64, u64) = (1, 1 << 20);
+
+/// Default time, in milliseconds, that shutdown waits for in-flight requests to finish.
+pub const DRAIN_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Accepted range of `drain_timeout_ms`.
+pub const DRAIN_TIMEOUT_MS_RANGE: (u64, u64) = (0, 3_600_000);
+
+/// Default size of one pooled buffer, in bytes. Most MCP messages fit one; a longer line
+/// borrows a larger buffer up to `max_message_bytes` and gives it back.
+pub const BUFFER_BYTES_DEFAULT: u64 = 64 << 10;
+/// Accepted range of `buffer_bytes`.
+pub const BUFFER_BYTES_RANGE: (u64, u64) = (1 << 10, 16 << 20);
+
+/// Default number of free buffers each core's pool keeps for reuse (more are freed on return).
+pub const POOL_BUFFERS_PER_CORE_DEFAULT: u64 = 256;
+/// Accepted range of `pool_buffers_per_core`.
+pub const POOL_BUFFERS_PER_CORE_RANGE: (u64, u64) = (0, 1 << 20);
+
+/// Default number of items per page of `tools/list`, `resources/list`, `prompts/list`, ….
+pub const LIST_PAGE_SIZE_DEFAULT: u64 = 100;
+/// Accepted range of `list_page_size`.
+pub const LIST_PAGE_SIZE_RANGE: (u64, u64) = (1, 10_000);
+
+/// Default most sessions one core's slice of the registry holds.
+pub const MAX_SESSIONS_PER_CORE_DEFAULT: u64 = 65_536;
+/// Accepted range of `max_sessions_per_core`.
+pub const MAX_SESSIONS_PER_CORE_RANGE: (u64, u64) = (1, 10_000_000);
+
+/// Default number of registry shards (a power of two).
+pub const SHARD_COUNT_DEFAULT: u64 = ringmcp_shards::DEFAULT_SHARD_COUNT as u64;
+/// Accepted range of `shard_count` (and it must be a power of two, at least the core count).
+pub const SHARD_COUNT_RANGE: (u64, u64) = (1, ringmcp_shards::SHARD_COUNT_MAX as u64);
+
+/// Default retry hint, in milliseconds, sent with an overload error.
+pub const OVERLOAD_RETRY_AFTER_MS_DEFAULT: u64 = 50;
+/// Accepted range of `overload_retry_after_ms`.
+pub const OVERLOAD_RETRY_AFTER_MS_RANGE: (u64, u64) = (1, 60_000);
+
+/// Most values a `completion/complete` answer carries (the MCP spec's cap).
+pub const COMPLETION_VALUES_MAX: usize = 100;
+
+/// Longest pause, in milliseconds, that the `sleep` tool of the `bench` pack accepts.
+pub const SLEEP_MS_MAX: u64 = 600_000;
+
+/// Most bytes of a request id the server keeps to answer an asynchronous request.
+/// Longer ids are still answered: they are kept on the heap instead of inline.
+pub const INLINE_ID_BYTES: usize = 40;
+
+/// How often, in milliseconds, a draining core checks whether its connections are done.
+pub const DRAIN_POLL_MS: u64 = 10;
+
+/// Most bytes of stdin read in one chunk by the stdio transport.
+pub const STDIO_READ_CHUNK_BYTES: usize = 64 << 10;
+/// Most chunks of output queued for the stdout writer thread before the session stops reading.
+pub const STDIO_WRITE_QUEUE_CHUNKS: usize = 64;
+
+const _: () = assert!(QUEUE_WARN_PERCENT_DEFAULT < QUEUE_REJECT_PERCENT_DEFAULT);
+const _: () = assert!(QUEUE_REJECT_PERCENT_DEFAULT <= PERCENT_RANGE.1);
+const _: () = assert!(BUFFER_BYTES_DEFAULT <= MAX_MESSAGE_BYTES_DEFAULT);
+const _: () = assert!(SHARD_COUNT_DEFAULT.is_power_of_two());
+const _: () = assert!(MAX_SESSIONS_PER_CORE_DEFAULT >= MAX_CONNECTIONS_DEFAULT);
+const _: () = assert!(COMPLETION_VALUES_MAX == 100);

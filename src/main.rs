@@ -1,0 +1,108 @@
+//! The `ringmcp` command: `serve` (TCP, one pinned executor per core) and `stdio`.
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use ringmcp::config::{SettingArgs, Settings};
+use ringmcp::ServeError;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// ringmcp — a thread-per-core Model Context Protocol server on io_uring.
+///
+/// Every setting can come from a TOML file (--config), with flags winning over the file;
+/// `serve --print-config` shows the result. A bad setting exits with code 2 and names it.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve MCP over TCP (NDJSON, one JSON-RPC message per line) on every selected core.
+    ///
+    /// Each core runs its own executor, pinned, with its own SO_REUSEPORT listener; the
+    /// kernel spreads connections across them. SIGINT/SIGTERM drains and exits 0.
+    Serve {
+        /// Address and port to listen on [default: 127.0.0.1:9999].
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+        /// Serve on the first N online CPUs [default: all].
+        #[arg(long, value_name = "N", conflicts_with = "cpus")]
+        cores: Option<u64>,
+        /// Serve on these CPUs, taskset syntax: 0, 0-3, 0,2,5.
+        #[arg(long, value_name = "LIST")]
+        cpus: Option<String>,
+        /// Print the effective configuration as TOML and exit.
+        #[arg(long)]
+        print_config: bool,
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+    /// Serve one MCP session on stdin/stdout (what desktop clients and SDK stdio transports
+    /// launch). Only MCP messages go to stdout; logs go to stderr.
+    Stdio {
+        /// Print the effective configuration as TOML and exit.
+        #[arg(long)]
+        print_config: bool,
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let mut cmd = Cli::command();
+    cmd = cmd.mut_subcommand("serve", SettingArgs::decorate).mut_subcommand("stdio", SettingArgs::decorate);
+    let cli = match Cli::from_arg_matches(&cmd.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let (args, overrides, print_config, serve) = match cli.command {
+        Command::Serve { listen, cores, cpus, print_config, settings } => {
+            (settings, (listen, cores, cpus), print_config, true)
+        }
+        Command::Stdio { print_config, settings } => (settings, (None, None, None), print_config, false),
+    };
+    let settings = match load(&args, overrides) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if print_config {
+        print!("{}", settings.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    ringmcp::logger::init(settings.log_level.to_filter());
+    let Some(server) = ringmcp::packs::build(&settings.pack, settings.instructions.as_deref()) else {
+        unreachable!("pack validated by Settings::validate");
+    };
+    let result = if serve { server.serve(&settings) } else { server.stdio(&settings) };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ServeError::Config(e)) => fail(e),
+        Err(e) => {
+            eprintln!("ringmcp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type ServeOverrides = (Option<String>, Option<u64>, Option<String>);
+
+fn load(args: &SettingArgs, (listen, cores, cpus): ServeOverrides) -> Result<Settings, ringmcp::config::ConfigError> {
+    let mut base = Settings::base(args)?;
+    if let Some(l) = listen {
+        base.listen = l;
+    }
+    if cores.is_some() || cpus.is_some() {
+        base.cores = cores;
+        base.cpus = cpus;
+    }
+    Settings::load_onto(base, args)
+}
+
+fn fail(e: ringmcp::config::ConfigError) -> ExitCode {
+    eprintln!("ringmcp: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,84 @@
+//! `initialize`: negotiates the protocol version and tells what the server has.
+
+use super::{write_json, Answer, Ctx, Phase, LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS};
+use crate::jsonrpc::{code, RpcError};
+use serde::{Deserialize, Serialize};
+use sonic_rs::LazyValue;
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    #[serde(rename = "protocolVersion", borrow)]
+    protocol_version: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct InitializeResult<'a> {
+    #[serde(rename = "protocolVersion")]
+    protocol_version: &'a str,
+    capabilities: sonic_rs::Value,
+    #[serde(rename = "serverInfo")]
+    server_info: ServerInfo<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<&'a str>,
+    /// Which core serves the session, and its registry id (MCP allows `_meta` on results).
+    #[serde(rename = "_meta")]
+    meta: Meta<'a>,
+}
+
+#[derive(Serialize)]
+struct ServerInfo<'a> {
+    name: &'a str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    #[serde(rename = "io.ringmcp/core")]
+    core: usize,
+    #[serde(rename = "io.ringmcp/session")]
+    session: &'a str,
+}
+
+pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+    if ctx.session.phase == Phase::Initialized {
+        return Answer::Error(RpcError::new(code::INVALID_REQUEST, "Invalid Request: session already initialized"));
+    }
+    let p: Params<'_> = match super::params(params) {
+        Ok(p) => p,
+        Err(e) => return Answer::Error(e),
+    };
+    let version =
+        PROTOCOL_VERSIONS.iter().find(|v| **v == p.protocol_version).copied().unwrap_or(LATEST_PROTOCOL_VERSION);
+    ctx.session.protocol_version = version;
+    ctx.session.phase = Phase::Initialized;
+    let catalog = ctx.catalog;
+    let id = ctx.session.id;
+    let result = InitializeResult {
+        protocol_version: version,
+        capabilities: capabilities(catalog),
+        server_info: ServerInfo { name: &catalog.name, version: &catalog.version },
+        instructions: catalog.instructions.as_deref(),
+        meta: Meta { core: ctx.session.core, session: id.as_str() },
+    };
+    write_json(out, &result);
+    Answer::Done
+}
+
+/// Only what the server really has: a kind is declared when something of it is registered.
+fn capabilities(catalog: &crate::api::Catalog) -> sonic_rs::Value {
+    let mut caps = sonic_rs::json!({"logging": {}});
+    if !catalog.tools.is_empty() {
+        caps["tools"] = sonic_rs::json!({"listChanged": false});
+    }
+    if !catalog.resources.is_empty() || !catalog.templates.is_empty() {
+        caps["resources"] = sonic_rs::json!({"subscribe": false, "listChanged": false});
+    }
+    if !catalog.prompts.is_empty() {
+        caps["prompts"] = sonic_rs::json!({"listChanged": false});
+    }
+    if catalog.has_completions() {
+        caps["completions"] = sonic_rs::json!({});
+    }
+    caps
+}

@@ -1,0 +1,17 @@
+//! Built-in packs of tools, resources and prompts, chosen with `--pack NAME`.
+
+pub mod bench;
+
+use crate::api::Server;
+
+/// The server for a pack name (one of [`crate::config::PACKS`]), with `instructions` if given.
+pub fn build(name: &str, instructions: Option<&str>) -> Option<Server> {
+    let mut builder = match name {
+        "bench" => bench::builder(),
+        _ => return None,
+    };
+    if let Some(text) = instructions {
+        builder = builder.instructions(text);
+    }
+    Some(builder.build())
+}
