@@ -35,8 +35,9 @@ pub struct RpcError {
     pub code: i32,
     /// Human-readable, says what was wrong.
     pub message: Cow<'static, str>,
-    /// Structured detail (e.g. `{"uri": …}` or `{"retryAfterMs": …}`).
-    pub data: Option<sonic_rs::Value>,
+    /// Structured detail as JSON text (e.g. `{"uri": …}` or `{"retryAfterMs": …}`), kept as
+    /// text so that its key order is the order it was written in.
+    pub data: Option<String>,
 }
 
 impl RpcError {
@@ -50,9 +51,9 @@ impl RpcError {
         RpcError::new(code::INVALID_PARAMS, message)
     }
 
-    /// Adds structured data.
-    pub fn with_data(mut self, data: sonic_rs::Value) -> Self {
-        self.data = Some(data);
+    /// Adds structured data (any serde value: a struct keeps its field order).
+    pub fn with_data<T: serde::Serialize + ?Sized>(mut self, data: &T) -> Self {
+        self.data = Some(sonic_rs::to_string(data).expect("error data always serializes"));
         self
     }
 }
@@ -266,7 +267,7 @@ pub fn write_error(out: &mut Vec<u8>, id: Option<Id<'_>>, err: &RpcError) {
     sonic_rs::to_writer(&mut *out, err.message.as_ref()).expect("writing to a Vec cannot fail");
     if let Some(data) = &err.data {
         out.extend_from_slice(b",\"data\":");
-        sonic_rs::to_writer(&mut *out, data).expect("writing to a Vec cannot fail");
+        out.extend_from_slice(data.as_bytes());
     }
     out.extend_from_slice(b"}}\n");
 }

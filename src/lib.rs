@@ -27,3 +27,11 @@ pub use api::tool::{Tool, ToolCall, ToolError, ToolResult};
 pub use api::{Server, ServerBuilder};
 pub use config::Settings;
 pub use engine::ServeError;
+
+/// Parses JSON text into a `sonic_rs::Value`, keeping the key order as written (the
+/// `sonic_rs::json!` macro does not keep it). For literals such as tool schemas.
+///
+/// Panics on invalid JSON: use it for text known at build time.
+pub fn json(text: &str) -> sonic_rs::Value {
+    sonic_rs::from_str(text).unwrap_or_else(|e| panic!("invalid JSON literal ({e}): {text}"))
+}

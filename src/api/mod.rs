@@ -7,11 +7,10 @@
 //! let server = Server::builder("my-server", "1.0.0")
 //!     .tool(
 //!         Tool::builder("shout", "Upper-cases text")
-//!             .input_schema(sonic_rs::json!({
-//!                 "type": "object",
-//!                 "properties": {"text": {"type": "string"}},
-//!                 "required": ["text"]
-//!             }))
+//!             // ringmcp::json keeps the key order as written (sonic_rs::json! does not).
+//!             .input_schema(ringmcp::json(
+//!                 r#"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#,
+//!             ))
 //!             .sync_handler(|call| Ok(CallToolResult::text(call.str("text")?.to_uppercase()))),
 //!     )
 //!     .build();

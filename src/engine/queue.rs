@@ -3,7 +3,18 @@
 //! new requests get an overload error at once (never a silent drop, never a second answer).
 
 use crate::jsonrpc::{code, RpcError};
+use serde::Serialize;
 use std::cell::Cell;
+
+/// `data` of the overload error: when to retry, and the numbers behind the refusal.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OverloadData {
+    retry_after_ms: u64,
+    queue_depth: usize,
+    queue_capacity: usize,
+    core: usize,
+}
 
 /// Counters for the metrics endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,13 +63,14 @@ impl Queue {
         if depth >= self.reject_at {
             stats.rejected += 1;
             self.stats.set(stats);
-            return Err(RpcError::new(code::OVERLOADED, "Server overloaded: request queue full, retry later")
-                .with_data(sonic_rs::json!({
-                    "retryAfterMs": self.retry_after_ms,
-                    "queueDepth": depth,
-                    "queueCapacity": self.capacity,
-                    "core": self.core
-                })));
+            let data = OverloadData {
+                retry_after_ms: self.retry_after_ms,
+                queue_depth: depth,
+                queue_capacity: self.capacity,
+                core: self.core,
+            };
+            let message = "Server overloaded: request queue full, retry later";
+            return Err(RpcError::new(code::OVERLOADED, message).with_data(&data));
         }
         self.depth.set(depth + 1);
         stats.admitted += 1;
@@ -115,7 +127,7 @@ mod tests {
         assert!(q.is_degraded());
         let e = q.try_admit().unwrap_err();
         assert_eq!(e.code, code::OVERLOADED);
-        assert_eq!(e.data.unwrap()["retryAfterMs"], 50);
+        assert_eq!(e.data.unwrap(), r#"{"retryAfterMs":50,"queueDepth":9,"queueCapacity":10,"core":0}"#);
         q.release();
         q.try_admit().unwrap();
         assert_eq!(q.stats(), QueueStats { admitted: 10, rejected: 1, peak: 9 });

@@ -16,7 +16,7 @@ struct Params<'a> {
 struct InitializeResult<'a> {
     #[serde(rename = "protocolVersion")]
     protocol_version: &'a str,
-    capabilities: sonic_rs::Value,
+    capabilities: Capabilities,
     #[serde(rename = "serverInfo")]
     server_info: ServerInfo<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,20 +65,44 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&LazyValue<'_>>, out: &mu
     Answer::Done
 }
 
+#[derive(Serialize)]
+struct Capabilities {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<ListChanged>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<ResourceCaps>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompts: Option<ListChanged>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completions: Option<Empty>,
+    logging: Empty,
+}
+
+#[derive(Serialize)]
+struct ListChanged {
+    #[serde(rename = "listChanged")]
+    list_changed: bool,
+}
+
+#[derive(Serialize)]
+struct ResourceCaps {
+    subscribe: bool,
+    #[serde(rename = "listChanged")]
+    list_changed: bool,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
 /// Only what the server really has: a kind is declared when something of it is registered.
-fn capabilities(catalog: &crate::api::Catalog) -> sonic_rs::Value {
-    let mut caps = sonic_rs::json!({"logging": {}});
-    if !catalog.tools.is_empty() {
-        caps["tools"] = sonic_rs::json!({"listChanged": false});
+fn capabilities(catalog: &crate::api::Catalog) -> Capabilities {
+    let list = |has: bool| has.then_some(ListChanged { list_changed: false });
+    let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();
+    Capabilities {
+        tools: list(!catalog.tools.is_empty()),
+        resources: has_resources.then_some(ResourceCaps { subscribe: false, list_changed: false }),
+        prompts: list(!catalog.prompts.is_empty()),
+        completions: catalog.has_completions().then_some(Empty {}),
+        logging: Empty {},
     }
-    if !catalog.resources.is_empty() || !catalog.templates.is_empty() {
-        caps["resources"] = sonic_rs::json!({"subscribe": false, "listChanged": false});
-    }
-    if !catalog.prompts.is_empty() {
-        caps["prompts"] = sonic_rs::json!({"listChanged": false});
-    }
-    if catalog.has_completions() {
-        caps["completions"] = sonic_rs::json!({});
-    }
-    caps
 }

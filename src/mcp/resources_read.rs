@@ -30,7 +30,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut V
     } else {
         return Answer::Error(
             RpcError::new(code::RESOURCE_NOT_FOUND, format!("Resource not found: {uri}"))
-                .with_data(sonic_rs::json!({"uri": uri})),
+                .with_data(&sonic_rs::json!({"uri": uri})),
         );
     };
     match read {

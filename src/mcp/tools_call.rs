@@ -28,7 +28,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut V
     let Some(tool) = ctx.catalog.tool(&p.name) else {
         return Answer::Error(
             RpcError::invalid_params(format!("Unknown tool: {}", p.name))
-                .with_data(sonic_rs::json!({"name": p.name.as_ref()})),
+                .with_data(&sonic_rs::json!({"name": p.name.as_ref()})),
         );
     };
     let arguments = match p.arguments {

@@ -11,6 +11,6 @@ pub(super) fn handle(method: &str) -> Answer {
     }
     Answer::Error(
         RpcError::new(code::METHOD_NOT_FOUND, format!("Method not found: {shown}"))
-            .with_data(sonic_rs::json!({"method": shown})),
+            .with_data(&sonic_rs::json!({"method": shown})),
     )
 }

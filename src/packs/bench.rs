@@ -13,6 +13,7 @@ use crate::api::prompt::Prompt;
 use crate::api::resource::{Resource, ResourceTemplate};
 use crate::api::tool::{Tool, ToolCall, ToolError, ToolResult};
 use crate::api::{Server, ServerBuilder};
+use crate::json;
 use crate::limits::SLEEP_MS_MAX;
 use sonic_rs::JsonValueTrait;
 use std::time::Duration;
@@ -50,26 +51,18 @@ pub fn builder() -> ServerBuilder {
 
 fn echo() -> Tool {
     Tool::builder("echo", "Returns its text unchanged")
-        .input_schema(sonic_rs::json!({
-            "type": "object",
-            "properties": {"text": {"type": "string", "description": "Text to echo"}},
-            "required": ["text"]
-        }))
+        .input_schema(json(
+            r#"{"type":"object","properties":{"text":{"type":"string","description":"Text to echo"}},"required":["text"]}"#,
+        ))
         .sync_handler(|call| Ok(CallToolResult::text(call.str("text")?)))
 }
 
 fn add() -> Tool {
     Tool::builder("add", "Adds two numbers")
-        .input_schema(sonic_rs::json!({
-            "type": "object",
-            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-            "required": ["a", "b"]
-        }))
-        .output_schema(sonic_rs::json!({
-            "type": "object",
-            "properties": {"sum": {"type": "number"}},
-            "required": ["sum"]
-        }))
+        .input_schema(json(
+            r#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"]}"#,
+        ))
+        .output_schema(json(r#"{"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]}"#))
         .sync_handler(sum)
 }
 
@@ -87,11 +80,9 @@ fn sum(call: &ToolCall) -> ToolResult {
 
 fn sleep() -> Tool {
     Tool::builder("sleep", "Answers after `ms` milliseconds without blocking the server")
-        .input_schema(sonic_rs::json!({
-            "type": "object",
-            "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": SLEEP_MS_MAX}},
-            "required": ["ms"]
-        }))
+        .input_schema(json(&format!(
+            r#"{{"type":"object","properties":{{"ms":{{"type":"integer","minimum":0,"maximum":{SLEEP_MS_MAX}}}}},"required":["ms"]}}"#
+        )))
         .async_handler(|call| async move {
             let ms = call.u64("ms")?;
             if ms > SLEEP_MS_MAX {
