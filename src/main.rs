@@ -41,6 +41,24 @@ enum Command {
         #[command(flatten)]
         settings: SettingArgs,
     },
+    /// Benchmark ceiling: the same engine as `serve` (cores, listeners, framing, buffer pool,
+    /// one write per read) writing every NDJSON line back unchanged, with no MCP work.
+    ///
+    /// Not an MCP server. It shows what the box and the engine can do, so that the benchmark
+    /// can report how close `serve` comes to it.
+    Ceiling {
+        /// Address and port to listen on [default: 127.0.0.1:9999].
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+        /// Serve on the first N online CPUs [default: all].
+        #[arg(long, value_name = "N", conflicts_with = "cpus")]
+        cores: Option<u64>,
+        /// Serve on these CPUs, taskset syntax: 0, 0-3, 0,2,5.
+        #[arg(long, value_name = "LIST")]
+        cpus: Option<String>,
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
     /// Serve one MCP session on stdin/stdout (what desktop clients and SDK stdio transports
     /// launch). Only MCP messages go to stdout; logs go to stderr.
     Stdio {
@@ -54,16 +72,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let mut cmd = Cli::command();
-    cmd = cmd.mut_subcommand("serve", SettingArgs::decorate).mut_subcommand("stdio", SettingArgs::decorate);
+    for sub in ["serve", "stdio", "ceiling"] {
+        cmd = cmd.mut_subcommand(sub, SettingArgs::decorate);
+    }
     let cli = match Cli::from_arg_matches(&cmd.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let (args, overrides, print_config, serve) = match cli.command {
+    let (args, overrides, print_config, mode) = match cli.command {
         Command::Serve { listen, cores, cpus, print_config, settings } => {
-            (settings, (listen, cores, cpus), print_config, true)
+            (settings, (listen, cores, cpus), print_config, Mode::Serve)
         }
-        Command::Stdio { print_config, settings } => (settings, (None, None, None), print_config, false),
+        Command::Ceiling { listen, cores, cpus, settings } => (settings, (listen, cores, cpus), false, Mode::Ceiling),
+        Command::Stdio { print_config, settings } => (settings, (None, None, None), print_config, Mode::Stdio),
     };
     let settings = match load(&args, overrides) {
         Ok(s) => s,
@@ -77,7 +98,11 @@ fn main() -> ExitCode {
     let Some(server) = ringmcp::packs::build(&settings.pack, settings.instructions.as_deref()) else {
         unreachable!("pack validated by Settings::validate");
     };
-    let result = if serve { server.serve(&settings) } else { server.stdio(&settings) };
+    let result = match mode {
+        Mode::Serve => server.serve(&settings),
+        Mode::Ceiling => server.serve_raw_echo(&settings),
+        Mode::Stdio => server.stdio(&settings),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServeError::Config(e)) => fail(e),
@@ -86,6 +111,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+enum Mode {
+    Serve,
+    Ceiling,
+    Stdio,
 }
 
 type ServeOverrides = (Option<String>, Option<u64>, Option<String>);

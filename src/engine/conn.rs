@@ -228,6 +228,12 @@ impl Conn {
     }
 
     fn answer_line(&mut self, line: &[u8]) {
+        if self.core.raw_echo {
+            let mut out = self.out_buf();
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            return;
+        }
         let message = match jsonrpc::parse(line) {
             Ok(m) => m,
             Err(invalid) => return jsonrpc::write_error(&mut self.out_buf(), invalid.id, &invalid.error),

@@ -39,6 +39,8 @@ pub(crate) struct CoreCtx {
     pub scratch: RefCell<Vec<u8>>,
     pub registry: RefCell<Registry<SessionEntry>>,
     pub draining: Cell<bool>,
+    /// Benchmark ceiling mode: every line is written back as is, with no JSON or MCP work.
+    pub raw_echo: bool,
     /// Open connections (or stdio sessions) on this core.
     pub open: Cell<usize>,
     ids: RefCell<IdSource>,
@@ -68,6 +70,7 @@ impl CoreCtx {
             scratch: RefCell::new(vec![0; settings.buffer_bytes as usize]),
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
             draining: Cell::new(false),
+            raw_echo: false,
             open: Cell::new(0),
             ids: RefCell::new(IdSource::new()),
             started: Instant::now(),

@@ -65,6 +65,17 @@ impl Server {
     /// Serves TCP (NDJSON) on `settings.listen` with one executor per selected CPU, until
     /// SIGINT/SIGTERM; then drains (bounded by `drain_timeout_ms`) and returns.
     pub fn serve(&self, settings: &Settings) -> Result<(), ServeError> {
+        self.serve_tcp(settings, false)
+    }
+
+    /// The benchmark's raw ceiling: the same cores, listeners, framing, buffers and batched
+    /// writes as [`Server::serve`], but every line is written back unchanged — no JSON parse,
+    /// no MCP. What ringmcp does on top of this is the cost of MCP itself.
+    pub fn serve_raw_echo(&self, settings: &Settings) -> Result<(), ServeError> {
+        self.serve_tcp(settings, true)
+    }
+
+    fn serve_tcp(&self, settings: &Settings, raw_echo: bool) -> Result<(), ServeError> {
         raise_limits();
         let cpus = crate::cpus::select(settings.cores, settings.cpus.as_deref())
             .map_err(|m| config_error(if settings.cpus.is_some() { "cpus" } else { "cores" }, m))?;
@@ -99,7 +110,9 @@ impl Server {
                     }
                 };
                 ex.run(async move {
-                    let ctx = Rc::new(CoreCtx::new(core, ncores, &settings, catalog));
+                    let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
+                    ctx.raw_echo = raw_echo;
+                    let ctx = Rc::new(ctx);
                     let listener = listener::into_glommio(fd);
                     let _ = ready.send(Ok(core));
                     run_core(ctx, listener, global, drain_rx, Duration::from_millis(settings.drain_timeout_ms)).await;
@@ -114,11 +127,15 @@ impl Server {
                 Err(_) => return Err(ServeError::Io(std::io::Error::other("a core exited during start-up"))),
             }
         }
+        let what = if raw_echo {
+            "raw NDJSON echo (benchmark ceiling, no MCP)".to_string()
+        } else {
+            format!("pack {}", settings.pack)
+        };
         log::info!(
-            "ringmcp {} listening on {addr} (tcp/ndjson) with {} cores on CPUs {cpus:?}, pack {}",
+            "ringmcp {} listening on {addr} (tcp/ndjson) with {} cores on CPUs {cpus:?}: {what}",
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
-            settings.pack
         );
         spawn_signal_thread(drains)?;
         for t in threads {
