@@ -19,6 +19,20 @@ struct Cli {
     command: Command,
 }
 
+/// Where a TCP server listens and which CPUs it runs on.
+#[derive(clap::Args, Debug)]
+struct Placement {
+    /// Address and port to listen on [default: 127.0.0.1:9999].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+    /// Serve on the first N online CPUs [default: all].
+    #[arg(long, value_name = "N", conflicts_with = "cpus")]
+    cores: Option<u64>,
+    /// Serve on these CPUs, taskset syntax: 0, 0-3, 0,2,5.
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve MCP over TCP (NDJSON, one JSON-RPC message per line) on every selected core.
@@ -26,15 +40,8 @@ enum Command {
     /// Each core runs its own executor, pinned, with its own SO_REUSEPORT listener; the
     /// kernel spreads connections across them. SIGINT/SIGTERM drains and exits 0.
     Serve {
-        /// Address and port to listen on [default: 127.0.0.1:9999].
-        #[arg(long, value_name = "ADDR:PORT")]
-        listen: Option<String>,
-        /// Serve on the first N online CPUs [default: all].
-        #[arg(long, value_name = "N", conflicts_with = "cpus")]
-        cores: Option<u64>,
-        /// Serve on these CPUs, taskset syntax: 0, 0-3, 0,2,5.
-        #[arg(long, value_name = "LIST")]
-        cpus: Option<String>,
+        #[command(flatten)]
+        place: Placement,
         /// Print the effective configuration as TOML and exit.
         #[arg(long)]
         print_config: bool,
@@ -47,15 +54,8 @@ enum Command {
     /// Not an MCP server. It shows what the box and the engine can do, so that the benchmark
     /// can report how close `serve` comes to it.
     Ceiling {
-        /// Address and port to listen on [default: 127.0.0.1:9999].
-        #[arg(long, value_name = "ADDR:PORT")]
-        listen: Option<String>,
-        /// Serve on the first N online CPUs [default: all].
-        #[arg(long, value_name = "N", conflicts_with = "cpus")]
-        cores: Option<u64>,
-        /// Serve on these CPUs, taskset syntax: 0, 0-3, 0,2,5.
-        #[arg(long, value_name = "LIST")]
-        cpus: Option<String>,
+        #[command(flatten)]
+        place: Placement,
         #[command(flatten)]
         settings: SettingArgs,
     },
@@ -80,11 +80,9 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let (args, overrides, print_config, mode) = match cli.command {
-        Command::Serve { listen, cores, cpus, print_config, settings } => {
-            (settings, (listen, cores, cpus), print_config, Mode::Serve)
-        }
-        Command::Ceiling { listen, cores, cpus, settings } => (settings, (listen, cores, cpus), false, Mode::Ceiling),
-        Command::Stdio { print_config, settings } => (settings, (None, None, None), print_config, Mode::Stdio),
+        Command::Serve { place, print_config, settings } => (settings, Some(place), print_config, Mode::Serve),
+        Command::Ceiling { place, settings } => (settings, Some(place), false, Mode::Ceiling),
+        Command::Stdio { print_config, settings } => (settings, None, print_config, Mode::Stdio),
     };
     let settings = match load(&args, overrides) {
         Ok(s) => s,
@@ -119,16 +117,16 @@ enum Mode {
     Stdio,
 }
 
-type ServeOverrides = (Option<String>, Option<u64>, Option<String>);
-
-fn load(args: &SettingArgs, (listen, cores, cpus): ServeOverrides) -> Result<Settings, ringmcp::config::ConfigError> {
+fn load(args: &SettingArgs, place: Option<Placement>) -> Result<Settings, ringmcp::config::ConfigError> {
     let mut base = Settings::base(args)?;
-    if let Some(l) = listen {
-        base.listen = l;
-    }
-    if cores.is_some() || cpus.is_some() {
-        base.cores = cores;
-        base.cpus = cpus;
+    if let Some(Placement { listen, cores, cpus }) = place {
+        if let Some(l) = listen {
+            base.listen = l;
+        }
+        if cores.is_some() || cpus.is_some() {
+            base.cores = cores;
+            base.cpus = cpus;
+        }
     }
     Settings::load_onto(base, args)
 }
