@@ -1,10 +1,12 @@
-//! JSON-RPC 2.0 as MCP uses it: parse one message (borrowed from the line, via sonic-rs
-//! `LazyValue`), and write answers straight into an output buffer. I/O-free.
+//! JSON-RPC 2.0 as MCP uses it: parse one message (borrowed from the line: the fast path is
+//! [`crate::scan`], with sonic-rs deciding whatever it declines), and write answers straight
+//! into an output buffer. I/O-free.
 //!
 //! Ids are kept as their raw JSON text and echoed byte for byte. Batches (removed from MCP in
 //! 2025-06-18) are answered with one error, never half-processed.
 
 use crate::limits::INLINE_ID_BYTES;
+use crate::scan;
 use serde::{Deserialize, Deserializer};
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 use std::borrow::Cow;
@@ -100,15 +102,15 @@ pub enum Message<'a> {
         id: Id<'a>,
         /// The method name.
         method: Cow<'a, str>,
-        /// An object, or absent.
-        params: Option<LazyValue<'a>>,
+        /// The raw JSON text of an object, or absent.
+        params: Option<&'a str>,
     },
     /// A notification: never answered.
     Notification {
         /// The method name.
         method: Cow<'a, str>,
-        /// An object, or absent.
-        params: Option<LazyValue<'a>>,
+        /// The raw JSON text of an object, or absent.
+        params: Option<&'a str>,
     },
     /// A client's answer to a server-to-client request (routed by id).
     Response {
@@ -152,6 +154,56 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LazyValue<'de>>, D:
 /// Errors (answered, never fatal): -32700 for invalid JSON, -32600 for a batch, a non-object,
 /// a wrong `jsonrpc`, a bad id or method; -32602 for params that are not an object.
 pub fn parse(line: &[u8]) -> Result<Message<'_>, Invalid<'_>> {
+    match parse_fast(line) {
+        Some(outcome) => outcome,
+        None => parse_full(line),
+    }
+}
+
+/// The fast path: the scanner finds the members; `None` leaves the line to [`parse_full`]
+/// (invalid UTF-8 or JSON, escaped keys or method, deep nesting).
+fn parse_fast(line: &[u8]) -> Option<Result<Message<'_>, Invalid<'_>>> {
+    let text = utf8(line)?;
+    let (mut jsonrpc, mut id, mut method, mut params, mut answer) = (None, None, None, None, false);
+    scan::members(line, |m| {
+        match m.key {
+            b"jsonrpc" => jsonrpc = Some(m),
+            b"id" => id = Some(m),
+            b"method" => method = Some(m),
+            b"params" => params = Some(m),
+            b"result" | b"error" => answer = true,
+            _ => {}
+        }
+        true
+    })?;
+    let span = |v: &[u8]| scan::span_str(text, v);
+    let id = match id {
+        None => None,
+        Some(m) if m.kind == scan::Kind::String || (m.kind == scan::Kind::Number && scan::is_integer(m.value)) => {
+            Some(Id(span(m.value)))
+        }
+        Some(_) => return Some(Err(bad_id())),
+    };
+    let method = match method {
+        Some(m) if m.kind == scan::Kind::String => Some(Cow::Borrowed(scan::plain_str(span(m.value))?)),
+        Some(_) => return Some(Err(invalid(id, "Invalid Request: \"method\" must be a string"))),
+        None => None,
+    };
+    let params = params.map(|p| (p.kind, span(p.value)));
+    Some(classify(id, jsonrpc.map(|j| j.value) == Some(b"\"2.0\""), method, params, answer))
+}
+
+/// `line` as text: ASCII (the usual case, checked a word at a time) or validated UTF-8.
+fn utf8(line: &[u8]) -> Option<&str> {
+    if line.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(line) });
+    }
+    std::str::from_utf8(line).ok()
+}
+
+/// The full parse (sonic-rs): strict, for every line the fast path declines.
+fn parse_full(line: &[u8]) -> Result<Message<'_>, Invalid<'_>> {
     // serde would also read a struct from a JSON array: only an object is a message.
     let first = line.iter().find(|b| !b.is_ascii_whitespace());
     let env: Envelope<'_> = match sonic_rs::from_slice(line) {
@@ -160,34 +212,64 @@ pub fn parse(line: &[u8]) -> Result<Message<'_>, Invalid<'_>> {
     };
     let id = match &env.id {
         None => None,
-        Some(v) => Some(parse_id(v, line).ok_or_else(|| Invalid {
-            id: None,
-            error: RpcError::new(code::INVALID_REQUEST, "Invalid Request: id must be a string or an integer"),
-        })?),
+        Some(v) => Some(parse_id(v, line).ok_or_else(bad_id)?),
     };
-    let invalid = |message: &'static str| Invalid { id, error: RpcError::new(code::INVALID_REQUEST, message) };
-    if env.jsonrpc.as_ref().map(LazyValue::as_raw_str) != Some("\"2.0\"") {
-        return Err(invalid("Invalid Request: \"jsonrpc\" must be \"2.0\""));
+    let method = match &env.method {
+        Some(m) => Some(string_of(m).ok_or_else(|| invalid(id, "Invalid Request: \"method\" must be a string"))?),
+        None => None,
+    };
+    let params = match &env.params {
+        Some(p) => {
+            let kind = match p.get_type() {
+                JsonType::Object => scan::Kind::Object,
+                JsonType::Null => scan::Kind::Null,
+                _ => scan::Kind::Array, // any other type is refused alike
+            };
+            Some((kind, raw_in(p, line).ok_or_else(|| invalid(id, "Invalid Request: unreadable params"))?))
+        }
+        None => None,
+    };
+    let jsonrpc_ok = env.jsonrpc.as_ref().map(LazyValue::as_raw_str) == Some("\"2.0\"");
+    classify(id, jsonrpc_ok, method, params, env.result.is_some() || env.error.is_some())
+}
+
+/// The JSON-RPC rules, once the members are found (both paths end here).
+fn classify<'a>(
+    id: Option<Id<'a>>,
+    jsonrpc_ok: bool,
+    method: Option<Cow<'a, str>>,
+    params: Option<(scan::Kind, &'a str)>,
+    answer: bool,
+) -> Result<Message<'a>, Invalid<'a>> {
+    if !jsonrpc_ok {
+        return Err(invalid(id, "Invalid Request: \"jsonrpc\" must be \"2.0\""));
     }
-    let Some(method) = env.method else {
-        return match (id, env.result.is_some() || env.error.is_some()) {
+    let Some(method) = method else {
+        return match (id, answer) {
             (Some(id), true) => Ok(Message::Response { id }),
-            _ => Err(invalid("Invalid Request: no \"method\"")),
+            _ => Err(invalid(id, "Invalid Request: no \"method\"")),
         };
     };
-    let method = string_of(&method).ok_or_else(|| invalid("Invalid Request: \"method\" must be a string"))?;
-    let params = match env.params {
-        Some(p) if p.get_type() == JsonType::Object => Some(p),
-        Some(p) if p.get_type() == JsonType::Null => None,
+    let params = match params {
+        Some((scan::Kind::Object, raw)) => Some(raw),
+        Some((scan::Kind::Null, _)) | None => None,
         Some(_) if id.is_some() => {
             return Err(Invalid { id, error: RpcError::invalid_params("Invalid params: \"params\" must be an object") })
         }
-        _ => None,
+        Some(_) => None,
     };
     Ok(match id {
         Some(id) => Message::Request { id, method, params },
         None => Message::Notification { method, params },
     })
+}
+
+fn invalid<'a>(id: Option<Id<'a>>, message: &'static str) -> Invalid<'a> {
+    Invalid { id, error: RpcError::new(code::INVALID_REQUEST, message) }
+}
+
+fn bad_id<'a>() -> Invalid<'a> {
+    invalid(None, "Invalid Request: id must be a string or an integer")
 }
 
 /// Tells a syntax error (-32700) from valid JSON that is not a request object (-32600).
@@ -206,19 +288,23 @@ fn not_an_envelope(line: &[u8]) -> Invalid<'_> {
 }
 
 fn parse_id<'a>(v: &LazyValue<'a>, line: &'a [u8]) -> Option<Id<'a>> {
-    let raw = match v.as_raw_cow() {
-        Cow::Borrowed(raw) => raw,
-        // sonic-rs copies strings with escapes; their raw text is still in the line, and
-        // any occurrence of the same raw bytes is the same value, so echo that one.
-        Cow::Owned(copy) => {
-            let at = memchr::memmem::find(line, copy.as_bytes())?;
-            std::str::from_utf8(&line[at..at + copy.len()]).ok()?
-        }
-    };
+    let raw = raw_in(v, line)?;
     match v.get_type() {
         JsonType::String => Some(Id(raw)),
         JsonType::Number if is_integer_text(raw) => Some(Id(raw)),
         _ => None,
+    }
+}
+
+/// A value's raw text as a slice of the line. sonic-rs copies strings with escapes; their raw
+/// text is still in the line, and any occurrence of the same raw bytes is the same value.
+fn raw_in<'a>(v: &LazyValue<'a>, line: &'a [u8]) -> Option<&'a str> {
+    match v.as_raw_cow() {
+        Cow::Borrowed(raw) => Some(raw),
+        Cow::Owned(copy) => {
+            let at = memchr::memmem::find(line, copy.as_bytes())?;
+            std::str::from_utf8(&line[at..at + copy.len()]).ok()
+        }
     }
 }
 
@@ -308,6 +394,38 @@ mod tests {
         assert_eq!(err_code(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#), (None, -32600));
         assert_eq!(err_code(r#"{"jsonrpc":"2.0","id":1,"method":3}"#), (Some("1".into()), -32600));
         assert_eq!(err_code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#), (Some("1".into()), -32602));
+    }
+
+    fn summary(r: Result<Message<'_>, Invalid<'_>>) -> String {
+        match r {
+            Ok(Message::Request { id, method, params }) => format!("req {id:?} {method} {params:?}"),
+            Ok(Message::Notification { method, params }) => format!("note {method} {params:?}"),
+            Ok(Message::Response { id }) => format!("resp {id:?}"),
+            Err(e) => format!("err {:?} {}", e.id, e.error.code),
+        }
+    }
+
+    #[test]
+    fn fast_and_full_paths_agree_wherever_the_fast_one_answers() {
+        let lines = [
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"echo","arguments":{"text":"a\"b"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized","params":null}"#,
+            r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":"s1","error":{"code":1,"message":"m"}}"#,
+            r#"{"id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":true,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":3}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
+            r#"{"jsonrpc":"2.0","method":"x","params":"s"}"#,
+            r#"{"jsonrpc":"2.0","id":2}"#,
+            r#" { "jsonrpc" : "2.0" , "id" : -3 , "method" : "ping" } "#,
+        ];
+        for line in lines {
+            let fast = parse_fast(line.as_bytes()).unwrap_or_else(|| panic!("fast path declined {line}"));
+            assert_eq!(summary(fast), summary(parse_full(line.as_bytes())), "{line}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod logger;
 pub mod mcp;
 pub mod packs;
+pub mod scan;
 
 pub use api::completion::{Completion, CompletionRef};
 pub use api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, ResourceContents, Role};

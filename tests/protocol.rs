@@ -114,7 +114,7 @@ const SCRIPT: &[(&str, &str)] = &[
     ),
     (
         r#"{"jsonrpc":"2.0","id":28,"method":"tools/call"}"#,
-        r#"{"jsonrpc":"2.0","id":28,"error":{"code":-32602,"message":"Invalid params: missing field `name` at line 1 column 2"}}"#,
+        r#"{"jsonrpc":"2.0","id":28,"error":{"code":-32602,"message":"Invalid params: missing \"name\", the tool to call"}}"#,
     ),
 ];
 

@@ -226,15 +226,7 @@ fn stdio_exits_zero_after_answering_everything_when_stdin_closes() {
 
 #[test]
 fn ceiling_writes_every_line_back_unchanged() {
-    let port = common::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(bin()).args(["ceiling", "--cores", "1", "--listen", &listen]).spawn().unwrap();
-    let server = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ceiling did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = Server::start_cmd("ceiling", &["--cores", "1"]);
     let mut c = server.connect();
     c.send_raw(b"{\"id\":1}\nnot json at all\r\n\n{\"id\":2}\n");
     assert_eq!(c.recv_line(), r#"{"id":1}"#);

@@ -36,6 +36,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tool::Tool;
 
+/// Up to this many tools, comparing names one by one beats hashing the name (the common case
+/// of a few tools is on every `tools/call`).
+const LINEAR_LOOKUP_MAX: usize = 8;
+
 /// Everything a server offers; shared read-only by all cores.
 pub struct Catalog {
     pub(crate) name: String,
@@ -54,6 +58,9 @@ pub struct Catalog {
 impl Catalog {
     /// A tool by name.
     pub fn tool(&self, name: &str) -> Option<&Tool> {
+        if self.tools.len() <= LINEAR_LOOKUP_MAX {
+            return self.tools.iter().find(|t| t.name == name);
+        }
         self.tool_index.get(name).map(|&i| &self.tools[i])
     }
 

@@ -6,9 +6,11 @@
 //! need not be `Send`.
 
 use super::content::CallToolResult;
+use crate::scan;
 use ringmcp_shards::SessionId;
 use serde::Serialize;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,45 +31,95 @@ impl<T: std::fmt::Display> From<T> for ToolError {
     }
 }
 
-/// One call of a tool: its (already checked) arguments and where it runs.
+/// One call of a tool: its arguments (already checked against the input schema, kept as raw
+/// JSON text and read on demand) and where it runs. Sync handlers get it borrowed from the
+/// request; async handlers get an owned copy (`ToolCall<'static>`).
 #[derive(Debug, Clone)]
-pub struct ToolCall {
-    /// The `arguments` object (empty if the client sent none).
-    pub arguments: Value,
+pub struct ToolCall<'a> {
+    arguments: Cow<'a, str>,
     /// The core running the call.
     pub core: usize,
     /// The session that called.
     pub session: SessionId,
 }
 
-impl ToolCall {
-    /// A string argument. Errors (as a tool error) if absent or not a string.
-    pub fn str(&self, key: &str) -> Result<&str, ToolError> {
-        self.arguments
-            .get(key)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| ToolError(format!("argument \"{key}\" must be a string")))
+impl<'a> ToolCall<'a> {
+    /// A call with `arguments`, the raw text of a JSON object the fast scanner accepts.
+    pub(crate) fn new(arguments: Cow<'a, str>, core: usize, session: SessionId) -> ToolCall<'a> {
+        debug_assert!(scan::members(arguments.as_bytes(), |_| true).is_some(), "arguments are normalized");
+        ToolCall { arguments, core, session }
+    }
+
+    /// An owned copy, for handlers that outlive the request.
+    pub fn into_owned(self) -> ToolCall<'static> {
+        ToolCall { arguments: Cow::Owned(self.arguments.into_owned()), core: self.core, session: self.session }
+    }
+
+    /// The raw JSON text of argument `key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let m = scan::get(self.arguments.as_bytes(), key.as_bytes())?;
+        Some(scan::span_str(&self.arguments, m.value))
+    }
+
+    /// A string argument (borrowed unless it has escapes). Errors (as a tool error) if absent
+    /// or not a string.
+    pub fn str(&self, key: &str) -> Result<Cow<'_, str>, ToolError> {
+        let bad = || ToolError(format!("argument \"{key}\" must be a string"));
+        let raw = self.get(key).filter(|r| r.starts_with('"')).ok_or_else(bad)?;
+        match scan::plain_str(raw) {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => sonic_rs::from_str::<String>(raw).map(Cow::Owned).map_err(|_| bad()),
+        }
     }
 
     /// A number argument. Errors if absent or not a number.
     pub fn f64(&self, key: &str) -> Result<f64, ToolError> {
-        self.arguments
-            .get(key)
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| ToolError(format!("argument \"{key}\" must be a number")))
+        self.number(key).ok_or_else(|| ToolError(format!("argument \"{key}\" must be a number")))
+    }
+
+    /// An integer argument (1.0 counts, as in JSON Schema). Errors if absent or not an integer.
+    pub fn i64(&self, key: &str) -> Result<i64, ToolError> {
+        let raw = self.get(key);
+        raw.and_then(|r| r.parse::<i64>().ok())
+            .or_else(|| self.number(key).filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+            .ok_or_else(|| ToolError(format!("argument \"{key}\" must be an integer")))
     }
 
     /// A non-negative integer argument. Errors if absent, negative or not an integer.
     pub fn u64(&self, key: &str) -> Result<u64, ToolError> {
-        self.arguments
-            .get(key)
-            .and_then(|v| v.as_u64())
+        self.i64(key)
+            .ok()
+            .and_then(|i| u64::try_from(i).ok())
             .ok_or_else(|| ToolError(format!("argument \"{key}\" must be a non-negative integer")))
+    }
+
+    /// A boolean argument. Errors if absent or not a boolean.
+    pub fn bool(&self, key: &str) -> Result<bool, ToolError> {
+        match self.get(key) {
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            _ => Err(ToolError(format!("argument \"{key}\" must be a boolean"))),
+        }
+    }
+
+    /// All arguments, parsed (for handlers that want a whole value tree).
+    pub fn arguments(&self) -> Value {
+        sonic_rs::from_str(&self.arguments).expect("arguments were checked to be a JSON object")
+    }
+
+    /// The raw JSON text of the arguments object.
+    pub fn raw_arguments(&self) -> &str {
+        &self.arguments
+    }
+
+    fn number(&self, key: &str) -> Option<f64> {
+        let raw = self.get(key)?;
+        raw.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']).then(|| raw.parse().ok())?
     }
 }
 
-type SyncFn = dyn Fn(&ToolCall) -> ToolResult + Send + Sync;
-type AsyncFn = dyn Fn(ToolCall) -> LocalFuture<ToolResult> + Send + Sync;
+type SyncFn = dyn for<'a> Fn(&ToolCall<'a>) -> ToolResult + Send + Sync;
+type AsyncFn = dyn Fn(ToolCall<'static>) -> LocalFuture<ToolResult> + Send + Sync;
 
 /// How a tool runs.
 #[derive(Clone)]
@@ -128,20 +180,48 @@ impl Tool {
         &self.name
     }
 
-    /// Checks `arguments` against the declared required properties and property types.
-    /// Returns the problem as text (it becomes an `isError` result).
-    pub fn check_arguments(&self, arguments: &Value) -> Result<(), String> {
+    /// Checks `arguments` (the raw text of a JSON object) against the declared required
+    /// properties and property types, in one pass over the text.
+    ///
+    /// Errors: [`ArgError::Invalid`] names the problem (it becomes an `isError` result);
+    /// [`ArgError::Unreadable`] means the fast scanner cannot read the text (escaped keys):
+    /// normalize it and check again.
+    pub fn check_arguments(&self, arguments: &str) -> Result<(), ArgError> {
+        if self.checks.len() > u64::BITS as usize {
+            return self.check_each(arguments);
+        }
+        let mut seen = 0u64;
+        let mut problem = None;
+        scan::members(arguments.as_bytes(), |m| {
+            let Some(i) = self.checks.iter().position(|c| c.name.as_bytes() == m.key) else { return true };
+            seen |= 1 << i;
+            let check = &self.checks[i];
+            if check.types != 0 && check.types & type_bit(m) == 0 {
+                problem = Some(wrong_type(check, m));
+            }
+            problem.is_none()
+        })
+        .ok_or(ArgError::Unreadable)?;
+        if let Some(p) = problem {
+            return Err(ArgError::Invalid(p));
+        }
+        match self.checks.iter().enumerate().find(|(i, c)| c.required && seen & (1 << i) == 0) {
+            Some((_, c)) => Err(ArgError::Invalid(format!("missing required argument \"{}\"", c.name))),
+            None => Ok(()),
+        }
+    }
+
+    /// The same check for tools with more declared properties than the one-pass bit set holds.
+    fn check_each(&self, arguments: &str) -> Result<(), ArgError> {
+        scan::members(arguments.as_bytes(), |_| true).ok_or(ArgError::Unreadable)?;
         for check in &self.checks {
-            match arguments.get(check.name.as_str()) {
-                None if check.required => return Err(format!("missing required argument \"{}\"", check.name)),
+            match scan::get(arguments.as_bytes(), check.name.as_bytes()) {
+                None if check.required => {
+                    return Err(ArgError::Invalid(format!("missing required argument \"{}\"", check.name)))
+                }
                 None => {}
                 Some(v) if check.types != 0 && check.types & type_bit(v) == 0 => {
-                    return Err(format!(
-                        "argument \"{}\" must be {}, got {}",
-                        check.name,
-                        type_names(check.types),
-                        type_names(type_bit(v) & !INTEGER)
-                    ))
+                    return Err(ArgError::Invalid(wrong_type(check, v)))
                 }
                 Some(_) => {}
             }
@@ -177,14 +257,14 @@ impl ToolBuilder {
     }
 
     /// Finishes with a sync handler.
-    pub fn sync_handler(self, f: impl Fn(&ToolCall) -> ToolResult + Send + Sync + 'static) -> Tool {
+    pub fn sync_handler(self, f: impl for<'a> Fn(&ToolCall<'a>) -> ToolResult + Send + Sync + 'static) -> Tool {
         self.finish(ToolHandler::Sync(Arc::new(f)))
     }
 
     /// Finishes with an async handler, run on the executor of the core that got the request.
     pub fn async_handler<F, Fut>(self, f: F) -> Tool
     where
-        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        F: Fn(ToolCall<'static>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ToolResult> + 'static,
     {
         self.finish(ToolHandler::Async(Arc::new(move |call| Box::pin(f(call)))))
@@ -195,6 +275,20 @@ impl ToolBuilder {
         let descriptor_json = sonic_rs::to_vec(&self.descriptor).expect("a descriptor always serializes");
         Tool { name: self.descriptor.name, handler, checks, descriptor_json }
     }
+}
+
+/// Why arguments failed [`Tool::check_arguments`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError {
+    /// The problem, for an `isError` result.
+    Invalid(String),
+    /// The fast scanner cannot read the text; normalize it and check again.
+    Unreadable,
+}
+
+fn wrong_type(check: &ArgCheck, v: scan::Member<'_>) -> String {
+    let (want, got) = (type_names(check.types), type_names(type_bit(v) & !INTEGER));
+    format!("argument \"{}\" must be {want}, got {got}", check.name)
 }
 
 /// One declared property: is it required, and which JSON types it may have (0: any).
@@ -255,20 +349,21 @@ fn type_mask(name: &str) -> u8 {
 
 /// The types a value satisfies: an integer is also a number, and an integral number is an
 /// integer (JSON Schema counts 1.0 as an integer).
-fn type_bit(v: &Value) -> u8 {
-    if v.is_str() {
-        STRING
-    } else if v.is_number() {
-        let integral = v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0);
-        NUMBER | if integral { INTEGER } else { 0 }
-    } else if v.is_boolean() {
-        BOOLEAN
-    } else if v.is_object() {
-        OBJECT
-    } else if v.is_array() {
-        ARRAY
-    } else {
-        NULL
+fn type_bit(m: scan::Member<'_>) -> u8 {
+    match m.kind {
+        scan::Kind::String => STRING,
+        scan::Kind::Number => {
+            let integral = scan::is_integer(m.value)
+                || std::str::from_utf8(m.value)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(|f| f.fract() == 0.0);
+            NUMBER | if integral { INTEGER } else { 0 }
+        }
+        scan::Kind::Bool => BOOLEAN,
+        scan::Kind::Object => OBJECT,
+        scan::Kind::Array => ARRAY,
+        scan::Kind::Null => NULL,
     }
 }
 
@@ -294,17 +389,31 @@ mod tests {
     #[test]
     fn required_and_types_are_enforced_with_names() {
         let t = tool();
-        assert_eq!(t.check_arguments(&sonic_rs::json!({})).unwrap_err(), "missing required argument \"text\"");
-        assert_eq!(
-            t.check_arguments(&sonic_rs::json!({"text": 1})).unwrap_err(),
-            "argument \"text\" must be string, got number"
+        let invalid = |m: &str| Err(ArgError::Invalid(m.to_string()));
+        assert_eq!(t.check_arguments("{}"), invalid("missing required argument \"text\""));
+        assert_eq!(t.check_arguments(r#"{"text":1}"#), invalid("argument \"text\" must be string, got number"));
+        assert_eq!(t.check_arguments(r#"{"text":"a","n":1.5}"#), invalid("argument \"n\" must be integer, got number"));
+        assert_eq!(t.check_arguments(r#"{"te\u0078t":"a"}"#), Err(ArgError::Unreadable));
+        t.check_arguments(r#"{"text":"a","n":2,"x":null}"#).unwrap();
+        t.check_arguments(r#"{"text":"a","n":2.0,"x":2.5}"#).unwrap();
+    }
+
+    #[test]
+    fn call_accessors_read_raw_arguments() {
+        let call = ToolCall::new(
+            Cow::Borrowed(r#"{"s":"plain","e":"a\"b\u00e9","n":-7,"f":2.5,"i":3.0,"b":true,"o":{"x":[1]}}"#),
+            0,
+            SessionId::from_random(1),
         );
-        assert_eq!(
-            t.check_arguments(&sonic_rs::json!({"text": "a", "n": 1.5})).unwrap_err(),
-            "argument \"n\" must be integer, got number"
-        );
-        t.check_arguments(&sonic_rs::json!({"text": "a", "n": 2, "x": null})).unwrap();
-        t.check_arguments(&sonic_rs::json!({"text": "a", "x": 2.5})).unwrap();
+        assert!(matches!(call.str("s"), Ok(Cow::Borrowed("plain"))));
+        assert_eq!(call.str("e").unwrap(), "a\"b\u{e9}");
+        assert_eq!(call.i64("n").unwrap(), -7);
+        assert_eq!(call.i64("i").unwrap(), 3);
+        assert_eq!(call.f64("f").unwrap(), 2.5);
+        assert!(call.u64("n").is_err() && call.i64("f").is_err() && call.str("n").is_err());
+        assert!(call.bool("b").unwrap());
+        assert_eq!(call.get("o"), Some(r#"{"x":[1]}"#));
+        assert_eq!(call.arguments()["o"]["x"][0].as_i64(), Some(1));
     }
 
     #[test]

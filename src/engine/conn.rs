@@ -240,7 +240,7 @@ impl Conn {
         };
         match message {
             Message::Notification { method, params } => {
-                mcp::handle_notification(&mut self.session.borrow_mut(), &method, params.as_ref())
+                mcp::handle_notification(&mut self.session.borrow_mut(), &method, params)
             }
             // The server sends no requests to clients over NDJSON yet (issue #3), so a
             // response has nothing to go to.
@@ -252,7 +252,7 @@ impl Conn {
                 }
                 let mut session = self.session.borrow_mut();
                 let mut ctx = Ctx { catalog: &core.catalog, session: &mut session, page_size: core.page_size };
-                let later = mcp::handle_request(&mut ctx, id, &method, params.as_ref(), &mut self.out_buf());
+                let later = mcp::handle_request(&mut ctx, id, &method, params, &mut self.out_buf());
                 match later {
                     None => core.queue.release(),
                     Some(fut) => self.spawn_later(OwnedId::new(id), fut),

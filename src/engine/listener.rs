@@ -6,6 +6,18 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
+/// One listening socket per core on `addr`. Port 0 picks a free port for the first socket and
+/// the others join that port; the address actually bound is returned.
+pub fn bind_all(addr: SocketAddr, backlog: u32, cores: usize) -> std::io::Result<(SocketAddr, Vec<OwnedFd>)> {
+    let first = bind(addr, backlog)?;
+    let bound = Socket::from(first.try_clone()?).local_addr()?.as_socket().unwrap_or(addr);
+    let mut all = vec![first];
+    for _ in 1..cores {
+        all.push(bind(bound, backlog)?);
+    }
+    Ok((bound, all))
+}
+
 /// Creates one bound, listening SO_REUSEPORT socket on `addr`.
 ///
 /// Errors: the address is in use by a process without SO_REUSEPORT, not local, or not

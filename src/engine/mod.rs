@@ -85,8 +85,7 @@ impl Server {
             return Err(config_error("shard_count", msg));
         }
         let addr: SocketAddr = settings.listen.parse().map_err(|_| config_error("listen", settings.listen.clone()))?;
-        let listeners =
-            cpus.iter().map(|_| listener::bind(addr, settings.backlog as u32)).collect::<Result<Vec<_>, _>>()?;
+        let (addr, listeners) = listener::bind_all(addr, settings.backlog as u32, cpus.len())?;
         let global =
             Arc::new(Global { connections: AtomicUsize::new(0), max_connections: settings.max_connections as usize });
         let (ready_tx, ready_rx) = flume::unbounded::<Result<usize, String>>();

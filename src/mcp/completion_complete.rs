@@ -7,7 +7,6 @@ use crate::api::completion::CompletionRef;
 use crate::jsonrpc::RpcError;
 use crate::limits::COMPLETION_VALUES_MAX;
 use serde::{Deserialize, Serialize};
-use sonic_rs::LazyValue;
 use std::collections::HashMap;
 
 #[derive(Deserialize)]
@@ -54,7 +53,7 @@ struct Values {
     has_more: bool,
 }
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let p: Params = match params(raw) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),

@@ -3,7 +3,6 @@
 use super::{write_json, Answer, Ctx, Phase, LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS};
 use crate::jsonrpc::{code, RpcError};
 use serde::{Deserialize, Serialize};
-use sonic_rs::LazyValue;
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
@@ -40,7 +39,7 @@ struct Meta<'a> {
     session: &'a str,
 }
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
     if ctx.session.phase == Phase::Initialized {
         return Answer::Error(RpcError::new(code::INVALID_REQUEST, "Invalid Request: session already initialized"));
     }

@@ -3,7 +3,6 @@
 use super::{params, Answer, Ctx};
 use crate::jsonrpc::RpcError;
 use serde::Deserialize;
-use sonic_rs::LazyValue;
 
 /// The syslog levels MCP uses, lowest first.
 pub const LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
@@ -13,7 +12,7 @@ struct Params {
     level: String,
 }
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let p: Params = match params(raw) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),

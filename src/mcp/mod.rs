@@ -24,7 +24,6 @@ use crate::api::Catalog;
 use crate::jsonrpc::{self, code, Id, RpcError};
 use ringmcp_shards::SessionId;
 use serde::Deserialize;
-use sonic_rs::LazyValue;
 
 /// Protocol versions this server speaks, oldest first; the last is answered to unknown ones.
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -98,7 +97,7 @@ pub fn handle_request(
     ctx: &mut Ctx<'_>,
     id: Id<'_>,
     method: &str,
-    params: Option<&LazyValue<'_>>,
+    params: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Option<LocalFuture<Result<Vec<u8>, RpcError>>> {
     let mark = out.len();
@@ -128,8 +127,8 @@ pub fn write_later(out: &mut Vec<u8>, id: Id<'_>, outcome: Result<Vec<u8>, RpcEr
     }
 }
 
-fn dispatch(ctx: &mut Ctx<'_>, method: &str, params: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
-    let handler: fn(&mut Ctx<'_>, Option<&LazyValue<'_>>, &mut Vec<u8>) -> Answer = match method {
+fn dispatch(ctx: &mut Ctx<'_>, method: &str, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
+    let handler: fn(&mut Ctx<'_>, Option<&str>, &mut Vec<u8>) -> Answer = match method {
         "initialize" => return initialize::handle(ctx, params, out),
         "ping" => return ping::handle(ctx, params, out),
         "tools/list" => tools_list::handle,
@@ -153,8 +152,8 @@ fn dispatch(ctx: &mut Ctx<'_>, method: &str, params: Option<&LazyValue<'_>>, out
 }
 
 /// Deserializes a method's params (absent params read as `{}`). Errors are -32602.
-fn params<'a, T: Deserialize<'a>>(params: Option<&'a LazyValue<'_>>) -> Result<T, RpcError> {
-    let text = params.map_or("{}", |p| p.as_raw_str());
+fn params<'a, T: Deserialize<'a>>(params: Option<&'a str>) -> Result<T, RpcError> {
+    let text = params.unwrap_or("{}");
     sonic_rs::from_str(text)
         .map_err(|e| RpcError::invalid_params(format!("Invalid params: {}", first_line(&e.to_string()))))
 }

@@ -2,10 +2,9 @@
 //! JSON-RPC asks.
 
 use super::Session;
-use sonic_rs::LazyValue;
 
 /// Takes one notification.
-pub fn handle_notification(session: &mut Session, method: &str, _params: Option<&LazyValue<'_>>) {
+pub fn handle_notification(session: &mut Session, method: &str, _params: Option<&str>) {
     match method {
         "notifications/initialized" => session.client_ready = true,
         // Cancellation, progress and roots changes need the request tracking of the HTTP

@@ -3,7 +3,6 @@
 use super::{params, write_json, Answer};
 use crate::jsonrpc::RpcError;
 use serde::Deserialize;
-use sonic_rs::LazyValue;
 use std::borrow::Cow;
 
 /// Params of every list method.
@@ -15,7 +14,7 @@ pub(super) struct ListParams<'a> {
 
 /// Answers a list method: reads its `cursor` param and writes one page of `items`.
 pub(super) fn list<'i>(
-    raw: Option<&LazyValue<'_>>,
+    raw: Option<&str>,
     out: &mut Vec<u8>,
     key: &str,
     items: impl ExactSizeIterator<Item = &'i [u8]>,

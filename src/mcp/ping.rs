@@ -1,9 +1,8 @@
 //! `ping`: answers `{}` at any time, also before `initialize`.
 
 use super::{Answer, Ctx};
-use sonic_rs::LazyValue;
 
-pub(super) fn handle(_: &mut Ctx<'_>, _: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(_: &mut Ctx<'_>, _: Option<&str>, out: &mut Vec<u8>) -> Answer {
     out.extend_from_slice(b"{}");
     Answer::Done
 }

@@ -4,7 +4,6 @@ use super::{params, write_json, Answer, Ctx};
 use crate::api::prompt::PromptArgs;
 use crate::jsonrpc::RpcError;
 use serde::Deserialize;
-use sonic_rs::LazyValue;
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
@@ -15,7 +14,7 @@ struct Params<'a> {
     arguments: Option<PromptArgs>,
 }
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let p: Params<'_> = match params(raw) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),

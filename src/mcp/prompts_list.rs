@@ -1,9 +1,8 @@
 //! `prompts/list`: one page of the server's prompts, with an opaque `nextCursor`.
 
 use super::{page, Answer, Ctx};
-use sonic_rs::LazyValue;
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let items = ctx.catalog.prompts.iter().map(|t| t.descriptor_json.as_slice());
     page::list(raw, out, "prompts", items, ctx.page_size)
 }

@@ -3,7 +3,6 @@
 use super::{params, write_json, Answer, Ctx};
 use crate::jsonrpc::{code, RpcError};
 use serde::{Deserialize, Serialize};
-use sonic_rs::LazyValue;
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
@@ -17,7 +16,7 @@ struct ReadResult {
     contents: Vec<crate::api::content::ResourceContents>,
 }
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let p: Params<'_> = match params(raw) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),

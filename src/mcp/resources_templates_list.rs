@@ -1,9 +1,8 @@
 //! `resources/templates/list`: one page of the server's resourceTemplates, with an opaque `nextCursor`.
 
 use super::{page, Answer, Ctx};
-use sonic_rs::LazyValue;
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let items = ctx.catalog.templates.iter().map(|t| t.descriptor_json.as_slice());
     page::list(raw, out, "resourceTemplates", items, ctx.page_size)
 }

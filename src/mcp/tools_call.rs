@@ -3,67 +3,154 @@
 //! panicking handler → -32603 for this request only.
 
 use super::{params, write_json, Answer, Ctx};
-use crate::api::content::CallToolResult;
-use crate::api::tool::{ToolCall, ToolHandler, ToolResult};
+use crate::api::content::{CallToolResult, Content};
+use crate::api::tool::{ArgError, ToolCall, ToolHandler, ToolResult};
 use crate::jsonrpc::{code, RpcError};
+use crate::scan;
 use futures_lite::FutureExt;
 use serde::Deserialize;
-use sonic_rs::{JsonValueTrait, LazyValue, Value};
+use sonic_rs::{JsonValueTrait, Value};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-#[derive(Deserialize)]
-struct Params<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(default)]
-    arguments: Option<Value>,
-}
-
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&LazyValue<'_>>, out: &mut Vec<u8>) -> Answer {
-    let p: Params<'_> = match params(raw) {
+pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
+    let (name, arguments) = match read_params(raw.unwrap_or("{}")) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
-    let Some(tool) = ctx.catalog.tool(&p.name) else {
+    let Some(tool) = ctx.catalog.tool(&name) else {
         return Answer::Error(
-            RpcError::invalid_params(format!("Unknown tool: {}", p.name))
-                .with_data(&sonic_rs::json!({"name": p.name.as_ref()})),
+            RpcError::invalid_params(format!("Unknown tool: {name}"))
+                .with_data(&sonic_rs::json!({"name": name.as_ref()})),
         );
     };
-    let arguments = match p.arguments {
-        None => sonic_rs::json!({}),
-        Some(a) if a.is_object() => a,
-        Some(a) if a.is_null() => sonic_rs::json!({}),
-        Some(_) => return Answer::Error(RpcError::invalid_params("Invalid params: \"arguments\" must be an object")),
+    let checked = match tool.check_arguments(&arguments) {
+        Err(ArgError::Unreadable) => normalize(&arguments).map(|n| {
+            let result = tool.check_arguments(&n);
+            (Cow::Owned(n), result)
+        }),
+        result => Ok((arguments, result)),
     };
-    if let Err(problem) = tool.check_arguments(&arguments) {
-        write_json(out, &CallToolResult::error(format!("Invalid arguments for tool {}: {problem}", tool.name())));
-        return Answer::Done;
-    }
-    let call = ToolCall { arguments, core: ctx.session.core, session: ctx.session.id };
+    let arguments = match checked {
+        Ok((arguments, Ok(()))) => arguments,
+        Ok((_, Err(ArgError::Invalid(problem)))) => {
+            let message = format!("Invalid arguments for tool {}: {problem}", tool.name());
+            write_tool_result(out, &CallToolResult::error(message));
+            return Answer::Done;
+        }
+        Ok((_, Err(ArgError::Unreadable))) => return Answer::Error(unreadable_names()),
+        Err(e) => return Answer::Error(e),
+    };
+    let call = ToolCall::new(arguments, ctx.session.core, ctx.session.id);
     match &tool.handler {
         ToolHandler::Sync(f) => match catch_unwind(AssertUnwindSafe(|| f(&call))) {
             Ok(result) => {
-                write_json(out, &into_result(result));
+                write_tool_result(out, &into_result(result));
                 Answer::Done
             }
             Err(_) => Answer::Error(panicked(tool.name())),
         },
         ToolHandler::Async(f) => {
             let name = tool.name().to_string();
+            let call = call.into_owned();
             let fut = match catch_unwind(AssertUnwindSafe(|| f(call))) {
                 Ok(fut) => fut,
                 Err(_) => return Answer::Error(panicked(&name)),
             };
             Answer::Later(Box::pin(async move {
                 match AssertUnwindSafe(fut).catch_unwind().await {
-                    Ok(result) => Ok(sonic_rs::to_vec(&into_result(result)).expect("a result always serializes")),
+                    Ok(result) => {
+                        let mut out = Vec::new();
+                        write_tool_result(&mut out, &into_result(result));
+                        Ok(out)
+                    }
                     Err(_) => Err(panicked(&name)),
                 }
             }))
         }
     }
+}
+
+/// The tool name and the raw `arguments` object (`{}` when absent or null): found by the
+/// scanner, or by the full parse for unusual text (escaped keys), whose re-serialized
+/// arguments the scanner then reads.
+fn read_params(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), RpcError> {
+    let (mut name, mut arguments) = (None, None);
+    let scanned = scan::members(raw.as_bytes(), |m| {
+        match m.key {
+            b"name" => name = Some(m),
+            b"arguments" => arguments = Some(m),
+            _ => {}
+        }
+        true
+    });
+    if scanned.is_none() {
+        return read_params_full(raw);
+    }
+    let name = match name {
+        Some(m) if m.kind == scan::Kind::String => match scan::plain_str(scan::span_str(raw, m.value)) {
+            Some(plain) => Cow::Borrowed(plain),
+            None => Cow::Owned(sonic_rs::from_slice::<String>(m.value).map_err(|_| bad_name())?),
+        },
+        Some(_) => return Err(bad_name()),
+        None => return Err(RpcError::invalid_params("Invalid params: missing \"name\", the tool to call")),
+    };
+    let arguments = match arguments {
+        None => Cow::Borrowed("{}"),
+        Some(m) if m.kind == scan::Kind::Null => Cow::Borrowed("{}"),
+        Some(m) if m.kind == scan::Kind::Object => Cow::Borrowed(scan::span_str(raw, m.value)),
+        Some(_) => return Err(bad_arguments()),
+    };
+    Ok((name, arguments))
+}
+
+/// Arguments re-serialized by sonic-rs (which writes keys without needless escapes), for the
+/// rare text the scanner declines.
+fn normalize(arguments: &str) -> Result<String, RpcError> {
+    let value: Value = sonic_rs::from_str(arguments).map_err(|_| bad_arguments())?;
+    Ok(sonic_rs::to_string(&value).expect("a Value always serializes"))
+}
+
+fn unreadable_names() -> RpcError {
+    RpcError::invalid_params("Invalid params: argument names must not contain quotes or backslashes")
+}
+
+/// Writes a tool result: the common one-text-block result by hand, the rest through serde
+/// (same bytes, see the tests).
+fn write_tool_result(out: &mut Vec<u8>, result: &CallToolResult) {
+    match (result.is_error, &result.structured_content, result.content.as_slice()) {
+        (false, None, [Content::Text { text }]) => {
+            out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
+            write_json(out, text.as_str());
+            out.extend_from_slice(b"}]}");
+        }
+        _ => write_json(out, result),
+    }
+}
+
+fn read_params_full(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), RpcError> {
+    #[derive(Deserialize)]
+    struct Params {
+        name: String,
+        #[serde(default)]
+        arguments: Option<Value>,
+    }
+    let p: Params = params(Some(raw))?;
+    let arguments = match p.arguments {
+        None => Cow::Borrowed("{}"),
+        Some(a) if a.is_null() => Cow::Borrowed("{}"),
+        Some(a) if a.is_object() => Cow::Owned(sonic_rs::to_string(&a).expect("a Value always serializes")),
+        Some(_) => return Err(bad_arguments()),
+    };
+    Ok((Cow::Owned(p.name), arguments))
+}
+
+fn bad_name() -> RpcError {
+    RpcError::invalid_params("Invalid params: \"name\" must be a string")
+}
+
+fn bad_arguments() -> RpcError {
+    RpcError::invalid_params("Invalid params: \"arguments\" must be an object")
 }
 
 fn into_result(result: ToolResult) -> CallToolResult {
@@ -72,4 +159,20 @@ fn into_result(result: ToolResult) -> CallToolResult {
 
 fn panicked(tool: &str) -> RpcError {
     RpcError::new(code::INTERNAL_ERROR, format!("Internal error: tool {tool} panicked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_written_text_result_matches_serde() {
+        for text in ["", "plain", "quote \" backslash \\ newline \n tab \t", "unicode é ☃ \u{1F600}", "\u{1}\u{1f}"]
+        {
+            let result = CallToolResult::text(text);
+            let mut ours = Vec::new();
+            write_tool_result(&mut ours, &result);
+            assert_eq!(String::from_utf8(ours).unwrap(), sonic_rs::to_string(&result).unwrap(), "{text:?}");
+        }
+    }
 }

@@ -15,7 +15,6 @@ use crate::api::tool::{Tool, ToolCall, ToolError, ToolResult};
 use crate::api::{Server, ServerBuilder};
 use crate::json;
 use crate::limits::SLEEP_MS_MAX;
-use sonic_rs::JsonValueTrait;
 use std::time::Duration;
 
 /// URI of the pack's static resource.
@@ -67,8 +66,7 @@ fn add() -> Tool {
 }
 
 fn sum(call: &ToolCall) -> ToolResult {
-    let (a, b) = (&call.arguments["a"], &call.arguments["b"]);
-    let sum = match (a.as_i64(), b.as_i64()) {
+    let sum = match (call.i64("a").ok(), call.i64("b").ok()) {
         (Some(x), Some(y)) => match x.checked_add(y) {
             Some(s) => sonic_rs::json!({"sum": s}),
             None => sonic_rs::json!({"sum": x as f64 + y as f64}),

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,6 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ringmcp")
 }
 
-/// A free loopback port (bound and released; the server binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A running `ringmcp serve`, killed on drop.
 pub struct Server {
     pub child: Child,
@@ -30,23 +25,33 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `ringmcp serve --listen 127.0.0.1:PORT <args>` and waits until it accepts.
+    /// Starts `ringmcp serve --listen 127.0.0.1:0 <args>` and reads the port it bound from
+    /// its start-up log line (a port chosen by the kernel cannot collide with another test's
+    /// server, which SO_REUSEPORT would otherwise let share it).
     pub fn start(args: &[&str]) -> Server {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(bin())
-            .args(["serve", "--listen", &listen, "--log-level", "warn"])
+        Server::start_cmd("serve", args)
+    }
+
+    /// Like [`Server::start`] for another subcommand (`ceiling`).
+    pub fn start_cmd(cmd: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .args([cmd, "--listen", "127.0.0.1:0", "--log-level", "info"])
             .args(args)
             .stdin(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ringmcp");
-        let server = Server { child, port };
-        let deadline = Instant::now() + ANSWER_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start listening on {port}");
-            std::thread::sleep(Duration::from_millis(20));
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut port = None;
+        let mut line = String::new();
+        while port.is_none() && stderr.read_line(&mut line).unwrap_or(0) > 0 {
+            eprint!("{line}");
+            port = line.split(" listening on 127.0.0.1:").nth(1).and_then(|rest| rest.split(' ').next()?.parse().ok());
+            line.clear();
         }
-        server
+        let port = port.expect("server exited before logging its port");
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+        Server { child, port }
     }
 
     pub fn connect(&self) -> Conn {

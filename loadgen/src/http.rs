@@ -1,0 +1,288 @@
+//! MCP Streamable HTTP, the bytes only: rendering POST requests and parsing responses
+//! (Content-Length, chunked or close-delimited bodies; `application/json` or
+//! `text/event-stream`). No I/O here.
+
+use crate::request::PROTOCOL_VERSION;
+use std::borrow::Cow;
+
+/// Most headers a response may carry.
+const HEADERS_MAX: usize = 64;
+
+/// The pre-rendered head of every POST on one connection, up to `Content-Length: `.
+#[derive(Clone, Debug)]
+pub struct PostHead {
+    head: Vec<u8>,
+}
+
+impl PostHead {
+    /// A head for `path` on `host`; after `initialize`, pass the session id the server gave
+    /// (if any) and `negotiated` to send `MCP-Protocol-Version`.
+    pub fn new(path: &str, host: &str, session_id: Option<&str>, negotiated: bool) -> PostHead {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\n"
+        );
+        if negotiated {
+            head.push_str(&format!("MCP-Protocol-Version: {PROTOCOL_VERSION}\r\n"));
+        }
+        if let Some(id) = session_id {
+            head.push_str(&format!("Mcp-Session-Id: {id}\r\n"));
+        }
+        head.push_str("Content-Length: ");
+        PostHead { head: head.into_bytes() }
+    }
+
+    /// Appends the head for a body of `body_len` bytes (the body goes right after it).
+    pub fn render(&self, body_len: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+}
+
+/// The body's media type, as far as MCP cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json`: the body is the JSON-RPC message.
+    Json,
+    /// `text/event-stream`: the answer is in an event's `data:` lines.
+    EventStream,
+    /// Anything else, or no Content-Type.
+    Other,
+}
+
+/// One complete HTTP response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Body media type.
+    pub kind: BodyKind,
+    /// The `Mcp-Session-Id` header, if present.
+    pub session_id: Option<String>,
+    /// Whether the server will close the connection after this response.
+    pub close: bool,
+    /// The decoded body (chunked encoding removed).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The JSON-RPC messages the body carries: the body itself for JSON, each event's data
+    /// for an event stream, none otherwise.
+    pub fn messages(&self) -> Vec<Cow<'_, [u8]>> {
+        match self.kind {
+            BodyKind::Json if !self.body.is_empty() => vec![Cow::Borrowed(&self.body[..])],
+            BodyKind::EventStream => sse_data(&self.body),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The outcome of trying to parse a response from the bytes read so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// Read more (or, at end of stream, the response is truncated).
+    Incomplete,
+    /// A response and how many bytes of the buffer it used.
+    Complete(Response, usize),
+}
+
+/// Parses one response from the front of `buf`. `eof`: the peer closed, so a body without
+/// length ends here.
+///
+/// # Errors
+/// Malformed status line, headers or chunk framing, described in the message.
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parsed, String> {
+    let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Incomplete),
+        Err(e) => return Err(format!("bad HTTP response: {e}")),
+    };
+    let status = response.code.unwrap_or(0);
+    let (mut length, mut chunked, mut close, mut kind, mut session_id) = (None, false, false, BodyKind::Other, None);
+    for header in response.headers.iter() {
+        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| format!("bad Content-Length `{value}`"))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.to_ascii_lowercase().contains("chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            close = value.eq_ignore_ascii_case("close");
+        } else if name.eq_ignore_ascii_case("content-type") {
+            let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            kind = match media.as_str() {
+                "application/json" => BodyKind::Json,
+                "text/event-stream" => BodyKind::EventStream,
+                _ => BodyKind::Other,
+            };
+        } else if name.eq_ignore_ascii_case("mcp-session-id") {
+            session_id = Some(value.to_string());
+        }
+    }
+    let rest = &buf[head_len..];
+    let no_body = status / 100 == 1 || status == 204 || status == 304;
+    let (body, used) = if no_body {
+        (Vec::new(), 0)
+    } else if chunked {
+        match dechunk(rest)? {
+            Some(done) => done,
+            None => return Ok(Parsed::Incomplete),
+        }
+    } else if let Some(length) = length {
+        if rest.len() < length {
+            return Ok(Parsed::Incomplete);
+        }
+        (rest[..length].to_vec(), length)
+    } else if eof {
+        close = true;
+        (rest.to_vec(), rest.len())
+    } else {
+        return Ok(Parsed::Incomplete);
+    };
+    Ok(Parsed::Complete(Response { status, kind, session_id, close, body }, head_len + used))
+}
+
+/// Decodes a chunked body: `None` until the last chunk and trailers are in.
+fn dechunk(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
+    let total = rest.len();
+    let mut body = Vec::new();
+    loop {
+        let (skip, size) = match httparse::parse_chunk_size(rest) {
+            Ok(httparse::Status::Complete(found)) => found,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err("bad chunk size in chunked body".into()),
+        };
+        rest = &rest[skip..];
+        let size = usize::try_from(size).map_err(|_| "chunk too large".to_string())?;
+        if size == 0 {
+            // Trailers (usually none), then an empty line.
+            loop {
+                let Some(end) = memchr::memmem::find(rest, b"\r\n") else {
+                    return Ok(None);
+                };
+                let line_empty = end == 0;
+                rest = &rest[end + 2..];
+                if line_empty {
+                    return Ok(Some((body, total - rest.len())));
+                }
+            }
+        }
+        if rest.len() < size + 2 {
+            return Ok(None);
+        }
+        if &rest[size..size + 2] != b"\r\n" {
+            return Err("chunk not followed by CRLF".into());
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// The data of each event in a `text/event-stream` body: an event's `data:` lines joined by
+/// `\n`; events without data (comments, `retry:`, priming events) are skipped.
+pub fn sse_data(body: &[u8]) -> Vec<Cow<'_, [u8]>> {
+    let mut events = Vec::new();
+    let mut current: Option<Cow<'_, [u8]>> = None;
+    for raw in body.split(|&b| b == b'\n') {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.is_empty() {
+            events.extend(current.take());
+            continue;
+        }
+        let Some(data) = line.strip_prefix(b"data:") else {
+            continue;
+        };
+        let data = data.strip_prefix(b" ").unwrap_or(data);
+        current = Some(match current.take() {
+            None => Cow::Borrowed(data),
+            Some(previous) => {
+                let mut joined = previous.into_owned();
+                joined.push(b'\n');
+                joined.extend_from_slice(data);
+                Cow::Owned(joined)
+            }
+        });
+    }
+    events.extend(current);
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(buf: &[u8], eof: bool) -> (Response, usize) {
+        match parse_response(buf, eof) {
+            Ok(Parsed::Complete(response, used)) => (response, used),
+            other => panic!("expected a complete response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn post_head_carries_mcp_headers_after_initialize() {
+        let mut out = Vec::new();
+        PostHead::new("/mcp", "h:1", None, false).render(12, &mut out);
+        let text = String::from_utf8(out).expect("ascii");
+        assert!(text.starts_with("POST /mcp HTTP/1.1\r\nHost: h:1\r\n"));
+        assert!(text.contains("Accept: application/json, text/event-stream\r\n"));
+        assert!(!text.contains("Mcp-Session-Id") && !text.contains("MCP-Protocol-Version"));
+        assert!(text.ends_with("Content-Length: 12\r\n\r\n"));
+        let mut out = Vec::new();
+        PostHead::new("/mcp", "h:1", Some("abc"), true).render(3, &mut out);
+        let text = String::from_utf8(out).expect("ascii");
+        assert!(text.contains("Mcp-Session-Id: abc\r\n") && text.contains("MCP-Protocol-Version: 2025-11-25\r\n"));
+    }
+
+    #[test]
+    fn json_response_with_length_and_session() {
+        let buf = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: s1\r\nContent-Length: 5\r\n\r\n{\"a\"}EXTRA";
+        let (response, used) = complete(buf, false);
+        assert_eq!(used, buf.len() - 5);
+        assert_eq!(response.kind, BodyKind::Json);
+        assert_eq!(response.session_id.as_deref(), Some("s1"));
+        assert_eq!(response.messages(), vec![&b"{\"a\"}"[..]]);
+        assert_eq!(parse_response(&buf[..buf.len() - 8], false), Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn chunked_event_stream_yields_each_events_data() {
+        let body = "event: message\r\ndata: {\"n\":1}\r\n\r\n: comment\n\ndata:{\"n\":2}\n\n";
+        let chunked = format!("{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n", 10, &body[..10], body.len() - 10, &body[10..]);
+        let buf = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}"
+        );
+        let (response, used) = complete(buf.as_bytes(), false);
+        assert_eq!(used, buf.len());
+        assert_eq!(response.body, body.as_bytes());
+        assert_eq!(response.messages(), vec![&b"{\"n\":1}"[..], &b"{\"n\":2}"[..]]);
+        assert_eq!(parse_response(&buf.as_bytes()[..buf.len() - 2], false), Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn accepted_notification_has_no_body_and_close_delimited_bodies_end_at_eof() {
+        let (response, _) = complete(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", false);
+        assert_eq!((response.status, response.messages().len()), (202, 0));
+        let buf = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {}\n\n";
+        assert_eq!(parse_response(buf, false), Ok(Parsed::Incomplete));
+        let (response, _) = complete(buf, true);
+        assert!(response.close);
+        assert_eq!(response.messages(), vec![&b"{}"[..]]);
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_with_newlines() {
+        let events = sse_data(b"id: 1\ndata: {\"a\":\r\ndata: 1}\n\ndata: x");
+        assert_eq!(events, vec![&b"{\"a\":\n1}"[..], &b"x"[..]]);
+    }
+
+    #[test]
+    fn malformed_responses_are_errors() {
+        assert!(parse_response(b"HTTP/1.1 abc\r\n\r\n", false).is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false).is_err());
+        let bad_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n";
+        assert!(parse_response(bad_chunk, false).is_err());
+    }
+}

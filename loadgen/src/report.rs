@@ -1,0 +1,427 @@
+//! The run's report: the `--json` document (schema in loadgen/README.md) and the human
+//! summary. Built from merged counters and histograms; no I/O here.
+
+use crate::accounting::Counts;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Highest latency or connect time a histogram tracks, in µs (one hour); larger values are
+/// clamped to it.
+pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
+
+/// Significant figures kept by every histogram.
+pub const HISTOGRAM_SIGFIGS: u8 = 3;
+
+/// A new, empty latency histogram in µs.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_SIGFIGS).unwrap_or_else(|_| unreachable!("valid bounds"))
+}
+
+/// Records `value_us` (clamped into the histogram's range).
+pub fn record(histogram: &mut Histogram<u64>, value_us: u64) {
+    histogram.saturating_record(value_us.clamp(1, HISTOGRAM_MAX_US));
+}
+
+/// The full `--json` report of one `loadgen run`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// `--url` as given.
+    pub url: String,
+    /// `tcp`, `stdio` or `http`.
+    pub transport: String,
+    /// `closed` or `open`.
+    pub mode: String,
+    /// What each request was: `tools/call:echo`, `ping`, …
+    pub workload: String,
+    /// Connections asked for.
+    pub connections: u64,
+    /// Requests in flight per connection (the cap, for open loop).
+    pub inflight: u64,
+    /// Offered rate in requests/s over all connections; null for closed loop.
+    pub rate: Option<f64>,
+    /// Length of the measured window, in s.
+    pub duration_s: f64,
+    /// Length of the warmup before it, in s.
+    pub warmup_s: f64,
+    /// Connections that finished the handshake.
+    pub connections_established: u64,
+    /// TCP connect (or process spawn) + `initialize` answer, in ms.
+    pub connect_ms: Percentiles3,
+    /// Requests written.
+    pub sent: u64,
+    /// Result answers in time.
+    pub ok: u64,
+    /// Error answers in time, by JSON-RPC code (or `http_STATUS`).
+    pub errors: BTreeMap<String, u64>,
+    /// Sum of `errors`.
+    pub errors_total: u64,
+    /// Answers later than `--timeout-ms` after their request was written.
+    pub timeouts: u64,
+    /// Requests never answered.
+    pub lost: u64,
+    /// Answers for an id already answered.
+    pub duplicated: u64,
+    /// Answers whose id was never sent, and messages that are not JSON-RPC answers.
+    pub mismatched: u64,
+    /// Connections that failed (connect, handshake, or mid-run).
+    pub connection_errors: u64,
+    /// Open loop: requests due but never written because the in-flight cap was full.
+    pub unsent_backlog: u64,
+    /// Notifications or requests the server sent (ignored).
+    pub server_messages: u64,
+    /// Answers received inside the measured window.
+    pub answers_measured: u64,
+    /// `answers_measured / duration_s`, in messages/s.
+    pub throughput_msg_s: f64,
+    /// Latency of requests intended inside the measured window, from the intended send time,
+    /// in µs.
+    pub latency_us: Latency,
+    /// Open loop: how late requests left behind their intended send time, in ms (loadgen's
+    /// own lag: if it is near the latency figures, loadgen is the bottleneck). Null for
+    /// closed loop.
+    pub send_lag_ms: Option<Percentiles3>,
+    /// The server process, when `--server-pid` was given.
+    pub server: Option<ServerStats>,
+    /// `lost == 0 && duplicated == 0 && mismatched == 0`.
+    pub exact: bool,
+    /// `exact` and at least one connection established: the run's verdict (exit code 0).
+    pub passed: bool,
+}
+
+/// p50/p99/max in ms.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles3 {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Latency percentiles in µs, and how many requests they cover.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    /// Requests measured.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// Server resource use read from /proc.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServerStats {
+    /// Peak resident set (VmHWM) at the end, in KiB.
+    pub peak_rss_kib: u64,
+    /// Resident set (VmRSS) at the end, in KiB.
+    pub rss_kib: u64,
+    /// User + system CPU time used during the measured window, in s.
+    pub cpu_s: f64,
+}
+
+impl Latency {
+    /// Percentiles of a µs histogram (all zero when it is empty).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            count: h.len(),
+            mean: (h.mean() * 10.0).round() / 10.0,
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+impl Percentiles3 {
+    /// p50/p99/max in ms of a µs histogram.
+    pub fn of_us(h: &Histogram<u64>) -> Percentiles3 {
+        if h.is_empty() {
+            return Percentiles3::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Percentiles3 { p50: ms(h.value_at_quantile(0.5)), p99: ms(h.value_at_quantile(0.99)), max: ms(h.max()) }
+    }
+}
+
+/// What a run was asked to do (the part of the report that is not measured).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunShape {
+    /// `--url`.
+    pub url: String,
+    /// Transport name.
+    pub transport: String,
+    /// Workload label.
+    pub workload: String,
+    /// Connections asked for.
+    pub connections: u64,
+    /// In-flight per connection.
+    pub inflight: u64,
+    /// Open-loop rate, if any.
+    pub rate: Option<f64>,
+    /// Measured window, s.
+    pub duration_s: f64,
+    /// Warmup, s.
+    pub warmup_s: f64,
+}
+
+/// What a run measured.
+pub struct Measured<'a> {
+    /// Merged counters.
+    pub counts: &'a Counts,
+    /// Merged latency histogram (µs).
+    pub latency: &'a Histogram<u64>,
+    /// Merged connect-time histogram (µs).
+    pub connect: &'a Histogram<u64>,
+    /// Open loop: merged send-lag histogram (µs).
+    pub send_lag: Option<&'a Histogram<u64>>,
+    /// Connections that finished the handshake.
+    pub established: u64,
+    /// Server stats, if asked for.
+    pub server: Option<ServerStats>,
+}
+
+impl Report {
+    /// Assembles the report.
+    pub fn new(shape: RunShape, m: Measured<'_>) -> Report {
+        let c = m.counts;
+        let throughput = if shape.duration_s > 0.0 { c.answers_measured as f64 / shape.duration_s } else { 0.0 };
+        Report {
+            url: shape.url,
+            transport: shape.transport,
+            mode: if shape.rate.is_some() { "open" } else { "closed" }.to_string(),
+            workload: shape.workload,
+            connections: shape.connections,
+            inflight: shape.inflight,
+            rate: shape.rate,
+            duration_s: shape.duration_s,
+            warmup_s: shape.warmup_s,
+            connections_established: m.established,
+            connect_ms: Percentiles3::of_us(m.connect),
+            sent: c.sent,
+            ok: c.ok,
+            errors: c.errors_sorted().into_iter().map(|(k, n)| (k.to_string(), n)).collect(),
+            errors_total: c.errors_total(),
+            timeouts: c.timeouts,
+            lost: c.lost,
+            duplicated: c.duplicated,
+            mismatched: c.mismatched,
+            connection_errors: c.connection_errors,
+            unsent_backlog: c.unsent_backlog,
+            server_messages: c.server_messages,
+            answers_measured: c.answers_measured,
+            throughput_msg_s: (throughput * 10.0).round() / 10.0,
+            latency_us: Latency::of(m.latency),
+            send_lag_ms: m.send_lag.map(Percentiles3::of_us),
+            server: m.server,
+            exact: c.exact(),
+            passed: c.exact() && m.established > 0,
+        }
+    }
+
+    /// The process exit code for this report: 0 when it passed, else 1.
+    pub fn exit_code(&self) -> i32 {
+        if self.passed {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The human summary printed on stdout at the end.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let rate = self.rate.map_or_else(|| "closed loop".to_string(), |r| format!("open loop at {r} req/s"));
+        let _ = writeln!(s, "loadgen {} ({}, {}), workload {}", self.url, self.transport, rate, self.workload);
+        let _ = writeln!(
+            s,
+            "  connections   {}/{} up, {} in flight each, connect p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            self.connections_established,
+            self.connections,
+            self.inflight,
+            self.connect_ms.p50,
+            self.connect_ms.p99,
+            self.connect_ms.max
+        );
+        let _ = writeln!(
+            s,
+            "  window        {:.1} s measured after {:.1} s warmup (warmup requests are counted below but not in throughput or latency)",
+            self.duration_s, self.warmup_s
+        );
+        let _ = writeln!(
+            s,
+            "  throughput    {:.0} msg/s ({} answers in the window)",
+            self.throughput_msg_s, self.answers_measured
+        );
+        let l = &self.latency_us;
+        let _ = writeln!(
+            s,
+            "  latency       p50 {} p90 {} p95 {} p99 {} p99.9 {} max {} (µs, {} requests)",
+            l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.count
+        );
+        let errors = if self.errors.is_empty() {
+            "none".to_string()
+        } else {
+            self.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "  requests      sent {} ok {} errors {} ({}) timeouts {}",
+            self.sent, self.ok, self.errors_total, errors, self.timeouts
+        );
+        let _ = writeln!(
+            s,
+            "  accounting    lost {} duplicated {} mismatched {} connection_errors {} unsent_backlog {}",
+            self.lost, self.duplicated, self.mismatched, self.connection_errors, self.unsent_backlog
+        );
+        if let Some(lag) = &self.send_lag_ms {
+            let _ = writeln!(
+                s,
+                "  send lag      p50 {:.3} p99 {:.3} max {:.3} ms behind the schedule (loadgen's own delay, included in latency)",
+                lag.p50, lag.p99, lag.max
+            );
+        }
+        if let Some(server) = &self.server {
+            let _ = writeln!(
+                s,
+                "  server        peak RSS {} KiB, RSS {} KiB, CPU {:.2} s in the window",
+                server.peak_rss_kib, server.rss_kib, server.cpu_s
+            );
+        }
+        let verdict = if !self.exact {
+            "FAIL: lost, duplicated or mismatched answers"
+        } else if !self.passed {
+            "FAIL: no connection was established, nothing was measured"
+        } else {
+            "PASS: every request answered exactly once"
+        };
+        let _ = writeln!(s, "  {verdict}");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::ErrorKey;
+
+    fn sample() -> Report {
+        let mut latency = histogram();
+        for us in 1..=1000 {
+            record(&mut latency, us);
+        }
+        let mut connect = histogram();
+        record(&mut connect, 1500);
+        let counts = Counts {
+            sent: 1000,
+            ok: 998,
+            errors: vec![(ErrorKey::Rpc(-32010), 2)],
+            answers_measured: 500,
+            ..Counts::default()
+        };
+        let shape = RunShape {
+            url: "tcp://127.0.0.1:9999".into(),
+            transport: "tcp".into(),
+            workload: "tools/call:echo".into(),
+            connections: 2,
+            inflight: 4,
+            rate: None,
+            duration_s: 2.0,
+            warmup_s: 0.5,
+        };
+        Report::new(
+            shape,
+            Measured {
+                counts: &counts,
+                latency: &latency,
+                connect: &connect,
+                send_lag: None,
+                established: 2,
+                server: None,
+            },
+        )
+    }
+
+    #[test]
+    fn report_figures_come_from_counts_and_histograms() {
+        let r = sample();
+        assert_eq!(r.throughput_msg_s, 250.0);
+        assert_eq!((r.latency_us.p50, r.latency_us.max, r.latency_us.count), (500, 1000, 1000));
+        assert_eq!(r.connect_ms.p99, 1.5);
+        assert_eq!(r.errors.get("-32010"), Some(&2));
+        assert_eq!((r.mode.as_str(), r.exit_code()), ("closed", 0));
+    }
+
+    #[test]
+    fn json_has_the_documented_fields_and_round_trips() {
+        let r = sample();
+        let json = serde_json::to_value(&r).expect("serializes");
+        for field in [
+            "url",
+            "transport",
+            "connections",
+            "inflight",
+            "rate",
+            "duration_s",
+            "warmup_s",
+            "connections_established",
+            "connect_ms",
+            "sent",
+            "ok",
+            "errors",
+            "timeouts",
+            "lost",
+            "duplicated",
+            "mismatched",
+            "connection_errors",
+            "throughput_msg_s",
+            "latency_us",
+            "server",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+        assert!(json["rate"].is_null());
+        assert_eq!(json["latency_us"]["p999"], 999);
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn summary_names_the_verdict() {
+        let mut r = sample();
+        assert!(r.summary().contains("PASS"));
+        r.lost = 1;
+        r.exact = false;
+        r.passed = false;
+        assert!(r.summary().contains("FAIL"));
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn out_of_range_values_are_clamped_not_dropped() {
+        let mut h = histogram();
+        record(&mut h, 0);
+        record(&mut h, u64::MAX);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.min(), 1);
+    }
+}

@@ -1,0 +1,220 @@
+//! One MCP Streamable HTTP session: each request is one POST on a keep-alive HTTP/1.1
+//! connection, so one request is in flight at a time (no pipelining).
+
+use crate::accounting::ErrorKey;
+use crate::answer::{self, Message, Outcome};
+use crate::http::{parse_response, Parsed, PostHead, Response};
+use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES};
+use crate::request::{self, INITIALIZE_ID};
+use crate::run::io::Io;
+use crate::run::state::{Conn, Env};
+use futures_lite::future;
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use std::rc::Rc;
+
+/// Reads responses off one connection, keeping bytes past the current one.
+struct ResponseReader {
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+impl ResponseReader {
+    fn new(leftover: Vec<u8>) -> ResponseReader {
+        let filled = leftover.len();
+        let mut buf = leftover;
+        buf.resize(READ_BUFFER_MIN_BYTES.max(filled * 2), 0);
+        ResponseReader { buf, filled }
+    }
+
+    /// The next response; `Ok(None)` if `stop` says to give up while waiting.
+    async fn next(&mut self, io: &mut Io, stop: Option<(&Conn, &Env)>) -> Result<Option<Response>, String> {
+        loop {
+            if let Parsed::Complete(response, used) = parse_response(&self.buf[..self.filled], false)? {
+                self.consume(used);
+                return Ok(Some(response));
+            }
+            if self.filled == self.buf.len() {
+                if self.buf.len() >= MESSAGE_MAX_BYTES {
+                    return Err("HTTP response too long".into());
+                }
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let buf = &mut self.buf[self.filled..];
+            let read = match stop {
+                None => Some(io.read(buf).await),
+                Some((conn, env)) => {
+                    future::or(async { Some(io.read(buf).await) }, async {
+                        until_drain_end(conn, env).await;
+                        None
+                    })
+                    .await
+                }
+            };
+            match read {
+                None => return Ok(None),
+                Some(Ok(0)) => {
+                    return match parse_response(&self.buf[..self.filled], true)? {
+                        Parsed::Complete(response, used) => {
+                            self.consume(used);
+                            Ok(Some(response))
+                        }
+                        Parsed::Incomplete => Err("connection closed mid-response".into()),
+                    };
+                }
+                Some(Ok(n)) => self.filled += n,
+                Some(Err(e)) => return Err(format!("reading a response: {e}")),
+            }
+        }
+    }
+
+    fn consume(&mut self, used: usize) {
+        self.buf.copy_within(used..self.filled, 0);
+        self.filled -= used;
+    }
+
+    fn leftover(&self) -> Vec<u8> {
+        self.buf[..self.filled].to_vec()
+    }
+}
+
+/// Completes once the drain deadline has passed or the connection closed.
+async fn until_drain_end(conn: &Conn, env: &Env) {
+    while !(conn.closed.get() || env.now_ns() >= env.drain_end_ns) {
+        conn.to_reader.notified().await;
+    }
+}
+
+/// POSTs `initialize` and `notifications/initialized`. Returns the bytes read past the
+/// answers and the head for every later POST (with the session id, if the server gave one).
+///
+/// # Errors
+/// I/O errors, non-2xx statuses, or an `initialize` answer that is missing or an error.
+pub async fn handshake(io: &mut Io, path: &str, host: &str) -> Result<(Vec<u8>, PostHead), String> {
+    let mut reader = ResponseReader::new(Vec::new());
+    let mut out = Vec::new();
+    let body = request::initialize(false);
+    PostHead::new(path, host, None, false).render(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    io.write_all(&out).await.map_err(|e| format!("sending initialize: {e}"))?;
+    let response = reader.next(io, None).await?.ok_or("no initialize response")?;
+    if response.status != 200 {
+        return Err(format!("initialize: HTTP {}", response.status));
+    }
+    let mut answered = false;
+    for message in response.messages() {
+        match answer::classify(&message) {
+            Message::Answer { id: Some(INITIALIZE_ID), outcome: Outcome::Ok } => answered = true,
+            Message::Answer { id: Some(INITIALIZE_ID), outcome: Outcome::Error(code) } => {
+                return Err(format!("initialize answered with error {code}"));
+            }
+            _ => {}
+        }
+    }
+    if !answered {
+        return Err("the initialize response carries no answer to it".into());
+    }
+    let head = PostHead::new(path, host, response.session_id.as_deref(), true);
+    let body = request::initialized(false);
+    out.clear();
+    head.render(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    io.write_all(&out).await.map_err(|e| format!("sending initialized: {e}"))?;
+    let response = reader.next(io, None).await?.ok_or("no initialized response")?;
+    if !(200..300).contains(&response.status) {
+        return Err(format!("notifications/initialized: HTTP {}", response.status));
+    }
+    Ok((reader.leftover(), head))
+}
+
+/// Runs the workload on one session: POST, wait for the answer, repeat (closed loop), or
+/// POST at the scheduled times when the previous answer is in (open loop).
+pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
+    let mut reader = ResponseReader::new(leftover);
+    let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
+    let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
+    loop {
+        let now = env.now_ns();
+        if conn.closed.get() || now >= env.window.measure_end_ns || conn.sending_over.get() {
+            break;
+        }
+        let intended = match &schedule {
+            None => now,
+            Some(s) if k >= s.total() => break,
+            Some(s) if s.intended_ns(k) > now => {
+                future::or(env.sleep_until(s.intended_ns(k)), conn.to_writer.notified()).await;
+                continue;
+            }
+            Some(s) => s.intended_ns(k),
+        };
+        k += 1;
+        body.clear();
+        let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
+        env.template.render(id, &mut body);
+        env.record_send_lag(intended, now);
+        out.clear();
+        head.render(body.len(), &mut out);
+        out.extend_from_slice(&body);
+        let written = future::or(async { Some(io.write_all(&out).await) }, async {
+            until_drain_end(&conn, &env).await;
+            None
+        })
+        .await;
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(_)) => {
+                conn.fail(&env);
+                break;
+            }
+            None => break,
+        }
+        match reader.next(&mut io, Some((&conn, &env))).await {
+            Ok(Some(response)) => {
+                settle(&response, id, &conn, &env);
+                if response.close {
+                    let finished = schedule.is_none_or(|s| k >= s.total()) && env.now_ns() >= env.window.measure_end_ns;
+                    if !finished {
+                        conn.fail(&env);
+                    }
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                conn.fail(&env);
+                break;
+            }
+        }
+    }
+    if let Some(s) = schedule {
+        env.counts.borrow_mut().unsent_backlog += s.due_by(env.now_ns()).saturating_sub(k);
+    }
+    conn.writer_done.set(true);
+    conn.pending.borrow_mut().abandon(&mut env.counts.borrow_mut());
+    conn.close();
+}
+
+/// Matches the JSON-RPC answers in one response. An error answer with a null id is taken as
+/// the answer to this POST (HTTP pairs them); a response with no answer at all counts as an
+/// error under `http_STATUS`.
+fn settle(response: &Response, id: u64, conn: &Conn, env: &Env) {
+    let now = env.now_ns();
+    let mut pending = conn.pending.borrow_mut();
+    let mut counts = env.counts.borrow_mut();
+    for message in response.messages() {
+        let settled = match answer::classify(&message) {
+            Message::Answer { id: None, outcome: Outcome::Error(code) } if pending.contains(id) => {
+                pending.settle_id(Some(id), Some(ErrorKey::Rpc(code)), now, &env.window, &mut counts)
+            }
+            message => pending.settle(message, now, &env.window, &mut counts),
+        };
+        if let Some(us) = settled.latency_us {
+            env.record(us);
+        }
+    }
+    if pending.contains(id) {
+        let settled = pending.settle_id(Some(id), Some(ErrorKey::Http(response.status)), now, &env.window, &mut counts);
+        if let Some(us) = settled.latency_us {
+            env.record(us);
+        }
+    }
+}

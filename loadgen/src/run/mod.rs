@@ -1,0 +1,314 @@
+//! `loadgen run`: starts one pinned worker per CPU, waits until every connection is up,
+//! starts the workload on all of them at one instant, prints progress once per second, and
+//! merges the workers' counters and histograms into the report.
+//!
+//! Timeline (all workers share it): connect phase → start → warmup → measured window →
+//! drain (at most the timeout) → done.
+
+mod http;
+mod io;
+mod ndjson;
+mod state;
+mod worker;
+
+use crate::accounting::Counts;
+use crate::limits;
+use crate::procstat;
+use crate::report::{self, Measured, Report, RunShape, ServerStats};
+use crate::request::{Template, Workload};
+use crate::target::Target;
+use glommio::{LocalExecutorBuilder, Placement};
+use hdrhistogram::Histogram;
+use state::Shared;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::Arc;
+use std::time::Duration;
+use worker::{WorkerCtx, WorkerResult};
+
+/// Everything `loadgen run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// `--url` as given.
+    pub url: String,
+    /// Parsed `--url`.
+    pub target: Target,
+    /// CPUs to run workers on (one worker each, at most one per connection).
+    pub cpus: Vec<usize>,
+    /// Connections (sessions; stdio: processes).
+    pub connections: usize,
+    /// Requests in flight per connection (open loop: the cap).
+    pub inflight: u32,
+    /// Open loop: total requests/s; None for closed loop.
+    pub rate: Option<f64>,
+    /// Measured window.
+    pub duration: Duration,
+    /// Warmup before it.
+    pub warmup: Duration,
+    /// What each request is.
+    pub workload: Workload,
+    /// Connections opened per second; None: as fast as possible.
+    pub ramp_per_s: Option<f64>,
+    /// Answer timeout (also the handshake timeout and the drain wait).
+    pub timeout: Duration,
+    /// Server process to read /proc figures of.
+    pub server_pid: Option<u32>,
+    /// No progress lines (and stdio children's stderr goes to /dev/null).
+    pub quiet: bool,
+}
+
+/// A finished run.
+pub struct RunOutput {
+    /// The report.
+    pub report: Report,
+    /// The merged latency histogram (µs), for `--hdr-log`.
+    pub latency: Histogram<u64>,
+}
+
+/// What workers share read-only.
+pub struct Plan {
+    target: Target,
+    addr: Option<SocketAddr>,
+    connections: usize,
+    inflight: u32,
+    rate: Option<f64>,
+    warmup: Duration,
+    duration: Duration,
+    timeout: Duration,
+    ramp_per_s: Option<f64>,
+    template: Template,
+    quiet: bool,
+    affinity: Option<io::CpuSet>,
+}
+
+/// Checks a configuration without running it.
+///
+/// # Errors
+/// Describes the first invalid setting.
+pub fn validate(config: &RunConfig) -> Result<(), String> {
+    if config.connections == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    if config.inflight == 0 {
+        return Err("--inflight must be at least 1".into());
+    }
+    if matches!(config.target, Target::Http { .. }) && config.inflight > 1 {
+        return Err(format!(
+            "--inflight {} is not possible over http://: HTTP/1.1 without pipelining carries one request \
+             at a time per connection; use --inflight 1 and more --connections",
+            config.inflight
+        ));
+    }
+    if let Some(rate) = config.rate {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err("--rate must be a positive number of requests/s".into());
+        }
+    }
+    if let Some(ramp) = config.ramp_per_s {
+        if !(ramp > 0.0 && ramp.is_finite()) {
+            return Err("--ramp-per-s must be a positive number of connections/s".into());
+        }
+    }
+    if config.duration.is_zero() {
+        return Err("--duration must be longer than 0".into());
+    }
+    if config.timeout.is_zero() {
+        return Err("--timeout-ms must be at least 1".into());
+    }
+    if config.cpus.is_empty() {
+        return Err("--cpus selects no CPU".into());
+    }
+    Ok(())
+}
+
+/// Runs the load and returns the report.
+///
+/// # Errors
+/// Invalid settings, an unresolvable address, too low a file-descriptor limit, or a worker
+/// that could not start (e.g. a CPU that is not online).
+pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
+    validate(config)?;
+    let addr = match &config.target {
+        Target::Tcp { addr } | Target::Http { addr, .. } => Some(resolve(addr)?),
+        Target::Stdio { .. } => None,
+    };
+    let workers = config.cpus.len().min(config.connections);
+    limits::ensure_nofile(limits::nofile_needed(config.connections as u64, workers as u64))?;
+    let newline = !matches!(config.target, Target::Http { .. });
+    let plan = Arc::new(Plan {
+        target: config.target.clone(),
+        addr,
+        connections: config.connections,
+        inflight: config.inflight,
+        rate: config.rate,
+        warmup: config.warmup,
+        duration: config.duration,
+        timeout: config.timeout,
+        ramp_per_s: config.ramp_per_s,
+        template: Template::new(&config.workload, newline),
+        quiet: config.quiet,
+        affinity: io::CpuSet::current(),
+    });
+    let shared = Arc::new(Shared::new(workers));
+    let mut handles = Vec::with_capacity(workers);
+    for (index, &cpu) in config.cpus.iter().take(workers).enumerate() {
+        let ctx = WorkerCtx {
+            index,
+            conns: (index..config.connections).step_by(workers).collect(),
+            shared: shared.clone(),
+            plan: plan.clone(),
+        };
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("loadgen-{index}"))
+            .io_memory(limits::IO_MEMORY_BYTES)
+            .spawn(move || worker::run(ctx))
+            .map_err(|e| format!("starting a worker on CPU {cpu}: {e}"))?;
+        handles.push(handle);
+    }
+    let server = supervise(config, &shared);
+    let mut results = Vec::with_capacity(workers);
+    for handle in handles {
+        results.push(handle.join().map_err(|e| format!("a worker failed: {e}"))?);
+    }
+    Ok(merge(config, &shared, &results, server))
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("resolving {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to no address"))
+}
+
+/// The main thread's part: wait for the connect phase, give the start signal, print
+/// progress, read the server's /proc figures at the window's edges.
+fn supervise(config: &RunConfig, shared: &Shared) -> Option<ServerStats> {
+    let all = |f: fn(&state::Slot) -> bool| shared.slots.iter().all(f);
+    let mut next_print = Duration::from_secs(1);
+    while !all(|s| s.connected.load(Acquire)) {
+        std::thread::sleep(Duration::from_millis(2));
+        if !config.quiet && shared.epoch.elapsed() >= next_print {
+            eprintln!(
+                "[connecting {:>5.1}s] {}/{} up, {} failed",
+                shared.epoch.elapsed().as_secs_f64(),
+                shared.sum(|s| &s.up),
+                config.connections,
+                shared.sum(|s| &s.failed)
+            );
+            next_print += Duration::from_secs(1);
+        }
+    }
+    let established = shared.sum(|s| &s.up);
+    shared.established.store(established, Release);
+    let start_ns = shared.now_ns() + 2_000_000;
+    shared.start_ns.store(start_ns, Release);
+    let measure_start_ns = start_ns + config.warmup.as_nanos() as u64;
+    let measure_end_ns = measure_start_ns + config.duration.as_nanos() as u64;
+    let mut cpu_ticks = [None, None];
+    let mut last = Progress::default();
+    let mut tick = start_ns + 1_000_000_000;
+    while !all(|s| s.done.load(Acquire)) {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = shared.now_ns();
+        if let Some(pid) = config.server_pid {
+            for (edge, at) in [measure_start_ns, measure_end_ns].into_iter().enumerate() {
+                if now >= at && cpu_ticks[edge].is_none() {
+                    cpu_ticks[edge] = Some(procstat::sample(pid).map(|s| s.cpu_ticks).ok());
+                }
+            }
+        }
+        if now >= tick {
+            if !config.quiet {
+                last = progress(shared, config, now - start_ns, now < measure_start_ns, last);
+            }
+            tick += 1_000_000_000;
+        }
+    }
+    let pid = config.server_pid?;
+    let end = match procstat::sample(pid) {
+        Ok(end) => end,
+        Err(e) => {
+            eprintln!("loadgen: --server-pid {pid}: {e}");
+            return None;
+        }
+    };
+    let cpu_s = match cpu_ticks {
+        [Some(Some(a)), Some(Some(b))] => b.saturating_sub(a) as f64 / procstat::ticks_per_s(),
+        [Some(Some(a)), _] => end.cpu_ticks.saturating_sub(a) as f64 / procstat::ticks_per_s(),
+        _ => 0.0,
+    };
+    Some(ServerStats { peak_rss_kib: end.peak_rss_kib, rss_kib: end.rss_kib, cpu_s: (cpu_s * 100.0).round() / 100.0 })
+}
+
+#[derive(Clone, Copy, Default)]
+struct Progress {
+    answers: u64,
+    at_ns: u64,
+}
+
+fn progress(shared: &Shared, config: &RunConfig, elapsed_ns: u64, warmup: bool, last: Progress) -> Progress {
+    let answers = shared.sum(|s| &s.answers);
+    let rate = if elapsed_ns > last.at_ns {
+        (answers - last.answers.min(answers)) as f64 * 1e9 / (elapsed_ns - last.at_ns) as f64
+    } else {
+        0.0
+    };
+    let latency = shared.latency();
+    let p99 = if latency.is_empty() {
+        if warmup {
+            "warmup".to_string()
+        } else {
+            "-".to_string()
+        }
+    } else {
+        format!("{:.2} ms", latency.value_at_quantile(0.99) as f64 / 1000.0)
+    };
+    eprintln!(
+        "[{:>6.1}s] {:>9.0} msg/s  p99 {:>9}  errors {}  overdue/outstanding {}/{}  conns {}/{}",
+        elapsed_ns as f64 / 1e9,
+        rate,
+        p99,
+        shared.sum(|s| &s.errors),
+        shared.sum(|s| &s.overdue),
+        shared.sum(|s| &s.outstanding),
+        shared.sum(|s| &s.up),
+        config.connections,
+    );
+    Progress { answers, at_ns: elapsed_ns }
+}
+
+fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: Option<ServerStats>) -> RunOutput {
+    let mut counts = Counts::default();
+    let mut connect = report::histogram();
+    let mut send_lag = report::histogram();
+    let mut established = 0;
+    for r in results {
+        counts.merge(&r.counts);
+        connect.add(&r.connect).unwrap_or_else(|_| unreachable!("same bounds"));
+        send_lag.add(&r.send_lag).unwrap_or_else(|_| unreachable!("same bounds"));
+        established += r.established;
+    }
+    if let Some(reason) = results.iter().find_map(|r| r.first_error.as_ref()) {
+        eprintln!("loadgen: {} connection(s) failed; first failure: {reason}", counts.connection_errors);
+    }
+    let latency = shared.latency();
+    let shape = RunShape {
+        url: config.url.clone(),
+        transport: config.target.transport().to_string(),
+        workload: config.workload.label(),
+        connections: config.connections as u64,
+        inflight: u64::from(config.inflight),
+        rate: config.rate,
+        duration_s: config.duration.as_secs_f64(),
+        warmup_s: config.warmup.as_secs_f64(),
+    };
+    let send_lag = config.rate.map(|_| &send_lag);
+    let measured = Measured { counts: &counts, latency: &latency, connect: &connect, send_lag, established, server };
+    let report = Report::new(shape, measured);
+    debug_assert_eq!(
+        report.sent,
+        report.ok + report.errors_total + report.timeouts + report.lost,
+        "every request ends exactly one way"
+    );
+    RunOutput { report, latency }
+}

@@ -1,0 +1,162 @@
+//! Parsing `--url` into the transport to drive. No I/O here (names are resolved later).
+
+use std::fmt;
+
+/// Where and how to send the load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `tcp://host:port`: NDJSON over TCP, one connection is one MCP session.
+    Tcp {
+        /// `host:port` as given.
+        addr: String,
+    },
+    /// `stdio:COMMAND ARGS…`: each connection spawns the command and speaks NDJSON over its
+    /// stdin/stdout.
+    Stdio {
+        /// The program and its arguments, split on whitespace (no shell quoting).
+        argv: Vec<String>,
+    },
+    /// `http://host:port/path`: MCP Streamable HTTP, one POST per request, keep-alive.
+    Http {
+        /// `host:port` (port 80 when absent).
+        addr: String,
+        /// The `Host` header value, as given in the URL.
+        host_header: String,
+        /// The request path, e.g. `/mcp`.
+        path: String,
+    },
+}
+
+impl Target {
+    /// The transport name used in reports: `tcp`, `stdio` or `http`.
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Target::Tcp { .. } => "tcp",
+            Target::Stdio { .. } => "stdio",
+            Target::Http { .. } => "http",
+        }
+    }
+}
+
+/// Why a URL cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetError(pub String);
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// Parses `tcp://host:port`, `stdio:COMMAND ARGS` or `http://host[:port]/path`.
+///
+/// # Errors
+/// `ws://`/`wss://` (not implemented yet), `https://`, other schemes, and malformed URLs.
+pub fn parse(url: &str) -> Result<Target, TargetError> {
+    if let Some(rest) = url.strip_prefix("tcp://") {
+        let addr = rest.trim_end_matches('/');
+        check_host_port(addr, url)?;
+        return Ok(Target::Tcp { addr: addr.to_string() });
+    }
+    if let Some(rest) = url.strip_prefix("stdio:") {
+        let argv: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+        if argv.is_empty() {
+            return Err(TargetError(format!("`{url}`: stdio: needs a command, e.g. `stdio:ringmcp stdio`")));
+        }
+        return Ok(Target::Stdio { argv });
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, "/mcp"),
+        };
+        if authority.is_empty() {
+            return Err(TargetError(format!("`{url}`: no host")));
+        }
+        let addr = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
+        check_host_port(&addr, url)?;
+        return Ok(Target::Http { addr, host_header: authority.to_string(), path: path.to_string() });
+    }
+    if url.starts_with("ws://") || url.starts_with("wss://") {
+        return Err(TargetError(format!(
+            "`{url}`: WebSocket is not implemented yet; it comes with the HTTP/WebSocket server work \
+             (use tcp://, http:// or stdio: for now)"
+        )));
+    }
+    if url.starts_with("https://") {
+        return Err(TargetError(format!("`{url}`: TLS is not supported; use http://")));
+    }
+    Err(TargetError(format!(
+        "`{url}`: unknown scheme; use tcp://HOST:PORT, http://HOST:PORT/mcp or stdio:COMMAND ARGS"
+    )))
+}
+
+fn has_port(authority: &str) -> bool {
+    match authority.rfind(':') {
+        Some(colon) => !authority[colon..].contains(']'),
+        None => false,
+    }
+}
+
+fn check_host_port(addr: &str, url: &str) -> Result<(), TargetError> {
+    let Some(colon) = addr.rfind(':') else {
+        return Err(TargetError(format!("`{url}`: expected HOST:PORT")));
+    };
+    let (host, port) = (&addr[..colon], &addr[colon + 1..]);
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(TargetError(format!("`{url}`: expected HOST:PORT with a port in 1..=65535")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_urls_keep_host_and_port() {
+        assert_eq!(parse("tcp://127.0.0.1:9999"), Ok(Target::Tcp { addr: "127.0.0.1:9999".into() }));
+        assert_eq!(parse("tcp://[::1]:9999/"), Ok(Target::Tcp { addr: "[::1]:9999".into() }));
+        assert!(parse("tcp://localhost").is_err());
+        assert!(parse("tcp://:80").is_err());
+    }
+
+    #[test]
+    fn stdio_urls_split_the_command_on_whitespace() {
+        let target = parse("stdio:target/release/ringmcp  stdio --log-level warn").expect("valid");
+        assert_eq!(
+            target,
+            Target::Stdio {
+                argv: vec!["target/release/ringmcp".into(), "stdio".into(), "--log-level".into(), "warn".into()]
+            }
+        );
+        assert!(parse("stdio:   ").is_err());
+    }
+
+    #[test]
+    fn http_urls_default_the_port_and_path() {
+        assert_eq!(
+            parse("http://127.0.0.1:8080/mcp"),
+            Ok(Target::Http {
+                addr: "127.0.0.1:8080".into(),
+                host_header: "127.0.0.1:8080".into(),
+                path: "/mcp".into()
+            })
+        );
+        assert_eq!(
+            parse("http://localhost"),
+            Ok(Target::Http { addr: "localhost:80".into(), host_header: "localhost".into(), path: "/mcp".into() })
+        );
+        assert_eq!(parse("http://localhost/x").map(|t| t.transport()), Ok("http"));
+    }
+
+    #[test]
+    fn websocket_and_unknown_schemes_are_refused_with_a_reason() {
+        let ws = parse("ws://127.0.0.1:9999/mcp/ws").expect_err("not yet");
+        assert!(ws.0.contains("WebSocket") && ws.0.contains("HTTP/WebSocket server"), "{ws}");
+        assert!(parse("https://x:1/mcp").expect_err("no tls").0.contains("TLS"));
+        assert!(parse("udp://x:1").expect_err("unknown").0.contains("unknown scheme"));
+    }
+}

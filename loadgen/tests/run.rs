@@ -1,0 +1,285 @@
+//! Black-box tests of `loadgen run` against deliberately correct and faulty servers written
+//! here. Pass/fail never depends on timing, except the stall test's physical lower bound.
+
+mod common;
+
+use common::{http_server, loadgen, loadgen_json, ndjson_server, ok_line, HttpRequest, CLOSE};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn n(report: &Value, field: &str) -> u64 {
+    report[field].as_u64().unwrap_or_else(|| panic!("{field} missing in {report}"))
+}
+
+fn assert_identity(report: &Value) {
+    let errors: u64 = report["errors"].as_object().expect("errors").values().map(|v| v.as_u64().expect("n")).sum();
+    assert_eq!(
+        n(report, "sent"),
+        n(report, "ok") + errors + n(report, "timeouts") + n(report, "lost"),
+        "every request ends exactly one way: {report}"
+    );
+}
+
+#[test]
+fn correct_server_gives_exact_accounting_and_exit_zero() {
+    let url = ndjson_server(Arc::new(|id, _| vec![ok_line(id)]));
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "4",
+        "--inflight",
+        "4",
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(n(&report, "connections_established"), 4);
+    assert!(n(&report, "sent") > 0);
+    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    for field in ["lost", "duplicated", "mismatched", "timeouts", "connection_errors"] {
+        assert_eq!(n(&report, field), 0, "{field}: {report}");
+    }
+    assert!(report["errors"].as_object().expect("errors").is_empty());
+    assert!(report["rate"].is_null());
+    assert!(report["throughput_msg_s"].as_f64().expect("throughput") > 0.0);
+    assert!(n(&report["latency_us"], "count") > 0);
+    assert!(out.contains("PASS"), "{out}");
+}
+
+#[test]
+fn dropped_and_doubled_answers_count_as_lost_and_duplicated_and_fail_the_run() {
+    // Request 3 is never answered; request 5 is answered twice.
+    let url = ndjson_server(Arc::new(|id, _| match id {
+        3 => vec![],
+        5 => vec![ok_line(id), ok_line(id)],
+        _ => vec![ok_line(id)],
+    }));
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "1",
+        "--inflight",
+        "8",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--timeout-ms",
+        "300",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(n(&report, "lost"), 1, "{report}");
+    assert_eq!(n(&report, "duplicated"), 1, "{report}");
+    assert_eq!(n(&report, "mismatched"), 0, "{report}");
+    assert_eq!(n(&report, "sent"), n(&report, "ok") + 1, "{report}");
+    assert_identity(&report);
+    assert!(out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn unknown_ids_are_mismatched_and_error_codes_are_counted_not_hidden() {
+    // Every 4th request gets an overload error; the 10th also brings an answer to an id
+    // that was never sent.
+    let url = ndjson_server(Arc::new(|id, seen| {
+        let mut answers = Vec::new();
+        if id % 4 == 0 {
+            answers.push(format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32010,\"message\":\"overloaded\"}}}}\n"
+            ));
+        } else {
+            answers.push(ok_line(id));
+        }
+        if seen == 9 {
+            answers.push(ok_line(1 << 40));
+        }
+        answers
+    }));
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "1",
+        "--inflight",
+        "2",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(n(&report, "mismatched"), 1, "{report}");
+    assert_eq!(n(&report, "lost"), 0, "{report}");
+    let overloaded = n(&report["errors"], "-32010");
+    assert!(overloaded > 0, "{report}");
+    assert_eq!(n(&report, "sent") / 4, overloaded, "{report}");
+    assert_identity(&report);
+}
+
+#[test]
+fn a_connection_closed_mid_run_loses_its_outstanding_requests() {
+    // On the 10th request the server closes the connection without answering it.
+    let url = ndjson_server(Arc::new(|id, seen| if seen == 9 { vec![CLOSE.to_string()] } else { vec![ok_line(id)] }));
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "1",
+        "--inflight",
+        "4",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(n(&report, "connection_errors"), 1, "{report}");
+    assert_eq!(n(&report, "ok"), 9, "{report}");
+    assert!(n(&report, "lost") >= 1, "{report}");
+    assert_identity(&report);
+}
+
+#[test]
+fn open_loop_latency_counts_from_the_intended_time_through_a_server_stall() {
+    // 2000 requests/s for 1 s on one connection; the server stops answering for 150 ms at
+    // the 200th request. About 300 requests (15 %) are scheduled inside the stall, and the
+    // first 100 of them (5 %) wait at least 100 ms from their intended send time: p99 must
+    // show it even though the server answers each one in microseconds once it resumes.
+    let url = ndjson_server(Arc::new(|id, seen| {
+        if seen == 200 {
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        vec![ok_line(id)]
+    }));
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "1",
+        "--rate",
+        "2000",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--timeout-ms",
+        "2000",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["mode"], "open");
+    assert_eq!(report["rate"].as_f64(), Some(2000.0));
+    assert_eq!(n(&report, "sent"), 2000, "the schedule holds exactly rate x duration: {report}");
+    assert_eq!(n(&report, "sent"), n(&report, "ok"));
+    let latency = &report["latency_us"];
+    assert!(n(latency, "max") >= 150_000, "{latency}");
+    assert!(n(latency, "p99") >= 100_000, "the stall must show in p99: {latency}");
+}
+
+#[test]
+fn http_answers_in_json_and_event_streams_are_matched_with_session_headers() {
+    let respond = Arc::new(|request: &HttpRequest, _n: u64| -> Vec<u8> {
+        let message: Value = serde_json::from_slice(&request.body).expect("JSON body");
+        let accept_ok = request.header("accept") == Some("application/json, text/event-stream");
+        let content_ok = request.header("content-type") == Some("application/json");
+        if message["method"] == "initialize" {
+            let body = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+            return format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: sess-1\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+        }
+        let session_ok = request.header("mcp-session-id") == Some("sess-1")
+            && request.header("mcp-protocol-version") == Some("2025-11-25");
+        let Some(id) = message["id"].as_u64() else {
+            return b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_vec();
+        };
+        if !(session_ok && accept_ok && content_ok) {
+            return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec();
+        }
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+        if id % 2 == 0 {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+            .into_bytes()
+        } else {
+            // A progress notification first, then the answer, chunked.
+            let events = format!(
+                "data: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{{}}}}\n\nevent: message\ndata: {answer}\n\n"
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{events}\r\n0\r\n\r\n",
+                events.len()
+            )
+            .into_bytes()
+        }
+    });
+    let url = http_server(respond);
+    let (code, report, out) =
+        loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "500ms", "--warmup", "0s"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["transport"], "http");
+    assert!(n(&report, "sent") > 2);
+    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    assert!(report["errors"].as_object().expect("errors").is_empty(), "{report}");
+    assert!(n(&report, "server_messages") > 0, "the progress notifications were seen: {report}");
+}
+
+#[test]
+fn stdio_spawns_one_process_per_connection() {
+    let dir = common::tempdir();
+    let script = dir.join("server.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nwhile IFS= read -r line; do\n  id=$(printf '%s' \"$line\" | sed -n 's/.*\"id\":\\([0-9][0-9]*\\).*/\\1/p')\n  \
+         [ -n \"$id\" ] && printf '{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}\\n' \"$id\"\ndone\n",
+    )
+    .expect("script");
+    let url = format!("stdio:sh {}", script.display());
+    let (code, report, out) =
+        loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "300ms", "--warmup", "0s"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["transport"], "stdio");
+    assert_eq!(n(&report, "connections_established"), 2);
+    assert!(n(&report, "sent") > 0);
+    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unsupported_urls_and_flag_combinations_exit_2_with_a_reason() {
+    let (code, _, err) = loadgen(&["run", "--url", "ws://127.0.0.1:1/mcp/ws", "--duration", "1s"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("WebSocket") && err.contains("HTTP/WebSocket server"), "{err}");
+    let (code, _, err) = loadgen(&["run", "--url", "gopher://x:1", "--duration", "1s"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown scheme"), "{err}");
+    let (code, _, err) = loadgen(&["run", "--url", "http://127.0.0.1:1/mcp", "--inflight", "4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--inflight 4") && err.contains("pipelining"), "{err}");
+    let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--connections", "100000000"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ulimit") && err.contains("limits.conf"), "{err}");
+}
+
+#[test]
+fn refused_connections_are_connection_errors_and_exit_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let (code, report, out) = loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "100ms"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(n(&report, "connection_errors"), 2);
+    assert_eq!(n(&report, "connections_established"), 0);
+    assert!(out.contains("refused"), "{out}");
+}
