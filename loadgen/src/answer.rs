@@ -4,6 +4,8 @@
 //! `,"result":` or `,"error":{"code":N`. The fast path reads just those bytes; anything else
 //! (other key orders, whitespace, string ids) falls back to a real JSON parse. No I/O here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// What one message from the server is, as far as request accounting cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -31,6 +33,16 @@ pub enum Outcome {
 }
 
 const PREFIX: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+const METHOD: &[u8] = br#","method":"#;
+
+/// Set once at start by `--echo`: the target writes every request back unchanged (the raw
+/// ceiling), so a request of ours coming back is its answer.
+static ECHO_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Turns echo mode on or off for the whole process (see `--echo`).
+pub fn set_echo_mode(on: bool) {
+    ECHO_MODE.store(on, Ordering::Relaxed);
+}
 const RESULT: &[u8] = br#","result":"#;
 const ERROR: &[u8] = br#","error":{"code":"#;
 
@@ -43,7 +55,7 @@ pub fn classify(line: &[u8]) -> Message {
 fn fast_path(line: &[u8]) -> Option<Message> {
     let rest = line.strip_prefix(PREFIX)?;
     let (id, rest) = parse_u64(rest)?;
-    if rest.starts_with(RESULT) {
+    if rest.starts_with(RESULT) || (rest.starts_with(METHOD) && ECHO_MODE.load(Ordering::Relaxed)) {
         return Some(Message::Answer { id: Some(id), outcome: Outcome::Ok });
     }
     let rest = rest.strip_prefix(ERROR)?;
@@ -56,6 +68,11 @@ fn slow_path(line: &[u8]) -> Message {
         return Message::Invalid;
     };
     if map.contains_key("method") {
+        if ECHO_MODE.load(Ordering::Relaxed) {
+            if let Some(id) = map.get("id") {
+                return Message::Answer { id: id.as_u64(), outcome: Outcome::Ok };
+            }
+        }
         return Message::ServerMessage;
     }
     let outcome = if let Some(error) = map.get("error") {

@@ -84,6 +84,10 @@ pub struct WorkloadArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// The target is a raw NDJSON echo (the benchmark's ceiling, `ringmcp ceiling`): each
+    /// request line comes back unchanged and counts as its answer.
+    #[arg(long)]
+    pub echo: bool,
 }
 
 /// `loadgen run`.
@@ -246,6 +250,7 @@ pub fn run_config(
         server_pid: w.server_pid,
         quiet: w.quiet,
     };
+    crate::answer::set_echo_mode(w.echo);
     run::validate(&config)?;
     Ok(config)
 }
