@@ -90,8 +90,6 @@ pub const DRAIN_POLL_MS: u64 = 10;
 
 /// Most bytes of stdin read in one chunk by the stdio transport.
 pub const STDIO_READ_CHUNK_BYTES: usize = 64 << 10;
-/// Most chunks of output queued for the stdout writer thread before the session stops reading.
-pub const STDIO_WRITE_QUEUE_CHUNKS: usize = 64;
 
 const _: () = assert!(QUEUE_WARN_PERCENT_DEFAULT < QUEUE_REJECT_PERCENT_DEFAULT);
 const _: () = assert!(QUEUE_REJECT_PERCENT_DEFAULT <= PERCENT_RANGE.1);

@@ -152,7 +152,7 @@ impl Server {
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
-        let (io, writer) = stdio::StdioIo::start()?;
+        let io = stdio::StdioIo::start()?;
         let ex = LocalExecutorBuilder::new(Placement::Unbound)
             .name("ringmcp-stdio")
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -169,7 +169,6 @@ impl Server {
             };
             futures_lite::future::or(session, drain).await;
         });
-        writer.join().map_err(|_| std::io::Error::other("stdout writer panicked"))?;
         Ok(())
     }
 

@@ -1,13 +1,14 @@
 //! The stdio transport: one MCP session on stdin/stdout, NDJSON, logs only on stderr.
 //!
-//! stdin and stdout are pipes, which io_uring-polled sockets cannot wrap, so two plain
-//! threads move bytes: one reads stdin into chunks, one writes answer chunks to stdout. Both
-//! channels are bounded, so a slow stdout stops the session from reading (backpressure).
+//! stdin is usually a pipe, which the io_uring-polled sockets of the runtime cannot wrap, so
+//! a plain thread reads it into chunks for the session (a bounded channel: a session that
+//! stops reading stops the thread). Answers are written to stdout directly by the session's
+//! own thread, one write per batch: a thread hop there would cost more than the write, and a
+//! client that stops reading stdout then holds back the session as TCP backpressure would.
 
-use crate::limits::{STDIO_READ_CHUNK_BYTES, STDIO_WRITE_QUEUE_CHUNKS};
+use crate::limits::STDIO_READ_CHUNK_BYTES;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
-use futures_sink::Sink;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -20,15 +21,12 @@ pub(crate) struct StdioIo {
     rx: flume::r#async::RecvStream<'static, Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
-    tx: flume::r#async::SendSink<'static, Vec<u8>>,
 }
 
 impl StdioIo {
-    /// Starts the stdin reader and stdout writer threads. Join the returned writer thread
-    /// after the session ends: it finishes once every answer has reached stdout.
-    pub fn start() -> io::Result<(StdioIo, std::thread::JoinHandle<()>)> {
+    /// Starts the stdin reader thread.
+    pub fn start() -> io::Result<StdioIo> {
         let (in_tx, in_rx) = flume::bounded::<Vec<u8>>(STDIN_QUEUE_CHUNKS);
-        let (out_tx, out_rx) = flume::bounded::<Vec<u8>>(STDIO_WRITE_QUEUE_CHUNKS);
         std::thread::Builder::new().name("ringmcp-stdin".into()).spawn(move || {
             let mut stdin = io::stdin().lock();
             loop {
@@ -49,17 +47,7 @@ impl StdioIo {
                 }
             }
         })?;
-        let writer = std::thread::Builder::new().name("ringmcp-stdout".into()).spawn(move || {
-            let mut stdout = io::stdout().lock();
-            for chunk in out_rx.iter() {
-                if let Err(e) = stdout.write_all(&chunk).and_then(|_| stdout.flush()) {
-                    log::error!("stdout: {e}");
-                    return;
-                }
-            }
-        })?;
-        let io = StdioIo { rx: in_rx.into_stream(), chunk: Vec::new(), pos: 0, tx: out_tx.into_sink() };
-        Ok((io, writer))
+        Ok(StdioIo { rx: in_rx.into_stream(), chunk: Vec::new(), pos: 0 })
     }
 }
 
@@ -82,24 +70,17 @@ impl AsyncRead for StdioIo {
 }
 
 impl AsyncWrite for StdioIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let mut sink = Pin::new(&mut self.tx);
-        ready!(sink.as_mut().poll_ready(cx)).map_err(|_| closed())?;
-        sink.as_mut().start_send(buf.to_vec()).map_err(|_| closed())?;
-        // Hand the chunk over now if there is room; if not, the next write or flush waits.
-        let _ = sink.poll_flush(cx);
-        Poll::Ready(Ok(buf.len()))
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // Every batch ends with a newline, so stdout's line buffer passes it straight through.
+        let mut stdout = io::stdout().lock();
+        Poll::Ready(stdout.write_all(buf).and_then(|()| stdout.flush()).map(|()| buf.len()))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tx).poll_flush(cx).map_err(|_| closed())
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(io::stdout().lock().flush())
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tx).poll_close(cx).map_err(|_| closed())
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
     }
-}
-
-fn closed() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "stdout writer stopped")
 }
