@@ -122,34 +122,39 @@ fn skip_ws(text: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Bytes of a string scanned one by one before switching to SIMD search: most MCP strings
-/// (keys, names, ids) are shorter, and a plain loop beats the SIMD set-up for them.
-const SHORT_STRING_BYTES: usize = 32;
-
 /// The index just past the string starting at `start` (which holds its opening quote), and
 /// whether it has escapes.
 fn string_end(text: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut i = start + 1;
     let mut escaped = false;
-    let short_end = text.len().min(i + SHORT_STRING_BYTES);
-    while i < short_end {
-        match text[i] {
-            b'"' => return Some((i + 1, escaped)),
-            b'\\' => {
-                escaped = true;
-                i += 2; // the backslash and the byte it escapes
-            }
-            _ => i += 1,
-        }
-    }
     loop {
-        i += memchr::memchr2(b'"', b'\\', text.get(i..)?)?;
+        i += quote_or_backslash(text.get(i..)?)?;
         if text[i] == b'"' {
             return Some((i + 1, escaped));
         }
         escaped = true;
-        i += 2;
+        i += 2; // the backslash and the byte it escapes
     }
+}
+
+/// The offset of the first `"` or `\` in `bytes`, eight bytes at a time: MCP strings are
+/// mostly short, where this beats a SIMD search's set-up, and long ones still go 8 per step.
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The classic "has a zero byte" test: its lowest set bit marks the first zero exactly.
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        let hits = zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\').map(|p| offset + p)
 }
 
 /// The index just past the value starting at `i`, and its kind.
@@ -292,6 +297,25 @@ mod tests {
             r#"{a:1}"#,
         ] {
             assert_eq!(all(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn quote_or_backslash_finds_the_first_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for hit in [b'"', b'\\'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = hit;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(quote_or_backslash(&bytes), Some(at), "len {len} at {at}");
+                }
+            }
+            // Bytes that differ from the targets by one bit must not match.
+            let near: Vec<u8> = (0..len).map(|i| [b'#', b'!', b']', b'|', 0xA2, 0xDC][i % 6]).collect();
+            assert_eq!(quote_or_backslash(&near), None, "len {len}");
         }
     }
 
