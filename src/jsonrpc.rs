@@ -179,6 +179,9 @@ fn parse_fast(line: &[u8]) -> Option<Result<Message<'_>, Invalid<'_>>> {
     let span = |v: &[u8]| scan::span_str(text, v);
     let id = match id {
         None => None,
+        // Ids are echoed byte for byte, so a string id must be valid JSON, not just shaped
+        // like a string: one with escapes or control bytes is left to the strict parse.
+        Some(m) if m.kind == scan::Kind::String && m.value.iter().any(|&b| b == b'\\' || b < 0x20) => return None,
         Some(m) if m.kind == scan::Kind::String || (m.kind == scan::Kind::Number && scan::is_integer(m.value)) => {
             Some(Id(span(m.value)))
         }
@@ -290,6 +293,13 @@ fn not_an_envelope(line: &[u8]) -> Invalid<'_> {
 fn parse_id<'a>(v: &LazyValue<'a>, line: &'a [u8]) -> Option<Id<'a>> {
     let raw = raw_in(v, line)?;
     match v.get_type() {
+        // sonic-rs's lazy values do not check the escapes of strings they skip; an id is echoed
+        // byte for byte, so it must be checked here.
+        JsonType::String
+            if raw.bytes().any(|b| b == b'\\' || b < 0x20) && sonic_rs::from_str::<String>(raw).is_err() =>
+        {
+            None
+        }
         JsonType::String => Some(Id(raw)),
         JsonType::Number if is_integer_text(raw) => Some(Id(raw)),
         _ => None,
@@ -425,6 +435,21 @@ mod tests {
         for line in lines {
             let fast = parse_fast(line.as_bytes()).unwrap_or_else(|| panic!("fast path declined {line}"));
             assert_eq!(summary(fast), summary(parse_full(line.as_bytes())), "{line}");
+        }
+    }
+
+    #[test]
+    fn string_ids_with_invalid_escapes_are_never_echoed() {
+        for line in [
+            r#"{"jsonrpc":"2.0","id":"a\x","method":"ping"}"#,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"a\u{1}\",\"method\":\"ping\"}",
+        ] {
+            assert!(parse_fast(line.as_bytes()).is_none(), "{line}");
+            let e = parse(line.as_bytes()).unwrap_err();
+            // sonic-rs refuses some bad escapes outright (-32700) and skips others lazily, which
+            // the id check then refuses (-32600): either way one answer, with `id: null`.
+            assert_eq!(e.id, None, "{line}");
+            assert!([code::PARSE_ERROR, code::INVALID_REQUEST].contains(&e.error.code), "{line}");
         }
     }
 
