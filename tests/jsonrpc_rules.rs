@@ -154,6 +154,9 @@ fn one_mib_echo_round_trips_exactly() {
     let mut stdio = Conn::stdio(&[]);
     stdio.initialize();
     assert!(stdio.call(&req) == want, "1 MiB echo over stdio differs");
+    let mut sockets = Conn::stdio_sockets(&[]);
+    sockets.initialize();
+    assert!(sockets.call(&req) == want, "1 MiB echo over stdio sockets differs");
 }
 
 #[test]

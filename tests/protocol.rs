@@ -148,3 +148,8 @@ fn every_method_answers_exactly_over_tcp() {
 fn every_method_answers_exactly_over_stdio() {
     run_script(&mut Conn::stdio(&[]));
 }
+
+#[test]
+fn every_method_answers_exactly_over_stdio_sockets() {
+    run_script(&mut Conn::stdio_sockets(&[]));
+}

@@ -152,7 +152,7 @@ impl Server {
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
-        let io = stdio::StdioIo::start()?;
+        let transport = stdio::Stdio::open()?;
         let ex = LocalExecutorBuilder::new(Placement::Unbound)
             .name("ringmcp-stdio")
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -160,7 +160,13 @@ impl Server {
             .map_err(|e| std::io::Error::other(format!("cannot start executor: {e}")))?;
         ex.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
-            let session = glommio::spawn_local(conn::serve(ctx.clone(), io));
+            let session = match transport {
+                stdio::Stdio::Sockets(fds) => {
+                    log::debug!("stdio: stdin and stdout are sockets, served without a reader thread");
+                    glommio::spawn_local(conn::serve(ctx.clone(), stdio::SocketStdio::new(fds)))
+                }
+                stdio::Stdio::Pipes(io) => glommio::spawn_local(conn::serve(ctx.clone(), io)),
+            };
             let drain = async {
                 let _ = drain_rx.recv_async().await;
                 ctx.start_drain();

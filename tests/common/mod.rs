@@ -109,6 +109,23 @@ impl Conn {
         Conn { writer: Box::new(stdin), reader: BufReader::new(Box::new(TimeoutRead::new(stdout))), child: Some(child) }
     }
 
+    /// Spawns `ringmcp stdio <args>` with Unix socketpairs as stdin and stdout, as Node's
+    /// `child_process` (and so the TypeScript SDK and Electron apps) does.
+    pub fn stdio_sockets(args: &[&str]) -> Conn {
+        let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+        let child = Command::new(bin())
+            .arg("stdio")
+            .args(args)
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs_in)))
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ringmcp stdio");
+        ours_out.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
+        Conn { writer: Box::new(ours_in), reader: BufReader::new(Box::new(ours_out)), child: Some(child) }
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
         self.writer.flush().unwrap();
