@@ -77,7 +77,7 @@ pub fn verdict(report: &Report, slo_p99_ms: f64) -> Option<String> {
             reasons.push(format!("{name} {n}"));
         }
     }
-    if let Some(rate) = report.rate {
+    if let Some(rate) = report.shape.rate {
         if report.throughput_msg_s < 0.9 * rate {
             reasons.push(format!("answered {:.0} msg/s < 90% of offered {rate}", report.throughput_msg_s));
         }
@@ -109,7 +109,7 @@ impl Step {
     pub fn of(report: &Report, slo_p99_ms: f64) -> Step {
         let reason = verdict(report, slo_p99_ms);
         Step {
-            rate: report.rate.unwrap_or(0.0),
+            rate: report.shape.rate.unwrap_or(0.0),
             passed: reason.is_none(),
             reason,
             throughput_msg_s: report.throughput_msg_s,

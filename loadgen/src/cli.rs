@@ -305,13 +305,14 @@ fn write_hdr_log(path: &Path, latency: &Histogram<u64>, report: &Report) -> Resu
     let mut serializer = V2DeflateSerializer::new();
     let now = SystemTime::now();
     let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(&format!("loadgen {} {} latency in microseconds", report.url, report.mode))
+        .add_comment(&format!("loadgen {} {} latency in microseconds", report.shape.url, report.mode))
         .with_start_time(now)
         .with_base_time(now)
         .with_max_value_divisor(1000.0)
         .begin_log_with(&mut file, &mut serializer)
         .map_err(|e| fail(&e))?;
-    log.write_histogram(latency, Duration::ZERO, Duration::from_secs_f64(report.duration_s), None).map_err(|e| fail(&e))
+    log.write_histogram(latency, Duration::ZERO, Duration::from_secs_f64(report.shape.duration_s), None)
+        .map_err(|e| fail(&e))
 }
 
 fn cmd_compare(args: &CompareArgs) -> Result<i32, String> {

@@ -27,24 +27,11 @@ pub fn record(histogram: &mut Histogram<u64>, value_us: u64) {
 /// The full `--json` report of one `loadgen run`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Report {
-    /// `--url` as given.
-    pub url: String,
-    /// `tcp`, `stdio` or `http`.
-    pub transport: String,
+    /// What the run was asked to do (its fields stand at the top level of the JSON).
+    #[serde(flatten)]
+    pub shape: RunShape,
     /// `closed` or `open`.
     pub mode: String,
-    /// What each request was: `tools/call:echo`, `ping`, …
-    pub workload: String,
-    /// Connections asked for.
-    pub connections: u64,
-    /// Requests in flight per connection (the cap, for open loop).
-    pub inflight: u64,
-    /// Offered rate in requests/s over all connections; null for closed loop.
-    pub rate: Option<f64>,
-    /// Length of the measured window, in s.
-    pub duration_s: f64,
-    /// Length of the warmup before it, in s.
-    pub warmup_s: f64,
     /// Connections that finished the handshake.
     pub connections_established: u64,
     /// TCP connect (or process spawn) + `initialize` answer, in ms.
@@ -164,23 +151,23 @@ impl Percentiles3 {
 }
 
 /// What a run was asked to do (the part of the report that is not measured).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunShape {
-    /// `--url`.
+    /// `--url` as given.
     pub url: String,
-    /// Transport name.
+    /// `tcp`, `stdio` or `http`.
     pub transport: String,
-    /// Workload label.
+    /// What each request was: `tools/call:echo`, `ping`, …
     pub workload: String,
     /// Connections asked for.
     pub connections: u64,
-    /// In-flight per connection.
+    /// Requests in flight per connection (the cap, for open loop).
     pub inflight: u64,
-    /// Open-loop rate, if any.
+    /// Offered rate in requests/s over all connections; null for closed loop.
     pub rate: Option<f64>,
-    /// Measured window, s.
+    /// Length of the measured window, in s.
     pub duration_s: f64,
-    /// Warmup, s.
+    /// Length of the warmup before it, in s.
     pub warmup_s: f64,
 }
 
@@ -206,15 +193,8 @@ impl Report {
         let c = m.counts;
         let throughput = if shape.duration_s > 0.0 { c.answers_measured as f64 / shape.duration_s } else { 0.0 };
         Report {
-            url: shape.url,
-            transport: shape.transport,
             mode: if shape.rate.is_some() { "open" } else { "closed" }.to_string(),
-            workload: shape.workload,
-            connections: shape.connections,
-            inflight: shape.inflight,
-            rate: shape.rate,
-            duration_s: shape.duration_s,
-            warmup_s: shape.warmup_s,
+            shape,
             connections_established: m.established,
             connect_ms: Percentiles3::of_us(m.connect),
             sent: c.sent,
@@ -250,14 +230,18 @@ impl Report {
     /// The human summary printed on stdout at the end.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let rate = self.rate.map_or_else(|| "closed loop".to_string(), |r| format!("open loop at {r} req/s"));
-        let _ = writeln!(s, "loadgen {} ({}, {}), workload {}", self.url, self.transport, rate, self.workload);
+        let rate = self.shape.rate.map_or_else(|| "closed loop".to_string(), |r| format!("open loop at {r} req/s"));
+        let _ = writeln!(
+            s,
+            "loadgen {} ({}, {}), workload {}",
+            self.shape.url, self.shape.transport, rate, self.shape.workload
+        );
         let _ = writeln!(
             s,
             "  connections   {}/{} up, {} in flight each, connect p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
             self.connections_established,
-            self.connections,
-            self.inflight,
+            self.shape.connections,
+            self.shape.inflight,
             self.connect_ms.p50,
             self.connect_ms.p99,
             self.connect_ms.max
@@ -265,7 +249,7 @@ impl Report {
         let _ = writeln!(
             s,
             "  window        {:.1} s measured after {:.1} s warmup (warmup requests are counted below but not in throughput or latency)",
-            self.duration_s, self.warmup_s
+            self.shape.duration_s, self.shape.warmup_s
         );
         let _ = writeln!(
             s,
