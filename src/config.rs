@@ -70,13 +70,24 @@ macro_rules! settings {
             /// Serve on these CPUs, taskset syntax: `0`, `0-3`, `0,2,5`. Excludes `cores`.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub cpus: Option<String>,
-            /// Tool pack to serve (`bench`).
+            /// Tool pack to serve (`bench`, `conformance`).
             pub pack: String,
             /// Log verbosity on stderr.
             pub log_level: LogLevel,
             /// Optional `instructions` text returned by `initialize`.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub instructions: Option<String>,
+            /// Streamable HTTP without sessions: every POST stands alone (load balancers
+            /// without affinity); GET and DELETE answer 405.
+            pub stateless: bool,
+            /// Whether DELETE /mcp ends a session (otherwise 405).
+            pub session_delete: bool,
+            /// Host header values HTTP requests may carry (DNS-rebinding protection); a port is
+            /// ignored; `*` allows any.
+            pub allowed_hosts: Vec<String>,
+            /// Origin header values browser requests may carry; `*` allows any. Requests
+            /// without Origin (non-browser clients) are allowed.
+            pub allowed_origins: Vec<String>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -89,6 +100,10 @@ macro_rules! settings {
                     pack: "bench".to_string(),
                     log_level: LogLevel::Info,
                     instructions: None,
+                    stateless: false,
+                    session_delete: true,
+                    allowed_hosts: ALLOWED_HOSTS_DEFAULT.iter().map(|h| h.to_string()).collect(),
+                    allowed_origins: ALLOWED_ORIGINS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     $( $name: $default, )*
                 }
             }
@@ -100,7 +115,7 @@ macro_rules! settings {
             /// TOML file with any of the settings below (flags win over the file).
             #[arg(long, value_name = "FILE")]
             pub config: Option<std::path::PathBuf>,
-            /// Tool pack to serve [default: bench] [values: bench].
+            /// Tool pack to serve [default: bench] [values: bench, conformance].
             #[arg(long, value_name = "NAME")]
             pub pack: Option<String>,
             /// Log verbosity on stderr [default: info].
@@ -109,6 +124,20 @@ macro_rules! settings {
             /// `instructions` text returned by `initialize` [default: none].
             #[arg(long, value_name = "TEXT")]
             pub instructions: Option<String>,
+            /// Streamable HTTP without sessions: every POST stands alone; GET/DELETE get 405.
+            #[arg(long)]
+            pub stateless: bool,
+            /// DELETE /mcp answers 405 instead of ending the session.
+            #[arg(long)]
+            pub no_session_delete: bool,
+            /// Host header values HTTP requests may carry, comma-separated; `*` allows any
+            /// [default: localhost,127.0.0.1,[::1]].
+            #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+            pub allowed_hosts: Option<Vec<String>>,
+            /// Origin header values browsers may send, comma-separated; `*` allows any
+            /// [default: http(s)://localhost, 127.0.0.1 and [::1], any port].
+            #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
+            pub allowed_origins: Option<Vec<String>>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -125,6 +154,10 @@ macro_rules! settings {
                 if let Some(v) = &self.pack { s.pack = v.clone(); }
                 if let Some(v) = self.log_level { s.log_level = v; }
                 if let Some(v) = &self.instructions { s.instructions = Some(v.clone()); }
+                if self.stateless { s.stateless = true; }
+                if self.no_session_delete { s.session_delete = false; }
+                if let Some(v) = &self.allowed_hosts { s.allowed_hosts = v.clone(); }
+                if let Some(v) = &self.allowed_origins { s.allowed_origins = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -171,10 +204,24 @@ settings! {
         shard_count = SHARD_COUNT_DEFAULT, SHARD_COUNT_RANGE;
     " Retry hint in milliseconds sent with an overload error (data.retryAfterMs)."
         overload_retry_after_ms = OVERLOAD_RETRY_AFTER_MS_DEFAULT, OVERLOAD_RETRY_AFTER_MS_RANGE;
+    " Bytes of an HTTP request line and headers; more gets 431."
+        max_header_bytes = MAX_HEADER_BYTES_DEFAULT, MAX_HEADER_BYTES_RANGE;
+    " Milliseconds a client has to send a whole HTTP request head, once it started one."
+        header_timeout_ms = HEADER_TIMEOUT_MS_DEFAULT, HEADER_TIMEOUT_MS_RANGE;
+    " Milliseconds a keep-alive HTTP connection may sit between requests before it is closed."
+        idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_RANGE;
+    " Milliseconds an unused Streamable HTTP session lives before it is ended (then 404)."
+        session_idle_timeout_ms = SESSION_IDLE_TIMEOUT_MS_DEFAULT, SESSION_IDLE_TIMEOUT_MS_RANGE;
+    " Milliseconds a tool waits for the client to answer sampling, elicitation or roots requests."
+        client_request_timeout_ms = CLIENT_REQUEST_TIMEOUT_MS_DEFAULT, CLIENT_REQUEST_TIMEOUT_MS_RANGE;
+    " Events each SSE stream keeps so a client can resume with Last-Event-ID."
+        sse_replay_events = SSE_REPLAY_EVENTS_DEFAULT, SSE_REPLAY_EVENTS_RANGE;
+    " Milliseconds of silence after which an open SSE stream gets a keep-alive comment."
+        sse_keepalive_ms = SSE_KEEPALIVE_MS_DEFAULT, SSE_KEEPALIVE_MS_RANGE;
 }
 
 /// The packs `--pack` accepts.
-pub const PACKS: &[&str] = &["bench"];
+pub const PACKS: &[&str] = &["bench", "conformance"];
 
 impl Settings {
     /// Defaults, then the `--config` file if given, then the flags; validated.

@@ -13,12 +13,14 @@ pub mod config;
 pub mod cpus;
 pub mod engine;
 pub mod framing;
+pub mod http;
 pub mod jsonrpc;
 pub mod limits;
 pub mod logger;
 pub mod mcp;
 pub mod packs;
 pub mod scan;
+pub mod ws;
 
 pub use api::completion::{Completion, CompletionRef};
 pub use api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, ResourceContents, Role};

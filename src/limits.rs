@@ -75,6 +75,68 @@ pub const OVERLOAD_RETRY_AFTER_MS_DEFAULT: u64 = 50;
 /// Accepted range of `overload_retry_after_ms`.
 pub const OVERLOAD_RETRY_AFTER_MS_RANGE: (u64, u64) = (1, 60_000);
 
+/// Default of `max_header_bytes`: an HTTP request's line and headers (more → 431).
+pub const MAX_HEADER_BYTES_DEFAULT: u64 = 16 << 10;
+/// Range of `max_header_bytes`.
+pub const MAX_HEADER_BYTES_RANGE: (u64, u64) = (1 << 10, 1 << 20);
+
+/// Default of `header_timeout_ms`: time to receive a whole HTTP request head.
+pub const HEADER_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Range of `header_timeout_ms`.
+pub const HEADER_TIMEOUT_MS_RANGE: (u64, u64) = (100, 3_600_000);
+
+/// Default of `idle_timeout_ms`: a keep-alive HTTP connection with no request is closed.
+pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+/// Range of `idle_timeout_ms`.
+pub const IDLE_TIMEOUT_MS_RANGE: (u64, u64) = (100, 86_400_000);
+
+/// Default of `session_idle_timeout_ms`: a Streamable HTTP session nobody used is ended.
+pub const SESSION_IDLE_TIMEOUT_MS_DEFAULT: u64 = 1_800_000;
+/// Range of `session_idle_timeout_ms`.
+pub const SESSION_IDLE_TIMEOUT_MS_RANGE: (u64, u64) = (1_000, 604_800_000);
+
+/// Default of `client_request_timeout_ms`: how long a tool waits for the client's answer to
+/// sampling, elicitation or roots requests.
+pub const CLIENT_REQUEST_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+/// Range of `client_request_timeout_ms`.
+pub const CLIENT_REQUEST_TIMEOUT_MS_RANGE: (u64, u64) = (10, 3_600_000);
+
+/// Default of `sse_replay_events`: events one SSE stream keeps for `Last-Event-ID` replay.
+pub const SSE_REPLAY_EVENTS_DEFAULT: u64 = 256;
+/// Range of `sse_replay_events`.
+pub const SSE_REPLAY_EVENTS_RANGE: (u64, u64) = (0, 65_536);
+
+/// Default of `sse_keepalive_ms`: an SSE stream with nothing to send gets a comment line.
+pub const SSE_KEEPALIVE_MS_DEFAULT: u64 = 15_000;
+/// Range of `sse_keepalive_ms`.
+pub const SSE_KEEPALIVE_MS_RANGE: (u64, u64) = (100, 3_600_000);
+
+/// Default `allowed_hosts`: loopback names (any port).
+pub const ALLOWED_HOSTS_DEFAULT: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
+/// Default `allowed_origins`: loopback pages (any port, http or https).
+pub const ALLOWED_ORIGINS_DEFAULT: &[&str] = &[
+    "http://localhost",
+    "https://localhost",
+    "http://127.0.0.1",
+    "https://127.0.0.1",
+    "http://[::1]",
+    "https://[::1]",
+];
+
+/// Resource subscriptions one session may hold.
+pub const MAX_SUBSCRIPTIONS_PER_SESSION: usize = 1_024;
+
+/// SSE streams (request streams and the GET stream) one Streamable HTTP session keeps for
+/// resumption; the oldest finished one is forgotten first.
+pub const SSE_STREAMS_PER_SESSION: usize = 32;
+
+/// Milliseconds between two sweeps of idle Streamable HTTP sessions.
+pub const SESSION_SWEEP_MS: u64 = 1_000;
+
+/// Messages one core may have queued for another (cross-core forwarding, scrapes); past it,
+/// the forwarding request is answered 503.
+pub const MESH_QUEUE_MESSAGES: usize = 65_536;
+
 /// Most values a `completion/complete` answer carries (the MCP spec's cap).
 pub const COMPLETION_VALUES_MAX: usize = 100;
 

@@ -55,7 +55,7 @@ fn tool_failure_is_an_is_error_result() {
 fn capabilities_list_only_what_is_registered() {
     let out = server().handle_lines(&format!("{INIT}\n"));
     let init: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    assert_eq!(init["result"]["capabilities"], serde_json::json!({"tools": {"listChanged": false}, "logging": {}}));
+    assert_eq!(init["result"]["capabilities"], serde_json::json!({"tools": {"listChanged": true}, "logging": {}}));
     assert_eq!(init["result"]["serverInfo"], serde_json::json!({"name": "lib-test", "version": "9.9.9"}));
     assert_eq!(init["result"]["instructions"], "be nice");
 }

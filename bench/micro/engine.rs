@@ -74,11 +74,12 @@ fn main() {
         .unwrap();
     let mut session = Session::new(id, 0);
     session.phase = mcp::Phase::Initialized;
+    let sink: std::rc::Rc<dyn mcp::Sink> = std::rc::Rc::new(mcp::peer::NullSink);
     for (name, line) in [("mcp: ping end to end", PING), ("mcp: tools/call echo end to end", ECHO)] {
         run(name, &mut || {
             out.clear();
             let Ok(Message::Request { id, method, params }) = jsonrpc::parse(black_box(line)) else { unreachable!() };
-            let mut ctx = Ctx { catalog: server.catalog(), session: &mut session, page_size: 100 };
+            let mut ctx = Ctx { catalog: server.catalog(), session: &mut session, page_size: 100, sink: &sink };
             assert!(mcp::handle_request(&mut ctx, id, &method, params, &mut out).is_none());
             black_box(out.len());
             1

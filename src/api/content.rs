@@ -50,6 +50,23 @@ impl Content {
     pub fn text(text: impl Into<String>) -> Content {
         Content::Text { text: text.into() }
     }
+
+    /// An image block: `data` is the base64 of the image (not checked), `mime_type` e.g.
+    /// `image/png`.
+    pub fn image(data: impl Into<String>, mime_type: impl Into<String>) -> Content {
+        Content::Image { data: data.into(), mime_type: mime_type.into() }
+    }
+
+    /// An audio block: `data` is the base64 of the audio (not checked), `mime_type` e.g.
+    /// `audio/wav`.
+    pub fn audio(data: impl Into<String>, mime_type: impl Into<String>) -> Content {
+        Content::Audio { data: data.into(), mime_type: mime_type.into() }
+    }
+
+    /// An embedded resource block.
+    pub fn resource(resource: ResourceContents) -> Content {
+        Content::Resource { resource }
+    }
 }
 
 /// The contents of one resource: text or a base64 blob.
@@ -76,6 +93,16 @@ impl ResourceContents {
             mime_type: mime_type.map(str::to_string),
             text: Some(text.into()),
             blob: None,
+        }
+    }
+
+    /// Binary contents: `base64` is the base64 of the bytes (not checked; clients decode it).
+    pub fn blob(uri: impl Into<String>, mime_type: Option<&str>, base64: impl Into<String>) -> Self {
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: mime_type.map(str::to_string),
+            text: None,
+            blob: Some(base64.into()),
         }
     }
 }

@@ -40,7 +40,8 @@ use tool::Tool;
 /// of a few tools is on every `tools/call`).
 const LINEAR_LOOKUP_MAX: usize = 8;
 
-/// Everything a server offers; shared read-only by all cores.
+/// Everything a server offers. Each core keeps its own copy (cloning shares the handlers).
+#[derive(Clone)]
 pub struct Catalog {
     pub(crate) name: String,
     pub(crate) version: String,

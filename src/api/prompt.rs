@@ -28,12 +28,16 @@ pub struct Prompt {
     pub(crate) name: String,
     pub(crate) arguments: Vec<PromptArgument>,
     pub(crate) render: Arc<PromptFn>,
+    description: String,
+    title: Option<String>,
     pub(crate) descriptor_json: Vec<u8>,
 }
 
 #[derive(Serialize)]
 struct Descriptor<'a> {
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
     description: &'a str,
     arguments: &'a [PromptArgument],
 }
@@ -51,8 +55,48 @@ impl Prompt {
             .iter()
             .map(|(n, d, r)| PromptArgument { name: n.to_string(), description: Some(d.to_string()), required: *r })
             .collect();
-        let descriptor_json = sonic_rs::to_vec(&Descriptor { name, description, arguments: &arguments })
-            .expect("a descriptor always serializes");
-        Prompt { name: name.to_string(), arguments, render: Arc::new(render), descriptor_json }
+        let mut prompt = Prompt {
+            name: name.to_string(),
+            arguments,
+            render: Arc::new(render),
+            description: description.to_string(),
+            title: None,
+            descriptor_json: Vec::new(),
+        };
+        prompt.descriptor_json = prompt.descriptor();
+        prompt
+    }
+
+    /// A human-friendly title for `prompts/list` (the `name` stays the identifier).
+    pub fn title(mut self, title: &str) -> Prompt {
+        self.title = Some(title.to_string());
+        self.descriptor_json = self.descriptor();
+        self
+    }
+
+    fn descriptor(&self) -> Vec<u8> {
+        let d = Descriptor {
+            name: &self.name,
+            title: self.title.as_deref(),
+            description: &self.description,
+            arguments: &self.arguments,
+        };
+        sonic_rs::to_vec(&d).expect("a descriptor always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_is_listed_after_the_name_only_when_set() {
+        let render = |_: &PromptArgs| Err("unused".to_string());
+        let p = Prompt::new("p", "does p", &[("a", "an a", true)], render);
+        let plain =
+            r#"{"name":"p","description":"does p","arguments":[{"name":"a","description":"an a","required":true}]}"#;
+        assert_eq!(String::from_utf8(p.descriptor_json.clone()).unwrap(), plain);
+        let titled = String::from_utf8(p.title("P").descriptor_json).unwrap();
+        assert_eq!(titled, plain.replace(r#""name":"p","#, r#""name":"p","title":"P","#));
     }
 }

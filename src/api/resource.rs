@@ -14,26 +14,54 @@ type TemplateFn = dyn Fn(&str, &[(String, String)]) -> Result<Vec<ResourceConten
 pub struct Resource {
     pub(crate) uri: String,
     pub(crate) read: Arc<ReadFn>,
+    descriptor: Descriptor,
     pub(crate) descriptor_json: Vec<u8>,
 }
 
-#[derive(Serialize)]
-struct Descriptor<'a> {
-    #[serde(skip_serializing_if = "Option::is_none", rename = "uri")]
-    uri: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none", rename = "uriTemplate")]
-    uri_template: Option<&'a str>,
-    name: &'a str,
+/// A resource's or template's entry in its list method.
+#[derive(Clone, Serialize)]
+struct Descriptor {
     #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
+    uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "uriTemplate")]
+    uri_template: Option<String>,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
     #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
-    mime_type: Option<&'a str>,
+    mime_type: Option<String>,
+}
+
+impl Descriptor {
+    fn new(uri: Option<&str>, uri_template: Option<&str>, name: &str, description: &str, mime_type: &str) -> Self {
+        Descriptor {
+            uri: uri.map(str::to_string),
+            uri_template: uri_template.map(str::to_string),
+            name: name.to_string(),
+            title: None,
+            description: Some(description.to_string()),
+            mime_type: Some(mime_type.to_string()),
+        }
+    }
+
+    fn to_json(&self) -> Vec<u8> {
+        sonic_rs::to_vec(self).expect("a descriptor always serializes")
+    }
 }
 
 impl Resource {
     /// A resource whose text never changes.
     pub fn text(uri: &str, name: &str, description: &str, mime_type: &str, text: &str) -> Resource {
         let contents = ResourceContents::text(uri, Some(mime_type), text);
+        Resource::dynamic(uri, name, description, mime_type, move |_| Ok(vec![contents.clone()]))
+    }
+
+    /// A resource whose bytes never change, given as their base64 (served as `blob`, not
+    /// checked here).
+    pub fn blob(uri: &str, name: &str, description: &str, mime_type: &str, base64: &str) -> Resource {
+        let contents = ResourceContents::blob(uri, Some(mime_type), base64);
         Resource::dynamic(uri, name, description, mime_type, move |_| Ok(vec![contents.clone()]))
     }
 
@@ -45,15 +73,16 @@ impl Resource {
         mime_type: &str,
         read: impl Fn(&str) -> Result<Vec<ResourceContents>, RpcError> + Send + Sync + 'static,
     ) -> Resource {
-        let d = Descriptor {
-            uri: Some(uri),
-            uri_template: None,
-            name,
-            description: Some(description),
-            mime_type: Some(mime_type),
-        };
-        let descriptor_json = sonic_rs::to_vec(&d).expect("a descriptor always serializes");
-        Resource { uri: uri.to_string(), read: Arc::new(read), descriptor_json }
+        let descriptor = Descriptor::new(Some(uri), None, name, description, mime_type);
+        let descriptor_json = descriptor.to_json();
+        Resource { uri: uri.to_string(), read: Arc::new(read), descriptor, descriptor_json }
+    }
+
+    /// A human-friendly title for `resources/list` (the `name` stays the identifier).
+    pub fn title(mut self, title: &str) -> Resource {
+        self.descriptor.title = Some(title.to_string());
+        self.descriptor_json = self.descriptor.to_json();
+        self
     }
 }
 
@@ -63,6 +92,7 @@ pub struct ResourceTemplate {
     pub(crate) uri_template: String,
     parts: Vec<Part>,
     pub(crate) read: Arc<TemplateFn>,
+    descriptor: Descriptor,
     pub(crate) descriptor_json: Vec<u8>,
 }
 
@@ -81,20 +111,22 @@ impl ResourceTemplate {
         mime_type: &str,
         read: impl Fn(&str, &[(String, String)]) -> Result<Vec<ResourceContents>, RpcError> + Send + Sync + 'static,
     ) -> ResourceTemplate {
-        let d = Descriptor {
-            uri: None,
-            uri_template: Some(uri_template),
-            name,
-            description: Some(description),
-            mime_type: Some(mime_type),
-        };
-        let descriptor_json = sonic_rs::to_vec(&d).expect("a descriptor always serializes");
+        let descriptor = Descriptor::new(None, Some(uri_template), name, description, mime_type);
+        let descriptor_json = descriptor.to_json();
         ResourceTemplate {
             uri_template: uri_template.into(),
             parts: parse_template(uri_template),
             read: Arc::new(read),
+            descriptor,
             descriptor_json,
         }
+    }
+
+    /// A human-friendly title for `resources/templates/list`.
+    pub fn title(mut self, title: &str) -> ResourceTemplate {
+        self.descriptor.title = Some(title.to_string());
+        self.descriptor_json = self.descriptor.to_json();
+        self
     }
 
     /// The variables if `uri` matches this template (each variable is one non-empty segment
@@ -146,6 +178,24 @@ mod tests {
 
     fn t(template: &str) -> ResourceTemplate {
         ResourceTemplate::new(template, "n", "d", "text/plain", |_, _| Ok(vec![]))
+    }
+
+    #[test]
+    fn titles_and_blobs_are_listed_and_read() {
+        let r = Resource::blob("x://b", "b", "bytes", "image/png", "AAEC").title("Bytes");
+        assert_eq!(
+            String::from_utf8(r.descriptor_json.clone()).unwrap(),
+            r#"{"uri":"x://b","name":"b","title":"Bytes","description":"bytes","mimeType":"image/png"}"#
+        );
+        let contents = sonic_rs::to_string(&(r.read)("x://b").unwrap()).unwrap();
+        assert_eq!(contents, r#"[{"uri":"x://b","mimeType":"image/png","blob":"AAEC"}]"#);
+        let untitled = String::from_utf8(t("x://{id}").descriptor_json).unwrap();
+        assert_eq!(untitled, r#"{"uriTemplate":"x://{id}","name":"n","description":"d","mimeType":"text/plain"}"#);
+        let titled = String::from_utf8(t("x://{id}").title("T").descriptor_json).unwrap();
+        assert_eq!(
+            titled,
+            r#"{"uriTemplate":"x://{id}","name":"n","title":"T","description":"d","mimeType":"text/plain"}"#
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! need not be `Send`.
 
 use super::content::CallToolResult;
+use crate::mcp::peer::{ClientError, RequestPeer};
 use crate::scan;
 use ringmcp_shards::SessionId;
 use serde::Serialize;
@@ -13,6 +14,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// What a handler returns: a result, or a failure the client sees as `isError: true`.
@@ -41,18 +43,94 @@ pub struct ToolCall<'a> {
     pub core: usize,
     /// The session that called.
     pub session: SessionId,
+    peer: Rc<RequestPeer>,
 }
 
 impl<'a> ToolCall<'a> {
     /// A call with `arguments`, the raw text of a JSON object the fast scanner accepts.
-    pub(crate) fn new(arguments: Cow<'a, str>, core: usize, session: SessionId) -> ToolCall<'a> {
+    pub(crate) fn new(arguments: Cow<'a, str>, core: usize, session: SessionId, peer: Rc<RequestPeer>) -> ToolCall<'a> {
         debug_assert!(scan::members(arguments.as_bytes(), |_| true).is_some(), "arguments are normalized");
-        ToolCall { arguments, core, session }
+        ToolCall { arguments, core, session, peer }
     }
 
     /// An owned copy, for handlers that outlive the request.
     pub fn into_owned(self) -> ToolCall<'static> {
-        ToolCall { arguments: Cow::Owned(self.arguments.into_owned()), core: self.core, session: self.session }
+        ToolCall {
+            arguments: Cow::Owned(self.arguments.into_owned()),
+            core: self.core,
+            session: self.session,
+            peer: self.peer,
+        }
+    }
+
+    /// Sends `notifications/progress` if the caller asked for progress (`_meta.progressToken`).
+    /// `progress` must increase from call to call (a value that does not is skipped); returns
+    /// whether it was sent. Sent on the request's own stream, before its result.
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        self.peer.progress(progress, total, message)
+    }
+
+    /// Sends `notifications/message` at `level` (`debug` … `emergency`) with `data_json` (any
+    /// JSON value), unless the session's `logging/setLevel` filters it out.
+    pub fn log(&self, level: &str, logger: Option<&str>, data_json: &str) -> bool {
+        self.peer.log(level, logger, data_json)
+    }
+
+    /// Whether the client cancelled this call (`notifications/cancelled`). An async handler
+    /// that is cancelled is dropped at its next await; this is for long synchronous loops.
+    pub fn is_cancelled(&self) -> bool {
+        self.peer.is_cancelled()
+    }
+
+    /// Closes the call's SSE stream and asks the client to reconnect after `retry_ms` (SSE
+    /// polling, Streamable HTTP only); the result is delivered on the resumed stream.
+    pub fn close_stream(&self, retry_ms: u64) {
+        self.peer.close_stream(retry_ms)
+    }
+
+    /// Sends a request to the client (e.g. `sampling/createMessage`) and waits for its
+    /// answer: the raw JSON of its `result`, or why there is none (an error answer, the
+    /// `client_request_timeout_ms` timeout, the session ending).
+    pub async fn request(&self, method: &str, params_json: &str) -> Result<String, ClientError> {
+        let (id, reply) = self.peer.start_request(method, params_json);
+        let timeout = std::time::Duration::from_millis(self.peer.peer.client_timeout_ms());
+        let answer = std::future::poll_fn(|cx| match reply.take(cx.waker()) {
+            Some(a) => std::task::Poll::Ready(a),
+            None => std::task::Poll::Pending,
+        });
+        let timer = async {
+            glommio::timer::sleep(timeout).await;
+            Err(ClientError::Timeout)
+        };
+        let outcome = futures_lite::future::or(answer, timer).await;
+        if outcome == Err(ClientError::Timeout) {
+            self.peer.peer.forget_request(id);
+        }
+        outcome
+    }
+
+    /// `sampling/createMessage` (the client must have declared `sampling`).
+    pub async fn create_message(&self, params_json: &str) -> Result<String, ClientError> {
+        if !self.peer.peer.client.get().sampling {
+            return Err(ClientError::Unsupported("sampling"));
+        }
+        self.request("sampling/createMessage", params_json).await
+    }
+
+    /// `elicitation/create` (the client must have declared `elicitation`).
+    pub async fn elicit(&self, params_json: &str) -> Result<String, ClientError> {
+        if !self.peer.peer.client.get().elicitation {
+            return Err(ClientError::Unsupported("elicitation"));
+        }
+        self.request("elicitation/create", params_json).await
+    }
+
+    /// `roots/list` (the client must have declared `roots`).
+    pub async fn list_roots(&self) -> Result<String, ClientError> {
+        if !self.peer.peer.client.get().roots {
+            return Err(ClientError::Unsupported("roots"));
+        }
+        self.request("roots/list", "{}").await
     }
 
     /// The raw JSON text of argument `key`, if given.
@@ -404,6 +482,7 @@ mod tests {
             Cow::Borrowed(r#"{"s":"plain","e":"a\"b\u00e9","n":-7,"f":2.5,"i":3.0,"b":true,"o":{"x":[1]}}"#),
             0,
             SessionId::from_random(1),
+            Rc::new(RequestPeer::new(Default::default(), Rc::new(crate::mcp::peer::NullSink), None)),
         );
         assert!(matches!(call.str("s"), Ok(Cow::Borrowed("plain"))));
         assert_eq!(call.str("e").unwrap(), "a\"b\u{e9}");

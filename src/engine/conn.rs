@@ -8,9 +8,11 @@
 //! their answers flush, then the stream closes.
 
 use super::core::CoreCtx;
+use super::dispatch;
+use super::metrics::Transport;
 use crate::framing::{next_frame, Frame};
-use crate::jsonrpc::{self, code, Message, OwnedId, RpcError};
-use crate::mcp::{self, Ctx, Session};
+use crate::jsonrpc::{self, code, RpcError};
+use crate::mcp::{self, Session};
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -29,6 +31,41 @@ struct Shared {
     closed: bool,
 }
 
+/// Where a connection's server-to-client messages go: the connection's next write. A message
+/// sent while a request is being answered inline (a sync tool reporting progress) is held
+/// aside and placed before that request's answer.
+struct ConnSink {
+    core: Rc<CoreCtx>,
+    shared: Rc<RefCell<Shared>>,
+    aside: RefCell<Vec<u8>>,
+    waker: Rc<RefCell<Option<Waker>>>,
+}
+
+impl mcp::Sink for ConnSink {
+    fn send(&self, message: &[u8]) {
+        match self.shared.try_borrow_mut() {
+            Ok(mut sh) => {
+                if !sh.closed {
+                    if sh.out.capacity() == 0 {
+                        sh.out = self.core.pool.borrow_mut().take();
+                    }
+                    sh.out.extend_from_slice(message);
+                    sh.out.push(b'\n');
+                }
+                drop(sh);
+                if let Some(w) = self.waker.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+            Err(_) => {
+                let mut aside = self.aside.borrow_mut();
+                aside.extend_from_slice(message);
+                aside.push(b'\n');
+            }
+        }
+    }
+}
+
 enum Event {
     Read(usize),
     Output,
@@ -36,8 +73,43 @@ enum Event {
     Wait,
 }
 
+/// Serves a TCP connection: its first bytes tell NDJSON (`{`) from HTTP (a method token).
+pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO) {
+    let n = poll_fn(|cx| {
+        let mut scratch = core.scratch.borrow_mut();
+        Pin::new(&mut io).poll_read(cx, &mut scratch)
+    })
+    .await;
+    let n = match n {
+        Ok(0) | Err(_) => return,
+        Ok(n) => n,
+    };
+    let is_http = {
+        let scratch = core.scratch.borrow();
+        let data = &scratch[..n];
+        let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(n);
+        crate::http::looks_like_http(&data[start..])
+    };
+    if is_http {
+        let first = core.scratch.borrow()[..n].to_vec();
+        return super::http_conn::serve(core, io, first).await;
+    }
+    // No await since the read: the bytes are still in the core's scratch buffer.
+    serve_session(core, io, Transport::Tcp, n).await
+}
+
 /// Serves one session on `io` until the peer closes, a fatal framing error, or drain.
-pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO) {
+pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, io: IO) {
+    serve_session(core, io, Transport::Stdio, 0).await
+}
+
+/// [`serve`], starting with `first` bytes already read into the core's scratch buffer.
+async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    mut io: IO,
+    transport: Transport,
+    first: usize,
+) {
     let (session, waker) = match core.open_session() {
         Ok(entry) => (entry.session.clone(), entry.waker),
         Err(e) => {
@@ -52,13 +124,37 @@ pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>,
     let id = session.borrow().id;
     log::debug!("core {}: session {id} opened", core.core);
     core.open.set(core.open.get() + 1);
+    core.metrics.conn_opened(transport);
     let shared = Rc::new(RefCell::new(Shared::default()));
-    let mut conn = Conn { core: core.clone(), session, shared, waker, pending: Vec::new(), closing: false, eof: false };
+    let sink: Rc<ConnSink> = Rc::new(ConnSink {
+        core: core.clone(),
+        shared: shared.clone(),
+        aside: RefCell::new(Vec::new()),
+        waker: waker.clone(),
+    });
+    let dyn_sink: Rc<dyn mcp::Sink> = sink.clone();
+    session.borrow().peer.set_unrelated(Some(dyn_sink.clone()));
+    session.borrow().peer.client_timeout.set(core.client_timeout_ms);
+    let mut conn = Conn {
+        core: core.clone(),
+        session,
+        shared,
+        waker,
+        sink,
+        dyn_sink,
+        pending: Vec::new(),
+        closing: false,
+        eof: false,
+    };
+    if first > 0 {
+        conn.process_read(first);
+    }
     if let Err(e) = conn.run(&mut io).await {
         log::debug!("core {}: session {id}: {e}", core.core);
     }
     let _ = io.close().await;
     conn.release_pending();
+    conn.session.borrow().peer.close();
     let out = {
         let mut sh = conn.shared.borrow_mut();
         sh.closed = true;
@@ -69,6 +165,7 @@ pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>,
     }
     core.close_session(&id);
     core.open.set(core.open.get() - 1);
+    core.metrics.conn_closed(transport);
     log::debug!("core {}: session {id} closed", core.core);
 }
 
@@ -77,6 +174,9 @@ struct Conn {
     session: Rc<RefCell<Session>>,
     shared: Rc<RefCell<Shared>>,
     waker: Rc<RefCell<Option<Waker>>>,
+    sink: Rc<ConnSink>,
+    /// The same sink, as the MCP core takes it.
+    dyn_sink: Rc<dyn mcp::Sink>,
     /// Bytes read but not yet answered: a partial line, or lines held back by the in-flight
     /// limit. Pooled while non-empty, empty (no allocation) while idle.
     pending: Vec<u8>,
@@ -234,50 +334,40 @@ impl Conn {
             out.push(b'\n');
             return;
         }
-        let message = match jsonrpc::parse(line) {
-            Ok(m) => m,
-            Err(invalid) => return jsonrpc::write_error(&mut self.out_buf(), invalid.id, &invalid.error),
-        };
-        match message {
-            Message::Notification { method, params } => {
-                mcp::handle_notification(&mut self.session.borrow_mut(), &method, params)
-            }
-            // The server sends no requests to clients over NDJSON yet (issue #3), so a
-            // response has nothing to go to.
-            Message::Response { id } => log::debug!("core {}: response to unknown id {}", self.core.core, id.0),
-            Message::Request { id, method, params } => {
-                let core = self.core.clone();
-                if let Err(e) = core.queue.try_admit() {
-                    return jsonrpc::write_error(&mut self.out_buf(), Some(id), &e);
-                }
-                let mut session = self.session.borrow_mut();
-                let mut ctx = Ctx { catalog: &core.catalog, session: &mut session, page_size: core.page_size };
-                let later = mcp::handle_request(&mut ctx, id, &method, params, &mut self.out_buf());
-                match later {
-                    None => core.queue.release(),
-                    Some(fut) => self.spawn_later(OwnedId::new(id), fut),
-                }
-            }
+        let core = self.core.clone();
+        let mut out = self.out_buf();
+        let mark = out.len();
+        let later = dispatch::handle_message(&core, &self.session, &self.dyn_sink, line, &mut out);
+        // Messages a sync handler sent while its request was answered inline go before it.
+        let aside = std::mem::take(&mut *self.sink.aside.borrow_mut());
+        if !aside.is_empty() {
+            out.splice(mark..mark, aside);
+        }
+        drop(out);
+        if let Some(later) = later {
+            self.spawn_later(later);
         }
     }
 
     /// Runs an async request on this core; its answer joins the connection's next write.
-    fn spawn_later(&self, id: OwnedId, fut: crate::api::tool::LocalFuture<Result<Vec<u8>, RpcError>>) {
+    fn spawn_later(&self, later: dispatch::Later) {
         self.shared.borrow_mut().inflight += 1;
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
+        let (meta, fut) = later.split();
         glommio::spawn_local(async move {
             let outcome = fut.await;
             {
                 let mut sh = shared.borrow_mut();
                 sh.inflight -= 1;
-                if !sh.closed {
+                if sh.closed {
+                    dispatch::finish_later(&core, meta, outcome, None);
+                } else {
                     if sh.out.capacity() == 0 {
                         sh.out = core.pool.borrow_mut().take();
                     }
-                    mcp::write_later(&mut sh.out, id.as_id(), outcome);
+                    dispatch::finish_later(&core, meta, outcome, Some(&mut sh.out));
                 }
             }
-            core.queue.release();
             if let Some(w) = waker.borrow_mut().take() {
                 w.wake();
             }

@@ -1,8 +1,11 @@
 //! One core's state. Everything here is owned by a single executor thread and touched by
 //! nobody else: the queue, the buffer pool, the read scratch buffer, the registry slice.
 
+use super::mesh::Mesh;
+use super::metrics::{CoreMetrics, CoreSnapshot};
 use super::pool::BufferPool;
 use super::queue::Queue;
+use super::streamable::{self, HttpState};
 use crate::api::Catalog;
 use crate::config::Settings;
 use crate::mcp::Session;
@@ -18,6 +21,10 @@ use std::time::Instant;
 /// What the registry keeps per session on this core.
 #[derive(Clone)]
 pub(crate) struct SessionEntry {
+    /// The session's id.
+    pub id: SessionId,
+    /// Streamable HTTP sessions: their SSE streams (`None` for connection-bound sessions).
+    pub http: Option<Rc<HttpState>>,
     /// The session's MCP state; the connection holds the other `Rc`.
     pub session: Rc<RefCell<Session>>,
     /// Wakes the connection's task (to start draining).
@@ -27,11 +34,14 @@ pub(crate) struct SessionEntry {
 /// The per-core context every connection task of the core holds an `Rc` of.
 pub(crate) struct CoreCtx {
     pub core: usize,
-    pub catalog: Arc<Catalog>,
+    /// This core's copy of what the server offers (replaced when it changes at runtime).
+    catalog: RefCell<Rc<Catalog>>,
     pub page_size: usize,
+    pub client_timeout_ms: u64,
     pub max_message_bytes: usize,
     pub max_inflight: usize,
     pub queue: Queue,
+    queue_capacity: usize,
     pub pool: RefCell<BufferPool>,
     /// Read buffer shared by all connections of the core. It is only borrowed during one
     /// non-blocking `recv` and the parse that follows, never across an await, so an idle
@@ -39,6 +49,21 @@ pub(crate) struct CoreCtx {
     pub scratch: RefCell<Vec<u8>>,
     pub registry: RefCell<Registry<SessionEntry>>,
     pub draining: Cell<bool>,
+    /// Streamable HTTP without sessions.
+    pub stateless: bool,
+    /// Events each SSE stream keeps for resumption.
+    pub sse_replay: usize,
+    session_idle_ms: u64,
+    /// This core's counters (read by message passing at scrape time).
+    pub metrics: CoreMetrics,
+    /// The other cores' inboxes.
+    pub mesh: Mesh,
+    /// Open connections, all cores together.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections to wake when the core starts draining (idle HTTP, SSE streams).
+    pub drain_waiters: WakerSet,
+    /// The settings the core runs with (HTTP limits, allowed hosts, …).
+    pub settings: Settings,
     /// Benchmark ceiling mode: every line is written back as is, with no JSON or MCP work.
     pub raw_echo: bool,
     /// Open connections (or stdio sessions) on this core.
@@ -52,8 +77,9 @@ impl CoreCtx {
         let map = ShardMap::new(settings.shard_count as u32, cores).expect("shard_count validated against cores");
         CoreCtx {
             core,
-            catalog,
+            catalog: RefCell::new(Rc::new(Catalog::clone(&catalog))),
             page_size: settings.list_page_size as usize,
+            client_timeout_ms: settings.client_request_timeout_ms,
             max_message_bytes: settings.max_message_bytes as usize,
             max_inflight: settings.max_inflight_per_connection as usize,
             queue: Queue::new(
@@ -63,6 +89,7 @@ impl CoreCtx {
                 settings.queue_reject_at(),
                 settings.overload_retry_after_ms,
             ),
+            queue_capacity: settings.queue_capacity as usize,
             pool: RefCell::new(BufferPool::new(
                 settings.buffer_bytes as usize,
                 settings.pool_buffers_per_core as usize,
@@ -70,11 +97,34 @@ impl CoreCtx {
             scratch: RefCell::new(vec![0; settings.buffer_bytes as usize]),
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
             draining: Cell::new(false),
+            stateless: settings.stateless,
+            sse_replay: settings.sse_replay_events as usize,
+            session_idle_ms: settings.session_idle_timeout_ms,
+            metrics: CoreMetrics::new(),
+            mesh: Mesh::default(),
+            drain_waiters: WakerSet::default(),
+            connections: Arc::default(),
+            settings: settings.clone(),
             raw_echo: false,
             open: Cell::new(0),
             ids: RefCell::new(IdSource::new()),
             started: Instant::now(),
         }
+    }
+
+    /// Open connections, all cores together.
+    pub fn connections_total(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Milliseconds since the core started, at `t`.
+    pub fn ms_at(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// What the server offers now.
+    pub fn catalog(&self) -> Rc<Catalog> {
+        self.catalog.borrow().clone()
     }
 
     /// Milliseconds since the core started (the registry's clock).
@@ -88,9 +138,53 @@ impl CoreCtx {
         let id = registry.mint_id(&mut || self.ids.borrow_mut().next())?;
         let session = Rc::new(RefCell::new(Session::new(id, self.core)));
         let waker = Rc::new(RefCell::new(None));
-        let entry = SessionEntry { session, waker };
+        let entry = SessionEntry { id, http: None, session, waker };
         registry.insert(id, entry.clone(), Expiry::Never, self.now_ms())?;
         Ok(entry)
+    }
+
+    /// Mints and registers a Streamable HTTP session (it idles out after
+    /// `session_idle_timeout_ms`).
+    pub fn open_http_session(&self) -> Result<SessionEntry, RegistryError> {
+        let mut registry = self.registry.borrow_mut();
+        let id = registry.mint_id(&mut || self.ids.borrow_mut().next())?;
+        let session = Session::new(id, self.core);
+        session.peer.client_timeout.set(self.client_timeout_ms);
+        let entry = SessionEntry {
+            id,
+            http: Some(Rc::new(HttpState::default())),
+            session: Rc::new(RefCell::new(session)),
+            waker: Rc::new(RefCell::new(None)),
+        };
+        registry.insert(id, entry.clone(), Expiry::IdleMs(self.session_idle_ms), self.now_ms())?;
+        Ok(entry)
+    }
+
+    /// A live Streamable HTTP session of this core (the lookup counts as activity).
+    pub fn http_session(&self, id: &SessionId) -> Option<SessionEntry> {
+        let now = self.now_ms();
+        self.registry.borrow_mut().get_mut(id, now).filter(|e| e.http.is_some()).cloned()
+    }
+
+    /// Ends a Streamable HTTP session (DELETE); false if there was none.
+    pub fn end_session(&self, id: &SessionId) -> bool {
+        let removed = self.registry.borrow_mut().remove(id);
+        match removed {
+            Some(entry) => {
+                streamable::close_entry(&entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the Streamable HTTP sessions idle past their deadline.
+    pub fn sweep_idle_sessions(&self) -> usize {
+        let expired = self.registry.borrow_mut().expire_idle(self.now_ms(), usize::MAX);
+        for (_, entry) in &expired {
+            streamable::close_entry(entry);
+        }
+        expired.len()
     }
 
     /// Forgets a session whose connection closed.
@@ -99,13 +193,70 @@ impl CoreCtx {
         debug_assert!(removed.is_some(), "session {id} closed twice");
     }
 
+    /// This core's counters and state, for /health and /metrics.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        let mut snap = self.metrics.snapshot(self.now_ms());
+        let q = self.queue.stats();
+        let (pool, free) = (self.pool.borrow().stats(), self.pool.borrow().free_len());
+        snap.core = self.core;
+        snap.queue_depth = self.queue.depth();
+        snap.queue_capacity = self.queue_capacity;
+        snap.queue_rejects = q.rejected;
+        snap.sessions = self.registry.borrow().len();
+        snap.pool_hits = pool.hits;
+        snap.pool_misses = pool.misses;
+        snap.pool_drops = pool.dropped;
+        snap.pool_free_buffers = free;
+        snap.draining = self.draining.get();
+        snap.degraded = self.queue.is_degraded();
+        snap
+    }
+
     /// Starts draining: no new requests are read; every connection is woken to finish.
     pub fn start_drain(&self) {
         self.draining.set(true);
+        self.drain_waiters.wake_all();
         for (_, entry) in self.registry.borrow().iter() {
             if let Some(w) = entry.waker.borrow_mut().take() {
                 w.wake();
             }
+        }
+    }
+}
+
+/// Wakers of tasks waiting for a core-wide event, one slot per task (re-registering replaces).
+#[derive(Default)]
+pub(crate) struct WakerSet {
+    next: Cell<u64>,
+    wakers: RefCell<std::collections::HashMap<u64, Waker>>,
+}
+
+impl WakerSet {
+    /// A key for one task's slot.
+    pub fn key(&self) -> u64 {
+        self.next.set(self.next.get() + 1);
+        self.next.get()
+    }
+
+    /// Sets the task's waker.
+    pub fn register(&self, key: u64, waker: &Waker) {
+        let mut wakers = self.wakers.borrow_mut();
+        match wakers.get_mut(&key) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => *w = waker.clone(),
+            None => drop(wakers.insert(key, waker.clone())),
+        }
+    }
+
+    /// Frees the task's slot.
+    pub fn remove(&self, key: u64) {
+        self.wakers.borrow_mut().remove(&key);
+    }
+
+    /// Wakes every registered task.
+    pub fn wake_all(&self) {
+        for (_, w) in self.wakers.borrow_mut().drain() {
+            w.wake();
         }
     }
 }

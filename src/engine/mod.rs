@@ -4,10 +4,17 @@
 
 mod conn;
 mod core;
+mod dispatch;
+mod http_conn;
 pub mod listener;
+mod mesh;
+mod metrics;
+mod observe;
 pub mod pool;
 pub mod queue;
 mod stdio;
+mod streamable;
+mod ws_conn;
 
 use self::core::CoreCtx;
 use crate::api::Server;
@@ -57,7 +64,7 @@ fn config_error(key: &str, message: String) -> ServeError {
 
 /// What every core shares: the connection counter and the cap.
 struct Global {
-    connections: AtomicUsize,
+    connections: Arc<AtomicUsize>,
     max_connections: usize,
 }
 
@@ -86,8 +93,12 @@ impl Server {
         }
         let addr: SocketAddr = settings.listen.parse().map_err(|_| config_error("listen", settings.listen.clone()))?;
         let (addr, listeners) = listener::bind_all(addr, settings.backlog as u32, cpus.len())?;
-        let global =
-            Arc::new(Global { connections: AtomicUsize::new(0), max_connections: settings.max_connections as usize });
+        let global = Arc::new(Global {
+            connections: Arc::new(AtomicUsize::new(0)),
+            max_connections: settings.max_connections as usize,
+        });
+        let (mesh, inboxes) = mesh::Mesh::new(cpus.len());
+        let mut inboxes = inboxes.into_iter();
         let (ready_tx, ready_rx) = flume::unbounded::<Result<usize, String>>();
         let mut drains = Vec::new();
         let mut threads = Vec::new();
@@ -96,6 +107,7 @@ impl Server {
             drains.push(drain_tx);
             let (settings, catalog, global, ready) =
                 (settings.clone(), self.catalog.clone(), global.clone(), ready_tx.clone());
+            let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
                 let ex = LocalExecutorBuilder::new(Placement::Fixed(cpu))
@@ -111,7 +123,11 @@ impl Server {
                 ex.run(async move {
                     let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
                     ctx.raw_echo = raw_echo;
+                    ctx.mesh = mesh;
+                    ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
+                    glommio::spawn_local(mesh::serve_inbox(ctx.clone(), inbox)).detach();
+                    glommio::spawn_local(sweep_sessions(ctx.clone())).detach();
                     let listener = listener::into_glommio(fd);
                     let _ = ready.send(Ok(core));
                     run_core(ctx, listener, global, drain_rx, Duration::from_millis(settings.drain_timeout_ms)).await;
@@ -132,7 +148,7 @@ impl Server {
             format!("pack {}", settings.pack)
         };
         log::info!(
-            "ringmcp {} listening on {addr} (tcp/ndjson) with {} cores on CPUs {cpus:?}: {what}",
+            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics) with {} cores on CPUs {cpus:?}: {what}",
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
         );
@@ -234,6 +250,17 @@ async fn run_core(
     }
 }
 
+/// Ends idle Streamable HTTP sessions, once every `SESSION_SWEEP_MS`.
+async fn sweep_sessions(ctx: Rc<CoreCtx>) {
+    while !ctx.draining.get() {
+        glommio::timer::sleep(Duration::from_millis(crate::limits::SESSION_SWEEP_MS)).await;
+        let ended = ctx.sweep_idle_sessions();
+        if ended > 0 {
+            log::debug!("core {}: {ended} idle HTTP sessions ended", ctx.core);
+        }
+    }
+}
+
 /// Takes one accepted connection, or refuses it at once over the global cap.
 fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: glommio::net::TcpStream) {
     let before = global.connections.fetch_add(1, Ordering::AcqRel);
@@ -246,7 +273,7 @@ fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: glommio::net::TcpStrea
     let _ = stream.set_nodelay(true);
     let (ctx, global) = (ctx.clone(), global.clone());
     glommio::spawn_local(async move {
-        conn::serve(ctx, stream).await;
+        conn::serve_tcp(ctx, stream).await;
         global.connections.fetch_sub(1, Ordering::AcqRel);
     })
     .detach();

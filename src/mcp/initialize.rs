@@ -1,5 +1,6 @@
 //! `initialize`: negotiates the protocol version and tells what the server has.
 
+use super::peer::ClientCaps;
 use super::{write_json, Answer, Ctx, Phase, LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS};
 use crate::jsonrpc::{code, RpcError};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,16 @@ use std::borrow::Cow;
 struct Params<'a> {
     #[serde(rename = "protocolVersion", borrow)]
     protocol_version: Cow<'a, str>,
+    #[serde(default)]
+    capabilities: ClientCapabilities,
+}
+
+/// The client capabilities the server acts on (their contents are not needed).
+#[derive(Deserialize, Default)]
+struct ClientCapabilities {
+    sampling: Option<serde::de::IgnoredAny>,
+    elicitation: Option<serde::de::IgnoredAny>,
+    roots: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +61,12 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&str>, out: &mut Vec<u8>)
     let version =
         PROTOCOL_VERSIONS.iter().find(|v| **v == p.protocol_version).copied().unwrap_or(LATEST_PROTOCOL_VERSION);
     ctx.session.protocol_version = version;
+    let c = &p.capabilities;
+    ctx.session.peer.client.set(ClientCaps {
+        sampling: c.sampling.is_some(),
+        elicitation: c.elicitation.is_some(),
+        roots: c.roots.is_some(),
+    });
     ctx.session.phase = Phase::Initialized;
     let catalog = ctx.catalog;
     let id = ctx.session.id;
@@ -95,11 +112,11 @@ struct Empty {}
 
 /// Only what the server really has: a kind is declared when something of it is registered.
 fn capabilities(catalog: &crate::api::Catalog) -> Capabilities {
-    let list = |has: bool| has.then_some(ListChanged { list_changed: false });
+    let list = |has: bool| has.then_some(ListChanged { list_changed: true });
     let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();
     Capabilities {
         tools: list(!catalog.tools.is_empty()),
-        resources: has_resources.then_some(ResourceCaps { subscribe: false, list_changed: false }),
+        resources: has_resources.then_some(ResourceCaps { subscribe: true, list_changed: true }),
         prompts: list(!catalog.prompts.is_empty()),
         completions: catalog.has_completions().then_some(Empty {}),
         logging: Empty {},

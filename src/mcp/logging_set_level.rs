@@ -17,14 +17,14 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) ->
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
-    let Some(level) = LEVELS.iter().find(|l| **l == p.level) else {
+    let Some(level) = LEVELS.iter().position(|l| *l == p.level) else {
         return Answer::Error(RpcError::invalid_params(format!(
             "Invalid params: unknown level {:?}; accepted: {}",
             p.level,
             LEVELS.join(", ")
         )));
     };
-    ctx.session.log_level = level;
+    ctx.session.peer.log_level.set(Some(level));
     out.extend_from_slice(b"{}");
     Answer::Done
 }

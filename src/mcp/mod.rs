@@ -7,23 +7,28 @@ mod initialize;
 mod logging_set_level;
 mod notifications;
 mod page;
+pub mod peer;
 mod ping;
 mod prompts_get;
 mod prompts_list;
 mod resources_list;
 mod resources_read;
+mod resources_subscribe;
 mod resources_templates_list;
+mod resources_unsubscribe;
 mod tools_call;
 mod tools_list;
 mod unknown;
 
 pub use notifications::handle_notification;
+pub use peer::{Peer, RequestPeer, Sink};
 
 use crate::api::tool::LocalFuture;
 use crate::api::Catalog;
 use crate::jsonrpc::{self, code, Id, RpcError};
 use ringmcp_shards::SessionId;
 use serde::Deserialize;
+use std::rc::Rc;
 
 /// Protocol versions this server speaks, oldest first; the last is answered to unknown ones.
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -50,10 +55,11 @@ pub struct Session {
     pub phase: Phase,
     /// Negotiated protocol version.
     pub protocol_version: &'static str,
-    /// Lowest level of `notifications/message` the client wants (`logging/setLevel`).
-    pub log_level: &'static str,
     /// Whether the client sent `notifications/initialized`.
     pub client_ready: bool,
+    /// The link back to the client: log level, subscriptions, server-to-client requests,
+    /// requests in flight.
+    pub peer: Rc<Peer>,
 }
 
 impl Session {
@@ -64,11 +70,15 @@ impl Session {
             core,
             phase: Phase::New,
             protocol_version: LATEST_PROTOCOL_VERSION,
-            log_level: "info",
             client_ready: false,
+            peer: Rc::new(Peer::default()),
         }
     }
 }
+
+/// A request answered later: its future yields the result JSON or an error, or `None` when
+/// the client cancelled it (then no answer is sent, as `notifications/cancelled` asks).
+pub type LaterAnswer = LocalFuture<Option<Result<Vec<u8>, RpcError>>>;
 
 /// What a method did with its request.
 pub enum Answer {
@@ -76,8 +86,8 @@ pub enum Answer {
     Done,
     /// An error answer instead.
     Error(RpcError),
-    /// The answer comes later: run this future; it yields the result JSON.
-    Later(LocalFuture<Result<Vec<u8>, RpcError>>),
+    /// The answer comes later: run this future.
+    Later(LaterAnswer),
 }
 
 /// What a method handler sees.
@@ -88,6 +98,8 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     /// Items per page of list methods.
     pub page_size: usize,
+    /// Where this request's own messages (progress, logs, server-to-client requests) go.
+    pub sink: &'a Rc<dyn Sink>,
 }
 
 /// Answers one request: writes the whole answer line to `out` unless the answer is
@@ -99,10 +111,10 @@ pub fn handle_request(
     method: &str,
     params: Option<&str>,
     out: &mut Vec<u8>,
-) -> Option<LocalFuture<Result<Vec<u8>, RpcError>>> {
+) -> Option<LaterAnswer> {
     let mark = out.len();
     jsonrpc::begin_result(out, id);
-    match dispatch(ctx, method, params, out) {
+    match dispatch(ctx, id, method, params, out) {
         Answer::Done => {
             jsonrpc::end_result(out);
             None
@@ -119,27 +131,40 @@ pub fn handle_request(
     }
 }
 
-/// Writes the answer of a request whose future completed.
-pub fn write_later(out: &mut Vec<u8>, id: Id<'_>, outcome: Result<Vec<u8>, RpcError>) {
+/// Writes the answer of a request whose future completed (nothing if it was cancelled).
+pub fn write_later(out: &mut Vec<u8>, id: Id<'_>, outcome: Option<Result<Vec<u8>, RpcError>>) {
     match outcome {
-        Ok(result) => jsonrpc::write_result(out, id, &result),
-        Err(e) => jsonrpc::write_error(out, Some(id), &e),
+        Some(Ok(result)) => jsonrpc::write_result(out, id, &result),
+        Some(Err(e)) => jsonrpc::write_error(out, Some(id), &e),
+        None => {}
     }
 }
 
-fn dispatch(ctx: &mut Ctx<'_>, method: &str, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    let handler: fn(&mut Ctx<'_>, Option<&str>, &mut Vec<u8>) -> Answer = match method {
+/// Takes a client's answer to a server-to-client request (`line` is the whole message).
+pub fn handle_response(session: &Session, id: Id<'_>, line: &[u8]) {
+    if !session.peer.answer(id, line) {
+        log::debug!("session {}: response to unknown id {}", session.id, id.0);
+    }
+}
+
+type Handler = fn(&mut Ctx<'_>, Option<&str>, &mut Vec<u8>) -> Answer;
+
+fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
+    // `None`: tools/call, which also needs the request's id (to be cancellable).
+    let handler: Option<Handler> = match method {
         "initialize" => return initialize::handle(ctx, params, out),
         "ping" => return ping::handle(ctx, params, out),
-        "tools/list" => tools_list::handle,
-        "tools/call" => tools_call::handle,
-        "resources/list" => resources_list::handle,
-        "resources/read" => resources_read::handle,
-        "resources/templates/list" => resources_templates_list::handle,
-        "prompts/list" => prompts_list::handle,
-        "prompts/get" => prompts_get::handle,
-        "completion/complete" => completion_complete::handle,
-        "logging/setLevel" => logging_set_level::handle,
+        "tools/call" => None,
+        "tools/list" => Some(tools_list::handle),
+        "resources/list" => Some(resources_list::handle),
+        "resources/read" => Some(resources_read::handle),
+        "resources/templates/list" => Some(resources_templates_list::handle),
+        "resources/subscribe" => Some(resources_subscribe::handle),
+        "resources/unsubscribe" => Some(resources_unsubscribe::handle),
+        "prompts/list" => Some(prompts_list::handle),
+        "prompts/get" => Some(prompts_get::handle),
+        "completion/complete" => Some(completion_complete::handle),
+        "logging/setLevel" => Some(logging_set_level::handle),
         _ => return unknown::handle(method),
     };
     if ctx.session.phase == Phase::New {
@@ -148,7 +173,10 @@ fn dispatch(ctx: &mut Ctx<'_>, method: &str, params: Option<&str>, out: &mut Vec
             format!("Invalid Request: session not initialized; send initialize before {method}"),
         ));
     }
-    handler(ctx, params, out)
+    match handler {
+        Some(handler) => handler(ctx, params, out),
+        None => tools_call::handle(ctx, id, params, out),
+    }
 }
 
 /// Deserializes a method's params (absent params read as `{}`). Errors are -32602.

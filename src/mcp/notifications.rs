@@ -4,11 +4,19 @@
 use super::Session;
 
 /// Takes one notification.
-pub fn handle_notification(session: &mut Session, method: &str, _params: Option<&str>) {
+pub fn handle_notification(session: &mut Session, method: &str, params: Option<&str>) {
     match method {
         "notifications/initialized" => session.client_ready = true,
-        // Cancellation, progress and roots changes need the request tracking of the HTTP
-        // issue (#3); until then they change nothing here.
+        "notifications/cancelled" => {
+            let id = params.and_then(|p| sonic_rs::get_from_str(p, &["requestId"]).ok());
+            match id {
+                Some(id) if session.peer.cancel(id.as_raw_str()) => {
+                    log::debug!("session {}: request {} cancelled", session.id, id.as_raw_str())
+                }
+                // The request may have finished already; the spec asks to ignore it then.
+                _ => log::debug!("session {}: cancellation of no request in flight", session.id),
+            }
+        }
         _ => log::trace!("session {}: notification {method} ignored", session.id),
     }
 }

@@ -2,19 +2,21 @@
 //! problem is an `isError` result naming it); a tool's own failure → `isError: true`; a
 //! panicking handler → -32603 for this request only.
 
+use super::peer::RequestPeer;
 use super::{params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
 use crate::api::tool::{ArgError, ToolCall, ToolHandler, ToolResult};
-use crate::jsonrpc::{code, RpcError};
+use crate::jsonrpc::{code, Id, RpcError};
 use crate::scan;
 use futures_lite::FutureExt;
 use serde::Deserialize;
 use sonic_rs::{JsonValueTrait, Value};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    let (name, arguments) = match read_params(raw.unwrap_or("{}")) {
+pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
+    let Params { name, arguments, meta } = match read_params(raw.unwrap_or("{}")) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
@@ -41,7 +43,9 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) ->
         Ok((_, Err(ArgError::Unreadable))) => return Answer::Error(unreadable_names()),
         Err(e) => return Answer::Error(e),
     };
-    let call = ToolCall::new(arguments, ctx.session.core, ctx.session.id);
+    let token = meta.as_deref().and_then(progress_token);
+    let peer = Rc::new(RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token));
+    let call = ToolCall::new(arguments, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => match catch_unwind(AssertUnwindSafe(|| f(&call))) {
             Ok(result) => {
@@ -57,29 +61,56 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) ->
                 Ok(fut) => fut,
                 Err(_) => return Answer::Error(panicked(&name)),
             };
+            let key: Box<str> = id.0.into();
+            ctx.session.peer.begin(id, peer.clone());
             Answer::Later(Box::pin(async move {
-                match AssertUnwindSafe(fut).catch_unwind().await {
-                    Ok(result) => {
-                        let mut out = Vec::new();
-                        write_tool_result(&mut out, &into_result(result));
-                        Ok(out)
-                    }
-                    Err(_) => Err(panicked(&name)),
-                }
+                let run = async {
+                    Some(match AssertUnwindSafe(fut).catch_unwind().await {
+                        Ok(result) => {
+                            let mut out = Vec::new();
+                            write_tool_result(&mut out, &into_result(result));
+                            Ok(out)
+                        }
+                        Err(_) => Err(panicked(&name)),
+                    })
+                };
+                let cancelled = std::future::poll_fn(|cx| match peer.poll_cancelled(cx.waker()) {
+                    true => std::task::Poll::Ready(None),
+                    false => std::task::Poll::Pending,
+                });
+                let outcome = futures_lite::future::or(run, cancelled).await;
+                peer.peer.end(&key);
+                outcome
             }))
         }
     }
 }
 
-/// The tool name and the raw `arguments` object (`{}` when absent or null): found by the
-/// scanner, or by the full parse for unusual text (escaped keys), whose re-serialized
-/// arguments the scanner then reads.
-fn read_params(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), RpcError> {
-    let (mut name, mut arguments) = (None, None);
+/// What `tools/call` reads from its params.
+struct Params<'a> {
+    name: Cow<'a, str>,
+    /// The raw `arguments` object (`{}` when absent or null).
+    arguments: Cow<'a, str>,
+    /// The raw `_meta` object, if any.
+    meta: Option<Cow<'a, str>>,
+}
+
+/// The raw `_meta.progressToken`, if it is a string or an integer.
+fn progress_token(meta: &str) -> Option<&str> {
+    let m = scan::get(meta.as_bytes(), b"progressToken")?;
+    let ok = m.kind == scan::Kind::String || (m.kind == scan::Kind::Number && scan::is_integer(m.value));
+    ok.then(|| scan::span_str(meta, m.value))
+}
+
+/// The params, found by the scanner, or by the full parse for unusual text (escaped keys),
+/// whose re-serialized arguments the scanner then reads.
+fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
+    let (mut name, mut arguments, mut meta) = (None, None, None);
     let scanned = scan::members(raw.as_bytes(), |m| {
         match m.key {
             b"name" => name = Some(m),
             b"arguments" => arguments = Some(m),
+            b"_meta" => meta = Some(m),
             _ => {}
         }
         true
@@ -101,7 +132,8 @@ fn read_params(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), RpcError> {
         Some(m) if m.kind == scan::Kind::Object => Cow::Borrowed(scan::span_str(raw, m.value)),
         Some(_) => return Err(bad_arguments()),
     };
-    Ok((name, arguments))
+    let meta = meta.filter(|m| m.kind == scan::Kind::Object).map(|m| Cow::Borrowed(scan::span_str(raw, m.value)));
+    Ok(Params { name, arguments, meta })
 }
 
 /// Arguments re-serialized by sonic-rs (which writes keys without needless escapes), for the
@@ -128,21 +160,24 @@ fn write_tool_result(out: &mut Vec<u8>, result: &CallToolResult) {
     }
 }
 
-fn read_params_full(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), RpcError> {
+fn read_params_full(raw: &str) -> Result<Params<'_>, RpcError> {
     #[derive(Deserialize)]
-    struct Params {
+    struct Full {
         name: String,
         #[serde(default)]
         arguments: Option<Value>,
+        #[serde(default, rename = "_meta")]
+        meta: Option<Value>,
     }
-    let p: Params = params(Some(raw))?;
+    let p: Full = params(Some(raw))?;
     let arguments = match p.arguments {
         None => Cow::Borrowed("{}"),
         Some(a) if a.is_null() => Cow::Borrowed("{}"),
         Some(a) if a.is_object() => Cow::Owned(sonic_rs::to_string(&a).expect("a Value always serializes")),
         Some(_) => return Err(bad_arguments()),
     };
-    Ok((Cow::Owned(p.name), arguments))
+    let meta = p.meta.filter(|m| m.is_object()).map(|m| Cow::Owned(sonic_rs::to_string(&m).expect("serializes")));
+    Ok(Params { name: Cow::Owned(p.name), arguments, meta })
 }
 
 fn bad_name() -> RpcError {

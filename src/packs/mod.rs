@@ -1,6 +1,7 @@
 //! Built-in packs of tools, resources and prompts, chosen with `--pack NAME`.
 
 pub mod bench;
+pub mod conformance;
 
 use crate::api::Server;
 
@@ -8,6 +9,7 @@ use crate::api::Server;
 pub fn build(name: &str, instructions: Option<&str>) -> Option<Server> {
     let mut builder = match name {
         "bench" => bench::builder(),
+        "conformance" => conformance::builder(),
         _ => return None,
     };
     if let Some(text) = instructions {

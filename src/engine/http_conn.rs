@@ -1,0 +1,450 @@
+//! One HTTP/1.1 connection on the shared port: keep-alive and pipelined requests, size limits
+//! (431, 413), timeouts (`header_timeout_ms` once a request started, `idle_timeout_ms`
+//! between requests), and the routes: `/mcp` (Streamable HTTP), `/mcp/ws` (WebSocket),
+//! `/health`, `/ready`, `/metrics`.
+
+use super::core::CoreCtx;
+use super::mesh::CoreMsg;
+use super::streamable::{self, Call, Reply};
+use crate::http::{self, Head, HeadError};
+use crate::mcp::PROTOCOL_VERSIONS;
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use ringmcp_shards::SessionId;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+/// What reading more bytes gave.
+enum Read {
+    Bytes,
+    Closed,
+    TimedOut,
+    Draining,
+}
+
+/// Serves HTTP on `io`, whose first bytes (already read) are `buf`.
+pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO, mut buf: Vec<u8>) {
+    core.metrics.conn_opened(super::metrics::Transport::Http);
+    let key = core.drain_waiters.key();
+    let _ = serve_requests(&core, &mut io, &mut buf, key).await;
+    core.drain_waiters.remove(key);
+    let _ = io.close().await;
+    core.metrics.conn_closed(super::metrics::Transport::Http);
+}
+
+async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<CoreCtx>,
+    io: &mut IO,
+    buf: &mut Vec<u8>,
+    key: u64,
+) -> std::io::Result<()> {
+    let max_header = core.settings.max_header_bytes as usize;
+    let mut out = Vec::new();
+    loop {
+        let head = loop {
+            match http::parse_head(buf, max_header) {
+                Ok(Some((head, n))) => {
+                    buf.drain(..n);
+                    break head;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let (status, what) = match e {
+                        HeadError::TooLarge => (431, "request line and headers exceed max_header_bytes"),
+                        HeadError::Malformed => (400, "malformed HTTP request"),
+                    };
+                    return finish(core, io, &mut out, status, what).await;
+                }
+            }
+            let timeout = if buf.is_empty() { core.settings.idle_timeout_ms } else { core.settings.header_timeout_ms };
+            match read_more(core, io, buf, timeout, buf.is_empty(), key).await? {
+                Read::Bytes => {}
+                Read::Closed | Read::Draining => return Ok(()),
+                Read::TimedOut if buf.is_empty() => return Ok(()),
+                Read::TimedOut => return finish(core, io, &mut out, 408, "request head not received in time").await,
+            }
+        };
+        let length = match head.content_length() {
+            Ok(l) => l.unwrap_or(0),
+            Err(what) => {
+                let status = if what.starts_with("chunked") { 411 } else { 400 };
+                return finish(core, io, &mut out, status, what).await;
+            }
+        };
+        if length > core.max_message_bytes as u64 {
+            let what = format!("body of {length} bytes exceeds max_message_bytes ({})", core.max_message_bytes);
+            return finish(core, io, &mut out, 413, &what).await;
+        }
+        let length = length as usize;
+        while buf.len() < length {
+            match read_more(core, io, buf, core.settings.header_timeout_ms, false, key).await? {
+                Read::Bytes | Read::Draining => {}
+                Read::Closed => return Ok(()),
+                Read::TimedOut => return finish(core, io, &mut out, 408, "request body not received in time").await,
+            }
+        }
+        let body: Vec<u8> = buf.drain(..length).collect();
+        let keep_alive = head.keep_alive() && !core.draining.get();
+        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key }).await?;
+        if !go_on || !keep_alive {
+            io.flush().await?;
+            return Ok(());
+        }
+    }
+}
+
+/// Answers a request that ends the connection (a protocol error): status, a text body, close.
+async fn finish<IO: AsyncWrite + Unpin>(
+    core: &CoreCtx,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    status: u16,
+    what: &str,
+) -> std::io::Result<()> {
+    core.metrics.record_http_status(status);
+    out.clear();
+    let body = http::rpc_error_body(-32600, &format!("{}: {what}", http::reason(status)));
+    http::write_response(out, status, Some("application/json"), &[], &body, false);
+    io.write_all(out).await?;
+    io.flush().await
+}
+
+/// Reads what is there into `buf`, waiting at most `timeout_ms`; between requests (`idle`) a
+/// draining core stops waiting.
+async fn read_more<IO: AsyncRead + Unpin>(
+    core: &CoreCtx,
+    io: &mut IO,
+    buf: &mut Vec<u8>,
+    timeout_ms: u64,
+    idle: bool,
+    key: u64,
+) -> std::io::Result<Read> {
+    let read = poll_fn(|cx| {
+        if idle && core.draining.get() {
+            return Poll::Ready(Ok(Read::Draining));
+        }
+        if idle {
+            core.drain_waiters.register(key, cx.waker());
+        }
+        let mut scratch = core.scratch.borrow_mut();
+        match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
+            Poll::Ready(Ok(0)) => Poll::Ready(Ok(Read::Closed)),
+            Poll::Ready(Ok(n)) => {
+                buf.extend_from_slice(&scratch[..n]);
+                Poll::Ready(Ok(Read::Bytes))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    });
+    let timer = async {
+        glommio::timer::sleep(Duration::from_millis(timeout_ms)).await;
+        Ok(Read::TimedOut)
+    };
+    futures_lite::future::or(read, timer).await
+}
+
+/// The connection's unread bytes and its drain-waker key, lent to a request.
+struct Input<'a> {
+    buf: &'a mut Vec<u8>,
+    key: u64,
+}
+
+/// Serves one request; `false` when the connection must close after it.
+async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    head: &Head,
+    body: Vec<u8>,
+    keep_alive: bool,
+    input: Input<'_>,
+) -> std::io::Result<bool> {
+    out.clear();
+    let method = head.method.as_str();
+    let simple = |out: &mut Vec<u8>, status: u16, ct: Option<&str>, headers: &[(&str, &str)], body: &[u8]| {
+        core.metrics.record_http_status(status);
+        http::write_response(out, status, ct, headers, body, keep_alive);
+    };
+    match (head.path.as_str(), method) {
+        ("/health", "GET") => {
+            let body = super::observe::health(core).await;
+            simple(out, 200, Some("application/json"), &[("Cache-Control", "no-store")], &body);
+        }
+        ("/ready", "GET") => {
+            let (status, body): (u16, &[u8]) = if core.draining.get() {
+                (503, br#"{"ready":false,"status":"draining"}"#)
+            } else {
+                (200, br#"{"ready":true}"#)
+            };
+            simple(out, status, Some("application/json"), &[("Cache-Control", "no-store")], body);
+        }
+        ("/metrics", "GET") => {
+            let body = super::observe::metrics(core).await;
+            simple(out, 200, Some("text/plain; version=0.0.4; charset=utf-8"), &[], &body);
+        }
+        ("/health" | "/ready" | "/metrics", _) => simple(out, 405, None, &[("Allow", "GET")], b""),
+        ("/mcp/ws", _) => return super::ws_conn::upgrade(core.clone(), io, out, head, std::mem::take(input.buf)).await,
+        ("/mcp", _) => return mcp(core, io, out, head, body, keep_alive, input).await,
+        _ => {
+            let body = http::rpc_error_body(-32600, &format!("Not Found: {}; MCP is served at /mcp", head.path));
+            simple(out, 404, Some("application/json"), &[], &body);
+        }
+    }
+    io.write_all(out).await?;
+    Ok(true)
+}
+
+/// A refusal of an `/mcp` request: status and a JSON-RPC error body.
+fn refusal(out: &mut Vec<u8>, status: u16, message: &str, keep_alive: bool, extra: &[(&str, &str)]) -> u16 {
+    let body = http::rpc_error_body(-32000, message);
+    http::write_response(out, status, Some("application/json"), extra, &body, keep_alive);
+    status
+}
+
+/// Streamable HTTP at `/mcp`: the transport's checks, then the call to the session's owner.
+async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    head: &Head,
+    body: Vec<u8>,
+    keep_alive: bool,
+    input: Input<'_>,
+) -> std::io::Result<bool> {
+    match check_mcp(core, head, body, out, keep_alive) {
+        Err(status) => {
+            core.metrics.record_http_status(status);
+            io.write_all(out).await?;
+            Ok(true)
+        }
+        Ok((owner, call)) => {
+            let (tx, rx) = flume::unbounded();
+            if owner == core.core {
+                streamable::handle(core, call, tx);
+            } else if core.mesh.send(owner, CoreMsg::Http(call, tx)) {
+                core.metrics.forwarded_sent();
+            } else {
+                let status = refusal(out, 503, "Service Unavailable: the session's core is busy", keep_alive, &[]);
+                core.metrics.record_http_status(status);
+                io.write_all(out).await?;
+                return Ok(true);
+            }
+            answer(core, io, out, rx, keep_alive, input.buf, input.key).await
+        }
+    }
+}
+
+/// DNS-rebinding protection: the Host and Origin must be allowed, or 403 (written to `out`).
+pub(super) fn check_origin(core: &CoreCtx, head: &Head, out: &mut Vec<u8>, keep_alive: bool) -> Result<(), u16> {
+    let s = &core.settings;
+    if !http::host_allowed(head.header_str("host"), &s.allowed_hosts) {
+        let host = head.header_str("host").unwrap_or("");
+        return Err(refusal(out, 403, &format!("Forbidden: Host {host} is not allowed"), keep_alive, &[]));
+    }
+    if !http::origin_allowed(head.header_str("origin"), &s.allowed_origins) {
+        let origin = head.header_str("origin").unwrap_or("");
+        return Err(refusal(out, 403, &format!("Forbidden: Origin {origin} is not allowed"), keep_alive, &[]));
+    }
+    Ok(())
+}
+
+/// Checks an `/mcp` request and makes its call (and the owner core), or writes the refusal
+/// into `out` and returns its status.
+fn check_mcp(
+    core: &CoreCtx,
+    head: &Head,
+    body: Vec<u8>,
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+) -> Result<(usize, Call), u16> {
+    let s = &core.settings;
+    check_origin(core, head, out, keep_alive)?;
+    let header_version = match head.header_str("mcp-protocol-version") {
+        None => None,
+        Some(v) => match PROTOCOL_VERSIONS.iter().find(|p| **p == v) {
+            Some(p) => Some(*p),
+            None => {
+                let message = format!(
+                    "Bad Request: unsupported MCP-Protocol-Version {v}; supported: {}",
+                    PROTOCOL_VERSIONS.join(", ")
+                );
+                return Err(refusal(out, 400, &message, keep_alive, &[]));
+            }
+        },
+    };
+    let session = match head.header_str("mcp-session-id") {
+        _ if core.stateless => None,
+        None => None,
+        Some(v) => match SessionId::parse(v.as_bytes()) {
+            Ok(id) => Some(id),
+            Err(_) => return Err(refusal(out, 404, "Not Found: unknown or ended session", keep_alive, &[])),
+        },
+    };
+    let owner = |id: &SessionId| core.registry.borrow().map().owner_of(id.as_bytes());
+    let accept = http::accept(head.header_str("accept"));
+    let allow: &[(&str, &str)] = &[("Allow", if core.stateless { "POST" } else { "GET, POST, DELETE" })];
+    match head.method.as_str() {
+        "POST" => {
+            if !(accept.json && accept.sse) {
+                let message = "Not Acceptable: Accept must list application/json and text/event-stream";
+                return Err(refusal(out, 406, message, keep_alive, &[]));
+            }
+            if !http::is_json_content_type(head.header_str("content-type")) {
+                let message = "Unsupported Media Type: Content-Type must be application/json";
+                return Err(refusal(out, 415, message, keep_alive, &[]));
+            }
+            let owner = session.as_ref().map_or(core.core, owner);
+            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version }))
+        }
+        "GET" | "DELETE" if core.stateless => {
+            Err(refusal(out, 405, "Method Not Allowed: stateless server; only POST", keep_alive, allow))
+        }
+        "DELETE" if !s.session_delete => {
+            let allow: &[(&str, &str)] = &[("Allow", "GET, POST")];
+            Err(refusal(out, 405, "Method Not Allowed: sessions cannot be ended by DELETE here", keep_alive, allow))
+        }
+        "GET" | "DELETE" => {
+            let Some(id) = session else {
+                return Err(refusal(out, 400, "Bad Request: Mcp-Session-Id header is required", keep_alive, &[]));
+            };
+            if head.method == "GET" {
+                if !accept.sse {
+                    let message = "Not Acceptable: Accept must list text/event-stream";
+                    return Err(refusal(out, 406, message, keep_alive, &[]));
+                }
+                let last_event_id = head.header_str("last-event-id").map(str::to_string);
+                Ok((owner(&id), Call::Get { session: id, last_event_id }))
+            } else {
+                Ok((owner(&id), Call::Delete { session: id }))
+            }
+        }
+        _ => Err(refusal(out, 405, "Method Not Allowed", keep_alive, allow)),
+    }
+}
+
+/// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client
+/// goes away. Bytes the client pipelines meanwhile are kept in `buf`.
+async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    rx: flume::Receiver<Reply>,
+    keep_alive: bool,
+    buf: &mut Vec<u8>,
+    key: u64,
+) -> std::io::Result<bool> {
+    let first = match rx.recv_async().await {
+        Ok(r) => r,
+        Err(_) => {
+            let status = refusal(out, 500, "Internal Server Error: the session's core did not answer", false, &[]);
+            core.metrics.record_http_status(status);
+            io.write_all(out).await?;
+            return Ok(false);
+        }
+    };
+    let session_header = |s: &Option<SessionId>| s.map(|id| id.as_str().to_string());
+    match first {
+        Reply::Done { status, body, session } => {
+            let sid = session_header(&session);
+            let headers: Vec<(&str, &str)> = sid.as_deref().map(|v| ("Mcp-Session-Id", v)).into_iter().collect();
+            let ct = (!body.is_empty()).then_some("application/json");
+            core.metrics.record_http_status(status);
+            http::write_response(out, status, ct, &headers, &body, keep_alive);
+            io.write_all(out).await?;
+            Ok(true)
+        }
+        Reply::Stream { session } => {
+            let sid = session_header(&session);
+            let headers: Vec<(&str, &str)> = sid.as_deref().map(|v| ("Mcp-Session-Id", v)).into_iter().collect();
+            core.metrics.record_http_status(200);
+            http::write_sse_head(out, &headers);
+            stream(core, io, out, rx, buf, key).await
+        }
+        Reply::Event(_) | Reply::End => Ok(false),
+    }
+}
+
+/// What woke a streaming connection.
+enum Wake {
+    Reply(Option<Reply>),
+    ClientBytes,
+    ClientGone,
+    Keepalive,
+}
+
+async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    rx: flume::Receiver<Reply>,
+    buf: &mut Vec<u8>,
+    key: u64,
+) -> std::io::Result<bool> {
+    let keepalive = Duration::from_millis(core.settings.sse_keepalive_ms);
+    loop {
+        if !out.is_empty() {
+            io.write_all(out).await?;
+            io.flush().await?;
+            out.clear();
+        }
+        let next = {
+            let reply = async { Wake::Reply(rx.recv_async().await.ok()) };
+            let client = poll_fn(|cx| {
+                // Draining: the stream ends; the client may resume it elsewhere.
+                if core.draining.get() {
+                    return Poll::Ready(Wake::Reply(None));
+                }
+                core.drain_waiters.register(key, cx.waker());
+                let mut scratch = core.scratch.borrow_mut();
+                match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Wake::ClientGone),
+                    Poll::Ready(Ok(n)) => {
+                        buf.extend_from_slice(&scratch[..n]);
+                        Poll::Ready(Wake::ClientBytes)
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            });
+            let timer = async {
+                glommio::timer::sleep(keepalive).await;
+                Wake::Keepalive
+            };
+            futures_lite::future::or(reply, futures_lite::future::or(client, timer)).await
+        };
+        match next {
+            Wake::Reply(None) | Wake::Reply(Some(Reply::End)) => {
+                http::write_last_chunk(out);
+                io.write_all(out).await?;
+                io.flush().await?;
+                out.clear();
+                return Ok(!core.draining.get());
+            }
+            Wake::Reply(Some(Reply::Event(e))) => {
+                http::write_chunk(out, &e);
+                while let Ok(more) = rx.try_recv() {
+                    match more {
+                        Reply::Event(e) => http::write_chunk(out, &e),
+                        _ => {
+                            http::write_last_chunk(out);
+                            io.write_all(out).await?;
+                            io.flush().await?;
+                            out.clear();
+                            return Ok(true);
+                        }
+                    }
+                }
+            }
+            Wake::Reply(Some(_)) => {}
+            Wake::ClientBytes => {
+                if buf.len() > core.max_message_bytes {
+                    return Ok(false);
+                }
+            }
+            Wake::ClientGone => return Ok(false),
+            Wake::Keepalive => http::write_chunk(out, b": keep-alive\n\n"),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Messages between cores. Cores share no state: a Streamable HTTP request that reached a core
+//! which does not own its session goes to the owner here, and the answers come back over the
+//! channel it carries; scrapes of /health and /metrics ask every core the same way.
+
+use super::core::CoreCtx;
+use super::metrics::CoreSnapshot;
+use super::streamable::{self, Call, Reply};
+use std::rc::Rc;
+
+/// One message to a core.
+pub(crate) enum CoreMsg {
+    /// Serve a Streamable HTTP call for a session this core owns.
+    Http(Call, flume::Sender<Reply>),
+    /// Report this core's counters.
+    Scrape(flume::Sender<CoreSnapshot>),
+}
+
+/// Every core's inbox, indexed by core.
+#[derive(Clone, Default)]
+pub(crate) struct Mesh {
+    inboxes: Vec<flume::Sender<CoreMsg>>,
+}
+
+impl Mesh {
+    /// Inboxes for `cores` cores: the mesh (cloned into every core) and each core's receiver.
+    pub fn new(cores: usize) -> (Mesh, Vec<flume::Receiver<CoreMsg>>) {
+        let (inboxes, receivers) =
+            (0..cores).map(|_| flume::bounded(crate::limits::MESH_QUEUE_MESSAGES)).unzip::<_, _, Vec<_>, Vec<_>>();
+        (Mesh { inboxes }, receivers)
+    }
+
+    /// Number of cores (0 for a process without a mesh: stdio, tests).
+    pub fn cores(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Sends to `core`; `false` if its inbox is full or it has stopped.
+    pub fn send(&self, core: usize, msg: CoreMsg) -> bool {
+        self.inboxes.get(core).is_some_and(|tx| tx.try_send(msg).is_ok())
+    }
+}
+
+/// Serves this core's inbox until every sender is gone.
+pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<CoreMsg>) {
+    while let Ok(msg) = inbox.recv_async().await {
+        match msg {
+            CoreMsg::Http(call, reply) => {
+                core.metrics.forwarded_received();
+                streamable::handle(&core, call, reply);
+            }
+            CoreMsg::Scrape(reply) => {
+                let _ = reply.send(core.snapshot());
+            }
+        }
+    }
+}

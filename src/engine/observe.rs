@@ -1,0 +1,54 @@
+//! /health and /metrics: every core's counters, gathered by message passing at scrape time
+//! (the hot path only touches its own core's plain counters).
+
+use super::core::CoreCtx;
+use super::mesh::CoreMsg;
+use super::metrics::{self, CoreSnapshot};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How long a scrape waits for the other cores, in milliseconds; a core that does not answer
+/// in time is left out (and logged).
+const SCRAPE_TIMEOUT_MS: u64 = 1_000;
+
+/// Snapshots of every core, this one first.
+async fn gather(core: &Rc<CoreCtx>) -> Vec<CoreSnapshot> {
+    let mut snaps = vec![core.snapshot()];
+    let others = core.mesh.cores();
+    if others <= 1 {
+        return snaps;
+    }
+    let (tx, rx) = flume::bounded(others);
+    let mut asked = 0;
+    for c in (0..others).filter(|&c| c != core.core) {
+        asked += usize::from(core.mesh.send(c, CoreMsg::Scrape(tx.clone())));
+    }
+    drop(tx);
+    let collect = async {
+        for _ in 0..asked {
+            match rx.recv_async().await {
+                Ok(s) => snaps.push(s),
+                Err(_) => break,
+            }
+        }
+    };
+    let timeout = glommio::timer::sleep(Duration::from_millis(SCRAPE_TIMEOUT_MS));
+    futures_lite::future::or(collect, timeout).await;
+    snaps.sort_by_key(|s| s.core);
+    if snaps.len() < others {
+        log::warn!("core {}: {} of {others} cores answered the scrape in time", core.core, snaps.len());
+    }
+    snaps
+}
+
+/// The /health JSON.
+pub(crate) async fn health(core: &Rc<CoreCtx>) -> Vec<u8> {
+    let snaps = gather(core).await;
+    let connections = core.connections_total();
+    metrics::render_health(&snaps, connections, metrics::rss_bytes()).into_bytes()
+}
+
+/// The /metrics Prometheus text.
+pub(crate) async fn metrics(core: &Rc<CoreCtx>) -> Vec<u8> {
+    metrics::render_prometheus(&gather(core).await).into_bytes()
+}

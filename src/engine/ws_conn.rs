@@ -1,0 +1,245 @@
+//! WebSocket at `/mcp/ws` (RFC 6455, framing in [`crate::ws`]): one JSON-RPC message per text
+//! frame, one MCP session per socket. Pings are answered, the close handshake is echoed, a
+//! protocol error closes with its code. As on NDJSON, every answer produced from one read
+//! goes out in one write, and past `max_inflight_per_connection` the socket is not read.
+
+use super::core::CoreCtx;
+use super::dispatch;
+use super::metrics::Transport;
+use crate::http::{self, Head};
+use crate::mcp::{self, Session};
+use crate::ws::{self, Decoder, Event};
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+/// Close code for a binary frame (RFC 6455: unacceptable data type).
+const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+/// Close code when the server cannot take another session (RFC 6455: try again later).
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+
+/// Answers an upgrade request at `/mcp/ws`: 101 and the session, or the refusal. Returns
+/// whether the HTTP connection goes on (only after a refusal).
+pub(crate) async fn upgrade<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    head: &Head,
+    buf: Vec<u8>,
+) -> std::io::Result<bool> {
+    if let Err(status) = super::http_conn::check_origin(&core, head, out, true) {
+        core.metrics.record_http_status(status);
+        io.write_all(out).await?;
+        return Ok(true);
+    }
+    let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+    let upgrade = match ws::check_upgrade(&head.method, headers) {
+        Ok(u) => u,
+        Err(e) => {
+            let status = e.status();
+            let extra: &[(&str, &str)] = if status == 426 { &[("Sec-WebSocket-Version", "13")] } else { &[] };
+            let body = http::rpc_error_body(-32600, &format!("{}: {e}", http::reason(status)));
+            core.metrics.record_http_status(status);
+            http::write_response(out, status, Some("application/json"), extra, &body, true);
+            io.write_all(out).await?;
+            return Ok(true);
+        }
+    };
+    core.metrics.record_http_status(101);
+    ws::write_accept_response(out, &upgrade.accept, upgrade.protocol);
+    io.write_all(out).await?;
+    out.clear();
+    serve(core, io, buf).await?;
+    Ok(false)
+}
+
+/// What the socket's task and its requests' tasks share.
+#[derive(Default)]
+struct Shared {
+    /// Frames not yet written.
+    out: Vec<u8>,
+    inflight: usize,
+    closed: bool,
+}
+
+/// Server-to-client messages become text frames in the next write.
+struct WsSink {
+    shared: Rc<RefCell<Shared>>,
+    waker: Rc<RefCell<Option<Waker>>>,
+}
+
+impl mcp::Sink for WsSink {
+    fn send(&self, message: &[u8]) {
+        let mut sh = self.shared.borrow_mut();
+        if !sh.closed {
+            ws::write_text(&mut sh.out, message.strip_suffix(b"\n").unwrap_or(message));
+        }
+        drop(sh);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    io: &mut IO,
+    mut buf: Vec<u8>,
+) -> std::io::Result<()> {
+    let entry = match core.open_session() {
+        Ok(e) => e,
+        Err(e) => {
+            let mut out = Vec::new();
+            ws::write_close(&mut out, CLOSE_TRY_AGAIN_LATER, &format!("server overloaded: {e}"));
+            return io.write_all(&out).await;
+        }
+    };
+    core.open.set(core.open.get() + 1);
+    core.metrics.conn_opened(Transport::WebSocket);
+    let shared = Rc::new(RefCell::new(Shared::default()));
+    let sink: Rc<dyn mcp::Sink> = Rc::new(WsSink { shared: shared.clone(), waker: entry.waker.clone() });
+    entry.session.borrow().peer.set_unrelated(Some(sink.clone()));
+    entry.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
+    let mut ws = WsSession {
+        core: core.clone(),
+        session: entry.session.clone(),
+        shared,
+        sink,
+        waker: entry.waker.clone(),
+        closing: false,
+    };
+    let result = ws.run(io, &mut buf).await;
+    ws.shared.borrow_mut().closed = true;
+    entry.session.borrow().peer.close();
+    core.close_session(&entry.id);
+    core.open.set(core.open.get() - 1);
+    core.metrics.conn_closed(Transport::WebSocket);
+    result
+}
+
+struct WsSession {
+    core: Rc<CoreCtx>,
+    session: Rc<RefCell<Session>>,
+    shared: Rc<RefCell<Shared>>,
+    sink: Rc<dyn mcp::Sink>,
+    waker: Rc<RefCell<Option<Waker>>>,
+    /// A close was sent: flush, then hang up.
+    closing: bool,
+}
+
+impl WsSession {
+    async fn run<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut IO, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        let waker = self.waker.clone();
+        let mut decoder = Decoder::new(self.core.max_message_bytes);
+        loop {
+            let used = self.decode(&mut decoder, buf);
+            buf.drain(..used);
+            let idle = self.shared.borrow().inflight == 0;
+            if self.core.draining.get() && idle && !self.closing {
+                ws::write_close(&mut self.shared.borrow_mut().out, ws::CLOSE_GOING_AWAY, "server shutting down");
+                self.closing = true;
+            }
+            let out = std::mem::take(&mut self.shared.borrow_mut().out);
+            if !out.is_empty() {
+                io.write_all(&out).await?;
+            }
+            if self.closing && idle {
+                return io.flush().await;
+            }
+            let reading = !self.closing && self.shared.borrow().inflight < self.core.max_inflight;
+            let got = poll_fn(|cx| {
+                if !self.shared.borrow().out.is_empty() || (self.core.draining.get() && !self.closing) {
+                    return Poll::Ready(Ok(true));
+                }
+                *waker.borrow_mut() = Some(cx.waker().clone());
+                if !reading {
+                    return Poll::Pending;
+                }
+                let mut scratch = self.core.scratch.borrow_mut();
+                match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
+                    Poll::Ready(Ok(0)) => Poll::Ready(Ok(false)),
+                    Poll::Ready(Ok(n)) => {
+                        buf.extend_from_slice(&scratch[..n]);
+                        Poll::Ready(Ok(true))
+                    }
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await?;
+            if !got {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles the complete frames at the front of `buf`; returns the bytes used.
+    fn decode(&mut self, decoder: &mut Decoder, buf: &[u8]) -> usize {
+        let mut used = 0;
+        while !self.closing && self.shared.borrow().inflight < self.core.max_inflight {
+            match decoder.decode(&buf[used..]) {
+                Ok((0, None)) => break,
+                Ok((n, event)) => {
+                    used += n;
+                    match event {
+                        None => {}
+                        Some(Event::Text(message)) => self.answer(&message),
+                        Some(Event::Binary(_)) => {
+                            self.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported; send JSON-RPC as text")
+                        }
+                        Some(Event::Ping(payload)) => ws::write_pong(&mut self.shared.borrow_mut().out, &payload),
+                        Some(Event::Pong(_)) => {}
+                        Some(Event::Close(code, _)) => self.close(code.unwrap_or(ws::CLOSE_NORMAL), ""),
+                    }
+                }
+                Err(e) => {
+                    self.close(e.close_code(), &e.to_string());
+                    return buf.len();
+                }
+            }
+        }
+        used
+    }
+
+    fn close(&mut self, code: u16, reason: &str) {
+        let reason: String = reason.chars().take(ws::CLOSE_REASON_BYTES_MAX / 4).collect();
+        ws::write_close(&mut self.shared.borrow_mut().out, code, &reason);
+        self.closing = true;
+    }
+
+    fn answer(&mut self, message: &[u8]) {
+        let mut lines = Vec::new();
+        let later = dispatch::handle_message(&self.core, &self.session, &self.sink, message, &mut lines);
+        frame_lines(&mut self.shared.borrow_mut().out, &lines);
+        let Some(later) = later else { return };
+        self.shared.borrow_mut().inflight += 1;
+        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
+        let (meta, fut) = later.split();
+        glommio::spawn_local(async move {
+            let outcome = fut.await;
+            let mut line = Vec::new();
+            dispatch::finish_later(&core, meta, outcome, Some(&mut line));
+            {
+                let mut sh = shared.borrow_mut();
+                sh.inflight -= 1;
+                if !sh.closed {
+                    frame_lines(&mut sh.out, &line);
+                }
+            }
+            if let Some(w) = waker.borrow_mut().take() {
+                w.wake();
+            }
+        })
+        .detach();
+    }
+}
+
+/// Frames each answer line as one text message.
+fn frame_lines(out: &mut Vec<u8>, lines: &[u8]) {
+    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        ws::write_text(out, line);
+    }
+}
