@@ -24,6 +24,7 @@ pub mod ws;
 
 pub use api::completion::{Completion, CompletionRef};
 pub use api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, ResourceContents, Role};
+pub use api::handle::ServerHandle;
 pub use api::prompt::Prompt;
 pub use api::resource::{Resource, ResourceTemplate};
 pub use api::tool::{Tool, ToolCall, ToolError, ToolResult};

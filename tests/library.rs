@@ -65,3 +65,58 @@ fn methods_of_kinds_the_server_lacks_still_answer() {
     let out = server().handle_lines(&format!("{INIT}\n{}\n", r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#));
     assert_eq!(out.lines().nth(1).unwrap(), r#"{"jsonrpc":"2.0","id":1,"result":{"prompts":[]}}"#);
 }
+
+/// A server whose `grow` tool adds a tool and marks a resource changed while it runs.
+fn growing_server() -> Server {
+    let builder = Server::builder("grow-test", "1.0.0").resource(ringmcp::Resource::text(
+        "demo://note",
+        "note",
+        "a note",
+        "text/plain",
+        "v1",
+    ));
+    let handle = builder.handle();
+    builder
+        .tool(Tool::builder("grow", "adds the tool `late`").async_handler(move |_| {
+            let handle = handle.clone();
+            async move {
+                handle.add_tool(
+                    Tool::builder("late", "added at runtime").sync_handler(|_| Ok(CallToolResult::text("late"))),
+                );
+                handle.resource_updated("demo://note");
+                handle.resource_updated("demo://other");
+                // The cores apply changes by message: give this one a turn before answering.
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+                Ok(CallToolResult::text("grown"))
+            }
+        }))
+        .build()
+}
+
+#[test]
+fn runtime_changes_notify_sessions_and_change_the_lists() {
+    let subscribe = r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"demo://note"}}"#;
+    let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let out = growing_server().handle_lines(&format!("{INIT}\n{subscribe}\n{}\n", call(2, "grow", "{}")));
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://note"}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"grown"}]}}"#,
+        ]
+    );
+    // The handle's change outlives the session: a new one lists the tool.
+    let server = growing_server();
+    server.handle().add_tool(Tool::builder("late", "added").sync_handler(|_| Ok(CallToolResult::text("late"))));
+    let out = server.handle_lines(&format!("{INIT}\n{list}\n{}\n", call(4, "late", "{}")));
+    assert!(out.lines().nth(1).unwrap().contains(r#""name":"late""#), "{out}");
+    assert_eq!(
+        out.lines().nth(2).unwrap(),
+        r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"late"}]}}"#
+    );
+    assert!(server.handle().remove_tool("late"));
+    assert!(!server.handle().remove_tool("late"));
+}

@@ -25,11 +25,13 @@
 
 pub mod completion;
 pub mod content;
+pub mod handle;
 pub mod prompt;
 pub mod resource;
 pub mod tool;
 
 use completion::{Completion, CompletionRef};
+use handle::ServerHandle;
 use prompt::Prompt;
 use resource::{Resource, ResourceTemplate};
 use std::collections::HashMap;
@@ -90,36 +92,49 @@ impl Catalog {
 #[derive(Clone)]
 pub struct Server {
     pub(crate) catalog: Arc<Catalog>,
+    handle: ServerHandle,
 }
 
 /// Builds a [`Server`].
 pub struct ServerBuilder {
     catalog: Catalog,
+    handle: ServerHandle,
 }
 
 impl Server {
     /// Starts a server named `name` (its `serverInfo`).
     pub fn builder(name: &str, version: &str) -> ServerBuilder {
-        ServerBuilder {
-            catalog: Catalog {
-                name: name.to_string(),
-                version: version.to_string(),
-                instructions: None,
-                tools: Vec::new(),
-                tool_index: HashMap::new(),
-                resources: Vec::new(),
-                resource_index: HashMap::new(),
-                templates: Vec::new(),
-                prompts: Vec::new(),
-                prompt_index: HashMap::new(),
-                completions: HashMap::new(),
-            },
-        }
+        let catalog = Catalog {
+            name: name.to_string(),
+            version: version.to_string(),
+            instructions: None,
+            tools: Vec::new(),
+            tool_index: HashMap::new(),
+            resources: Vec::new(),
+            resource_index: HashMap::new(),
+            templates: Vec::new(),
+            prompts: Vec::new(),
+            prompt_index: HashMap::new(),
+            completions: HashMap::new(),
+        };
+        ServerBuilder { handle: ServerHandle::new(catalog.clone()), catalog }
     }
 
-    /// The catalog this server offers.
+    /// The catalog this server was built with.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// A handle to change what the running server offers.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// What every core starts with: the catalog now (with the handle's changes), and the
+    /// stream of later changes.
+    pub(crate) fn attach(&self) -> (Arc<Catalog>, flume::Receiver<handle::Change>) {
+        let changes = self.handle.subscribe();
+        (self.handle.catalog(), changes)
     }
 }
 
@@ -164,10 +179,51 @@ impl ServerBuilder {
         self
     }
 
+    /// A handle to change the server once it runs (tools may capture it).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
     /// Finishes the server.
     pub fn build(self) -> Server {
-        Server { catalog: Arc::new(self.catalog) }
+        self.handle.set_catalog(self.catalog.clone());
+        Server { catalog: Arc::new(self.catalog), handle: self.handle }
     }
+}
+
+impl Catalog {
+    pub(crate) fn insert_tool(&mut self, tool: Tool) {
+        upsert(&mut self.tools, &mut self.tool_index, tool.name.clone(), tool);
+    }
+
+    pub(crate) fn remove_tool(&mut self, name: &str) -> bool {
+        remove(&mut self.tools, &mut self.tool_index, name, |t| &t.name)
+    }
+
+    pub(crate) fn insert_resource(&mut self, resource: Resource) {
+        upsert(&mut self.resources, &mut self.resource_index, resource.uri.clone(), resource);
+    }
+
+    pub(crate) fn remove_resource(&mut self, uri: &str) -> bool {
+        remove(&mut self.resources, &mut self.resource_index, uri, |r| &r.uri)
+    }
+
+    pub(crate) fn insert_prompt(&mut self, prompt: Prompt) {
+        upsert(&mut self.prompts, &mut self.prompt_index, prompt.name.clone(), prompt);
+    }
+
+    pub(crate) fn remove_prompt(&mut self, name: &str) -> bool {
+        remove(&mut self.prompts, &mut self.prompt_index, name, |p| &p.name)
+    }
+}
+
+/// Removes `key`'s item and re-indexes the rest; false if absent.
+fn remove<T>(items: &mut Vec<T>, index: &mut HashMap<String, usize>, key: &str, key_of: fn(&T) -> &String) -> bool {
+    let Some(i) = index.remove(key) else { return false };
+    items.remove(i);
+    index.clear();
+    index.extend(items.iter().enumerate().map(|(i, item)| (key_of(item).clone(), i)));
+    true
 }
 
 fn upsert<T>(items: &mut Vec<T>, index: &mut HashMap<String, usize>, key: String, item: T) {

@@ -6,9 +6,11 @@ use super::metrics::{CoreMetrics, CoreSnapshot};
 use super::pool::BufferPool;
 use super::queue::Queue;
 use super::streamable::{self, HttpState};
+use crate::api::handle::Change;
 use crate::api::Catalog;
 use crate::config::Settings;
 use crate::mcp::Session;
+use crate::mcp::{peer, Phase};
 use ringmcp_shards::{Expiry, Registry, RegistryError, SessionId, ShardMap};
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
@@ -115,6 +117,36 @@ impl CoreCtx {
     /// Open connections, all cores together.
     pub fn connections_total(&self) -> usize {
         self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Applies the server's runtime changes as they come (see [`crate::api::handle`]).
+    pub async fn apply_changes(self: Rc<Self>, changes: flume::Receiver<Change>) {
+        while let Ok(change) = changes.recv_async().await {
+            let peers: Vec<_> = self
+                .registry
+                .borrow()
+                .iter()
+                .map(|(_, e)| e.session.borrow())
+                .filter(|s| s.phase == Phase::Initialized)
+                .map(|s| s.peer.clone())
+                .collect();
+            match change {
+                Change::Catalog(catalog, kind) => {
+                    *self.catalog.borrow_mut() = Rc::new(Catalog::clone(&catalog));
+                    let message = peer::notification(kind.notification(), None);
+                    for p in peers {
+                        p.notify(&message);
+                    }
+                }
+                Change::ResourceUpdated(uri) => {
+                    let params = sonic_rs::to_string(&sonic_rs::json!({ "uri": uri.as_str() })).expect("serializes");
+                    let message = peer::notification("notifications/resources/updated", Some(&params));
+                    for p in peers.iter().filter(|p| p.subscriptions.borrow().contains(&uri)) {
+                        p.notify(&message);
+                    }
+                }
+            }
+        }
     }
 
     /// Milliseconds since the core started, at `t`.

@@ -105,8 +105,8 @@ impl Server {
         for (core, (cpu, fd)) in cpus.iter().copied().zip(listeners).enumerate() {
             let (drain_tx, drain_rx) = flume::bounded::<()>(1);
             drains.push(drain_tx);
-            let (settings, catalog, global, ready) =
-                (settings.clone(), self.catalog.clone(), global.clone(), ready_tx.clone());
+            let (catalog, changes) = self.attach();
+            let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
@@ -127,6 +127,7 @@ impl Server {
                     ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
                     glommio::spawn_local(mesh::serve_inbox(ctx.clone(), inbox)).detach();
+                    glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
                     glommio::spawn_local(sweep_sessions(ctx.clone())).detach();
                     let listener = listener::into_glommio(fd);
                     let _ = ready.send(Ok(core));
@@ -164,7 +165,7 @@ impl Server {
     /// every request read before that.
     pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
         raise_limits();
-        let catalog = self.catalog.clone();
+        let (catalog, changes) = self.attach();
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
@@ -176,6 +177,7 @@ impl Server {
             .map_err(|e| std::io::Error::other(format!("cannot start executor: {e}")))?;
         ex.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
+            glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
             let session = match transport {
                 stdio::Stdio::Sockets(fds) => {
                     log::debug!("stdio: stdin and stdout are sockets, served without a reader thread");
@@ -197,12 +199,13 @@ impl Server {
     /// Answers NDJSON `input` as one session would, without any socket, and returns the output
     /// (async tools included: it runs a private executor). For tests and examples.
     pub fn handle_lines(&self, input: &str) -> String {
-        let catalog = self.catalog.clone();
+        let (catalog, changes) = self.attach();
         let input = input.as_bytes().to_vec();
         let ex =
             LocalExecutorBuilder::new(Placement::Unbound).io_memory(EXECUTOR_IO_MEMORY_BYTES).make().expect("executor");
         let out = ex.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &Settings::default(), catalog));
+            glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
             let mut io = MemoryIo { input, pos: 0, output: Vec::new() };
             conn::serve(ctx, &mut io).await;
             io.output

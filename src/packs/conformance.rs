@@ -769,14 +769,3 @@ mod tests {
         assert_eq!((wav.len(), &wav[..4], &wav[8..12]), (44, &b"RIFF"[..], &b"WAVE"[..]));
     }
 }
-#[cfg(test)]
-mod probe {
-    #[test]
-    fn probe_sampling_roundtrip() {
-        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"elicitation":{}},"clientInfo":{"name":"t","version":"1"}}}"#;
-        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"test_sampling","arguments":{"prompt":"Test prompt for sampling"}}}"#;
-        let answer = r#"{"jsonrpc":"2.0","id":1,"result":{"role":"assistant","content":{"type":"text","text":"This is a test response from the client"},"model":"test-model","stopReason":"endTurn"}}"#;
-        let out = super::builder().build().handle_lines(&format!("{init}\n{call}\n{answer}\n"));
-        println!("{out}");
-    }
-}
