@@ -57,10 +57,17 @@ impl Head {
         if self.header("transfer-encoding").is_some() {
             return Err("chunked request bodies are not supported; send Content-Length");
         }
-        match self.header_str("content-length") {
-            None => Ok(None),
-            Some(v) => v.parse::<u64>().map(Some).map_err(|_| "invalid Content-Length"),
+        let mut lengths = self.headers.iter().filter(|(n, _)| n == "content-length").map(|(_, v)| v.as_slice());
+        let Some(first) = lengths.next() else { return Ok(None) };
+        // Repeated lengths must agree (RFC 9112 §6.3), or the message framing is ambiguous.
+        if lengths.any(|other| other.trim_ascii() != first.trim_ascii()) {
+            return Err("invalid Content-Length");
         }
+        let text = std::str::from_utf8(first).map_err(|_| "invalid Content-Length")?.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("invalid Content-Length");
+        }
+        text.parse::<u64>().map(Some).map_err(|_| "invalid Content-Length")
     }
 }
 

@@ -27,7 +27,7 @@ pub use api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, 
 pub use api::handle::ServerHandle;
 pub use api::prompt::Prompt;
 pub use api::resource::{Resource, ResourceTemplate};
-pub use api::tool::{Tool, ToolCall, ToolError, ToolResult};
+pub use api::tool::{TaskSupport, Tool, ToolCall, ToolError, ToolResult};
 pub use api::{Server, ServerBuilder};
 pub use config::Settings;
 pub use engine::ServeError;

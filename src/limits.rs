@@ -143,6 +143,19 @@ pub const COMPLETION_VALUES_MAX: usize = 100;
 /// Longest pause, in milliseconds, that the `sleep` tool of the `bench` pack accepts.
 pub const SLEEP_MS_MAX: u64 = 600_000;
 
+/// Tasks (task-augmented `tools/call`, MCP 2025-11-25) one core keeps, running or finished,
+/// all sessions together; past it, a new task is refused with -32010 (overloaded).
+pub const MAX_TASKS_PER_CORE: usize = 4_096;
+/// Tasks one session may hold at once (the spec asks for a per-requestor cap).
+pub const MAX_TASKS_PER_SESSION: usize = 256;
+/// A task's lifetime, in milliseconds from its creation, when the client asks for none.
+pub const TASK_TTL_MS_DEFAULT: u64 = 300_000;
+/// Longest task lifetime, in milliseconds; a longer requested `ttl` is cut to it. After it a
+/// task and its result are deleted (a running task is cancelled).
+pub const TASK_TTL_MS_MAX: u64 = 3_600_000;
+/// The `pollInterval` suggested to clients polling `tasks/get`, in milliseconds.
+pub const TASK_POLL_INTERVAL_MS: u64 = 1_000;
+
 /// Most bytes of a request id the server keeps to answer an asynchronous request.
 /// Longer ids are still answered: they are kept on the heap instead of inline.
 pub const INLINE_ID_BYTES: usize = 40;
@@ -159,3 +172,5 @@ const _: () = assert!(BUFFER_BYTES_DEFAULT <= MAX_MESSAGE_BYTES_DEFAULT);
 const _: () = assert!(SHARD_COUNT_DEFAULT.is_power_of_two());
 const _: () = assert!(MAX_SESSIONS_PER_CORE_DEFAULT >= MAX_CONNECTIONS_DEFAULT);
 const _: () = assert!(COMPLETION_VALUES_MAX == 100);
+const _: () = assert!(MAX_TASKS_PER_SESSION <= MAX_TASKS_PER_CORE);
+const _: () = assert!(TASK_TTL_MS_DEFAULT <= TASK_TTL_MS_MAX);

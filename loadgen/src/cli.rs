@@ -93,8 +93,8 @@ pub struct WorkloadArgs {
 /// `loadgen run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// tcp://HOST:PORT (NDJSON), http://HOST:PORT/mcp (Streamable HTTP), or stdio:COMMAND ARGS
-    /// (one child process per connection).
+    /// tcp://HOST:PORT (NDJSON), http://HOST:PORT/mcp (Streamable HTTP), ws://HOST:PORT/mcp/ws
+    /// (WebSocket), or stdio:COMMAND ARGS (one child process per connection).
     #[arg(long)]
     pub url: String,
     /// Connections (MCP sessions), spread round-robin over the worker threads.

@@ -5,8 +5,8 @@
 use crate::request::PROTOCOL_VERSION;
 use std::borrow::Cow;
 
-/// Most headers a response may carry.
-const HEADERS_MAX: usize = 64;
+/// Most headers a response may carry (also the WebSocket upgrade's 101).
+pub const HEADERS_MAX: usize = 64;
 
 /// The pre-rendered head of every POST on one connection, up to `Content-Length: `.
 #[derive(Clone, Debug)]

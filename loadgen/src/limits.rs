@@ -26,6 +26,10 @@ pub const MESSAGE_MAX_BYTES: usize = 64 << 20;
 /// How often each worker publishes its counters and latency for the progress line.
 pub const PUBLISH_INTERVAL_MS: u64 = 250;
 
+/// How long a WebSocket connection's final close frame may take to write before the socket
+/// is dropped anyway (a server that stopped reading must not hold up the end of the run).
+pub const WS_CLOSE_WRITE_TIMEOUT_MS: u64 = 100;
+
 /// io_uring registered-buffer memory per worker (`LocalExecutorBuilder::io_memory`).
 pub const IO_MEMORY_BYTES: usize = 64 << 10;
 

@@ -155,7 +155,7 @@ impl Percentiles3 {
 pub struct RunShape {
     /// `--url` as given.
     pub url: String,
-    /// `tcp`, `stdio` or `http`.
+    /// `tcp`, `stdio`, `http` or `ws`.
     pub transport: String,
     /// What each request was: `tools/call:echo`, `ping`, …
     pub workload: String,

@@ -84,6 +84,11 @@ impl Template {
         out.extend_from_slice(&self.suffix);
     }
 
+    /// The bytes before the id and after it.
+    pub fn parts(&self) -> (&[u8], &[u8]) {
+        (&self.prefix, &self.suffix)
+    }
+
     /// The rendered length of the request with this id.
     pub fn len(&self, id: u64) -> usize {
         self.prefix.len() + itoa::Buffer::new().format(id).len() + self.suffix.len()

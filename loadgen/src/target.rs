@@ -25,15 +25,26 @@ pub enum Target {
         /// The request path, e.g. `/mcp`.
         path: String,
     },
+    /// `ws://host:port/path`: WebSocket, one JSON-RPC message per text frame, one MCP session
+    /// per socket, many requests in flight.
+    Ws {
+        /// `host:port` (port 80 when absent).
+        addr: String,
+        /// The `Host` header value, as given in the URL.
+        host_header: String,
+        /// The upgrade request's path, e.g. `/mcp/ws`.
+        path: String,
+    },
 }
 
 impl Target {
-    /// The transport name used in reports: `tcp`, `stdio` or `http`.
+    /// The transport name used in reports: `tcp`, `stdio`, `http` or `ws`.
     pub fn transport(&self) -> &'static str {
         match self {
             Target::Tcp { .. } => "tcp",
             Target::Stdio { .. } => "stdio",
             Target::Http { .. } => "http",
+            Target::Ws { .. } => "ws",
         }
     }
 }
@@ -50,10 +61,11 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
-/// Parses `tcp://host:port`, `stdio:COMMAND ARGS` or `http://host[:port]/path`.
+/// Parses `tcp://host:port`, `stdio:COMMAND ARGS`, `http://host[:port]/path` or
+/// `ws://host[:port]/path`.
 ///
 /// # Errors
-/// `ws://`/`wss://` (not implemented yet), `https://`, other schemes, and malformed URLs.
+/// `https://` and `wss://` (no TLS), other schemes, and malformed URLs.
 pub fn parse(url: &str) -> Result<Target, TargetError> {
     if let Some(rest) = url.strip_prefix("tcp://") {
         let addr = rest.trim_end_matches('/');
@@ -68,29 +80,35 @@ pub fn parse(url: &str) -> Result<Target, TargetError> {
         return Ok(Target::Stdio { argv });
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash..]),
-            None => (rest, "/mcp"),
-        };
-        if authority.is_empty() {
-            return Err(TargetError(format!("`{url}`: no host")));
-        }
-        let addr = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
-        check_host_port(&addr, url)?;
-        return Ok(Target::Http { addr, host_header: authority.to_string(), path: path.to_string() });
+        let (addr, host_header, path) = authority_and_path(rest, "/mcp", url)?;
+        return Ok(Target::Http { addr, host_header, path });
     }
-    if url.starts_with("ws://") || url.starts_with("wss://") {
-        return Err(TargetError(format!(
-            "`{url}`: WebSocket is not implemented yet; it comes with the HTTP/WebSocket server work \
-             (use tcp://, http:// or stdio: for now)"
-        )));
+    if let Some(rest) = url.strip_prefix("ws://") {
+        let (addr, host_header, path) = authority_and_path(rest, "/mcp/ws", url)?;
+        return Ok(Target::Ws { addr, host_header, path });
     }
-    if url.starts_with("https://") {
-        return Err(TargetError(format!("`{url}`: TLS is not supported; use http://")));
+    if url.starts_with("https://") || url.starts_with("wss://") {
+        return Err(TargetError(format!("`{url}`: TLS is not supported; use http:// or ws://")));
     }
     Err(TargetError(format!(
-        "`{url}`: unknown scheme; use tcp://HOST:PORT, http://HOST:PORT/mcp or stdio:COMMAND ARGS"
+        "`{url}`: unknown scheme; use tcp://HOST:PORT, http://HOST:PORT/mcp, ws://HOST:PORT/mcp/ws or \
+         stdio:COMMAND ARGS"
     )))
+}
+
+/// Splits `host[:port][/path]` into `host:port` (port 80 when absent), the authority as
+/// given (the `Host` header) and the path (`default_path` when absent).
+fn authority_and_path(rest: &str, default_path: &str, url: &str) -> Result<(String, String, String), TargetError> {
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, default_path),
+    };
+    if authority.is_empty() {
+        return Err(TargetError(format!("`{url}`: no host")));
+    }
+    let addr = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
+    check_host_port(&addr, url)?;
+    Ok((addr, authority.to_string(), path.to_string()))
 }
 
 fn has_port(authority: &str) -> bool {
@@ -153,10 +171,31 @@ mod tests {
     }
 
     #[test]
-    fn websocket_and_unknown_schemes_are_refused_with_a_reason() {
-        let ws = parse("ws://127.0.0.1:9999/mcp/ws").expect_err("not yet");
-        assert!(ws.0.contains("WebSocket") && ws.0.contains("HTTP/WebSocket server"), "{ws}");
+    fn ws_urls_default_the_port_and_path() {
+        assert_eq!(
+            parse("ws://127.0.0.1:9999/mcp/ws"),
+            Ok(Target::Ws {
+                addr: "127.0.0.1:9999".into(),
+                host_header: "127.0.0.1:9999".into(),
+                path: "/mcp/ws".into()
+            })
+        );
+        assert_eq!(
+            parse("ws://localhost:8080"),
+            Ok(Target::Ws {
+                addr: "localhost:8080".into(),
+                host_header: "localhost:8080".into(),
+                path: "/mcp/ws".into()
+            })
+        );
+        assert_eq!(parse("ws://h/x").map(|t| t.transport()), Ok("ws"));
+        assert!(parse("ws://:1/mcp/ws").is_err());
+    }
+
+    #[test]
+    fn tls_and_unknown_schemes_are_refused_with_a_reason() {
         assert!(parse("https://x:1/mcp").expect_err("no tls").0.contains("TLS"));
+        assert!(parse("wss://x:1/mcp/ws").expect_err("no tls").0.contains("TLS"));
         assert!(parse("udp://x:1").expect_err("unknown").0.contains("unknown scheme"));
     }
 }

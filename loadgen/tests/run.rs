@@ -259,9 +259,9 @@ fn stdio_spawns_one_process_per_connection() {
 
 #[test]
 fn unsupported_urls_and_flag_combinations_exit_2_with_a_reason() {
-    let (code, _, err) = loadgen(&["run", "--url", "ws://127.0.0.1:1/mcp/ws", "--duration", "1s"]);
+    let (code, _, err) = loadgen(&["run", "--url", "wss://127.0.0.1:1/mcp/ws", "--duration", "1s"]);
     assert_eq!(code, 2);
-    assert!(err.contains("WebSocket") && err.contains("HTTP/WebSocket server"), "{err}");
+    assert!(err.contains("TLS"), "{err}");
     let (code, _, err) = loadgen(&["run", "--url", "gopher://x:1", "--duration", "1s"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown scheme"), "{err}");

@@ -82,6 +82,11 @@ impl Catalog {
         self.completions.get(&(target.clone(), argument.to_string()))
     }
 
+    /// Whether any tool may run as a task (the `tasks` capability).
+    pub fn has_task_tools(&self) -> bool {
+        self.tools.iter().any(|t| t.task_support != tool::TaskSupport::Forbidden)
+    }
+
     /// Whether any completion provider is registered (the `completions` capability).
     pub fn has_completions(&self) -> bool {
         !self.completions.is_empty()

@@ -208,11 +208,27 @@ pub enum ToolHandler {
     Async(Arc<AsyncFn>),
 }
 
+/// Whether a tool may run as a task (MCP 2025-11-25 `execution.taskSupport`): called with
+/// `params.task`, it is answered at once with a task id, and its result is fetched later with
+/// `tasks/result`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSupport {
+    /// Never as a task (a call with `params.task` gets -32601). Not listed in `tools/list`.
+    #[default]
+    Forbidden,
+    /// As a task or as a plain call, as the client chooses.
+    Optional,
+    /// Only as a task (a call without `params.task` gets -32601).
+    Required,
+}
+
 /// A tool, ready to register with [`crate::Server::builder`].
 #[derive(Clone)]
 pub struct Tool {
     pub(crate) name: String,
     pub(crate) handler: ToolHandler,
+    pub(crate) task_support: TaskSupport,
     pub(crate) checks: Vec<ArgCheck>,
     /// The tool's entry in `tools/list`, serialized once at registration.
     pub(crate) descriptor_json: Vec<u8>,
@@ -235,6 +251,14 @@ struct Descriptor {
     output_schema: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotations: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution: Option<Execution>,
+}
+
+#[derive(Serialize)]
+struct Execution {
+    #[serde(rename = "taskSupport")]
+    task_support: TaskSupport,
 }
 
 impl Tool {
@@ -249,6 +273,7 @@ impl Tool {
                 input_schema,
                 output_schema: None,
                 annotations: None,
+                execution: None,
             },
         }
     }
@@ -334,6 +359,14 @@ impl ToolBuilder {
         self
     }
 
+    /// Whether the tool may run as a task (default [`TaskSupport::Forbidden`], which leaves
+    /// `execution` out of its `tools/list` entry). A server with any such tool declares the
+    /// `tasks` capability.
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        self.descriptor.execution = (support != TaskSupport::Forbidden).then_some(Execution { task_support: support });
+        self
+    }
+
     /// Finishes with a sync handler.
     pub fn sync_handler(self, f: impl for<'a> Fn(&ToolCall<'a>) -> ToolResult + Send + Sync + 'static) -> Tool {
         self.finish(ToolHandler::Sync(Arc::new(f)))
@@ -351,7 +384,8 @@ impl ToolBuilder {
     fn finish(self, handler: ToolHandler) -> Tool {
         let checks = arg_checks(&self.descriptor.input_schema);
         let descriptor_json = sonic_rs::to_vec(&self.descriptor).expect("a descriptor always serializes");
-        Tool { name: self.descriptor.name, handler, checks, descriptor_json }
+        let task_support = self.descriptor.execution.as_ref().map_or(TaskSupport::Forbidden, |e| e.task_support);
+        Tool { name: self.descriptor.name, handler, task_support, checks, descriptor_json }
     }
 }
 
@@ -501,5 +535,17 @@ mod tests {
         assert_eq!(d["name"].as_str(), Some("t"));
         assert_eq!(d["inputSchema"]["required"][0].as_str(), Some("text"));
         assert!(d.get("outputSchema").is_none());
+        assert!(d.get("execution").is_none());
+    }
+
+    #[test]
+    fn task_support_is_listed_unless_forbidden() {
+        let t =
+            Tool::builder("t", "x").task_support(TaskSupport::Required).sync_handler(|_| Ok(CallToolResult::text("")));
+        assert_eq!(t.task_support, TaskSupport::Required);
+        assert!(String::from_utf8(t.descriptor_json).unwrap().ends_with(r#","execution":{"taskSupport":"required"}}"#));
+        let f =
+            Tool::builder("f", "x").task_support(TaskSupport::Forbidden).sync_handler(|_| Ok(CallToolResult::text("")));
+        assert!(!String::from_utf8(f.descriptor_json).unwrap().contains("execution"));
     }
 }

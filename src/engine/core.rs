@@ -9,6 +9,7 @@ use super::streamable::{self, HttpState};
 use crate::api::handle::Change;
 use crate::api::Catalog;
 use crate::config::Settings;
+use crate::mcp::tasks::{TaskEnv, TaskTable};
 use crate::mcp::Session;
 use crate::mcp::{peer, Phase};
 use ringmcp_shards::{Expiry, Registry, RegistryError, SessionId, ShardMap};
@@ -70,6 +71,8 @@ pub(crate) struct CoreCtx {
     pub raw_echo: bool,
     /// Open connections (or stdio sessions) on this core.
     pub open: Cell<usize>,
+    /// Tasks (task-augmented `tools/call`) of this core's sessions.
+    pub tasks: Rc<TaskTable>,
     ids: RefCell<IdSource>,
     started: Instant,
 }
@@ -77,6 +80,7 @@ pub(crate) struct CoreCtx {
 impl CoreCtx {
     pub fn new(core: usize, cores: usize, settings: &Settings, catalog: Arc<Catalog>) -> CoreCtx {
         let map = ShardMap::new(settings.shard_count as u32, cores).expect("shard_count validated against cores");
+        let started = Instant::now();
         CoreCtx {
             core,
             catalog: RefCell::new(Rc::new(Catalog::clone(&catalog))),
@@ -109,8 +113,9 @@ impl CoreCtx {
             settings: settings.clone(),
             raw_echo: false,
             open: Cell::new(0),
+            tasks: Rc::new(task_table(started)),
             ids: RefCell::new(IdSource::new()),
-            started: Instant::now(),
+            started,
         }
     }
 
@@ -210,8 +215,9 @@ impl CoreCtx {
         }
     }
 
-    /// Ends the Streamable HTTP sessions idle past their deadline.
+    /// Ends the Streamable HTTP sessions idle past their deadline (and deletes expired tasks).
     pub fn sweep_idle_sessions(&self) -> usize {
+        self.tasks.sweep_expired(self.now_ms());
         let expired = self.registry.borrow_mut().expire_idle(self.now_ms(), usize::MAX);
         for (_, entry) in &expired {
             streamable::close_entry(entry);
@@ -254,6 +260,16 @@ impl CoreCtx {
             }
         }
     }
+}
+
+/// The core's task table: the core's clock, its wall-clock start, its executor.
+fn task_table(started: Instant) -> TaskTable {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    TaskTable::new(TaskEnv {
+        now_ms: Box::new(move || started.elapsed().as_millis() as u64),
+        epoch_unix_ms: since_epoch.as_millis() as u64,
+        spawn: Box::new(|fut| drop(glommio::spawn_local(fut).detach())),
+    })
 }
 
 /// Wakers of tasks waiting for a core-wide event, one slot per task (re-registering replaces).

@@ -57,7 +57,13 @@ pub(crate) fn handle_message(
             let later = {
                 let mut session = session.borrow_mut();
                 let catalog = core.catalog();
-                let mut ctx = Ctx { catalog: &catalog, session: &mut session, page_size: core.page_size, sink };
+                let mut ctx = Ctx {
+                    catalog: &catalog,
+                    session: &mut session,
+                    page_size: core.page_size,
+                    sink,
+                    tasks: Some(&core.tasks),
+                };
                 mcp::handle_request(&mut ctx, id, &method, params, out)
             };
             match later {

@@ -14,7 +14,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What reading more bytes gave.
 enum Read {
@@ -27,10 +27,13 @@ enum Read {
 /// Serves HTTP on `io`, whose first bytes (already read) are `buf`.
 pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO, mut buf: Vec<u8>) {
     core.metrics.conn_opened(super::metrics::Transport::Http);
+    // Counted as open so that a drain waits for its answers (an idle one closes at once).
+    core.open.set(core.open.get() + 1);
     let key = core.drain_waiters.key();
     let _ = serve_requests(&core, &mut io, &mut buf, key).await;
     core.drain_waiters.remove(key);
     let _ = io.close().await;
+    core.open.set(core.open.get() - 1);
     core.metrics.conn_closed(super::metrics::Transport::Http);
 }
 
@@ -43,6 +46,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
     loop {
+        let mut started: Option<Instant> = None;
         let head = loop {
             match http::parse_head(buf, max_header) {
                 Ok(Some((head, n))) => {
@@ -58,7 +62,14 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
                     return finish(core, io, &mut out, status, what).await;
                 }
             }
-            let timeout = if buf.is_empty() { core.settings.idle_timeout_ms } else { core.settings.header_timeout_ms };
+            // A request has `header_timeout_ms` from its first byte, however it trickles in.
+            if !buf.is_empty() && started.is_none() {
+                started = Some(Instant::now());
+            }
+            let timeout = match started {
+                None => core.settings.idle_timeout_ms,
+                Some(t) => remaining_ms(t, core.settings.header_timeout_ms),
+            };
             match read_more(core, io, buf, timeout, buf.is_empty(), key).await? {
                 Read::Bytes => {}
                 Read::Closed | Read::Draining => return Ok(()),
@@ -78,8 +89,10 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
             return finish(core, io, &mut out, 413, &what).await;
         }
         let length = length as usize;
+        let started = started.take().unwrap_or_else(Instant::now);
         while buf.len() < length {
-            match read_more(core, io, buf, core.settings.header_timeout_ms, false, key).await? {
+            let timeout = remaining_ms(started, core.settings.header_timeout_ms);
+            match read_more(core, io, buf, timeout, false, key).await? {
                 Read::Bytes | Read::Draining => {}
                 Read::Closed => return Ok(()),
                 Read::TimedOut => return finish(core, io, &mut out, 408, "request body not received in time").await,
@@ -93,6 +106,11 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
             return Ok(());
         }
     }
+}
+
+/// What is left of `budget_ms` since `since`, in milliseconds.
+fn remaining_ms(since: Instant, budget_ms: u64) -> u64 {
+    budget_ms.saturating_sub(since.elapsed().as_millis() as u64)
 }
 
 /// Answers a request that ends the connection (a protocol error): status, a text body, close.
@@ -214,6 +232,10 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
     keep_alive: bool,
     input: Input<'_>,
 ) -> std::io::Result<bool> {
+    if head.method == "OPTIONS" {
+        return preflight(core, io, out, head, keep_alive).await;
+    }
+    let cors = cors_headers(head);
     match check_mcp(core, head, body, out, keep_alive) {
         Err(status) => {
             core.metrics.record_http_status(status);
@@ -232,9 +254,51 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
                 io.write_all(out).await?;
                 return Ok(true);
             }
-            answer(core, io, out, rx, keep_alive, input.buf, input.key).await
+            answer(core, io, out, rx, keep_alive, input, &cors).await
         }
     }
+}
+
+/// CORS for browser clients (e.g. the MCP Inspector connecting directly): an allowed Origin
+/// (checked before) may read the answer and its session header.
+fn cors_headers(head: &Head) -> Vec<(&'static str, String)> {
+    match head.header_str("origin") {
+        Some(origin) => vec![
+            ("Access-Control-Allow-Origin", origin.to_string()),
+            ("Access-Control-Expose-Headers", "Mcp-Session-Id, MCP-Protocol-Version".to_string()),
+            ("Vary", "Origin".to_string()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// Answers a CORS preflight (`OPTIONS /mcp`) from an allowed Origin: 204 with what a browser
+/// may send.
+async fn preflight<IO: AsyncWrite + Unpin>(
+    core: &CoreCtx,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    head: &Head,
+    keep_alive: bool,
+) -> std::io::Result<bool> {
+    let status = match check_origin(core, head, out, keep_alive) {
+        Err(status) => status,
+        Ok(()) => {
+            let mut headers: Vec<(&str, String)> = cors_headers(head);
+            headers.push(("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS".to_string()));
+            headers.push((
+                "Access-Control-Allow-Headers",
+                "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID".to_string(),
+            ));
+            headers.push(("Access-Control-Max-Age", "86400".to_string()));
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            http::write_response(out, 204, None, &headers, b"", keep_alive);
+            204
+        }
+    };
+    core.metrics.record_http_status(status);
+    io.write_all(out).await?;
+    Ok(true)
 }
 
 /// DNS-rebinding protection: the Host and Origin must be allowed, or 403 (written to `out`).
@@ -285,7 +349,8 @@ fn check_mcp(
     };
     let owner = |id: &SessionId| core.registry.borrow().map().owner_of(id.as_bytes());
     let accept = http::accept(head.header_str("accept"));
-    let allow: &[(&str, &str)] = &[("Allow", if core.stateless { "POST" } else { "GET, POST, DELETE" })];
+    let allow: &[(&str, &str)] =
+        &[("Allow", if core.stateless { "POST, OPTIONS" } else { "GET, POST, DELETE, OPTIONS" })];
     match head.method.as_str() {
         "POST" => {
             if !(accept.json && accept.sse) {
@@ -333,8 +398,8 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     rx: flume::Receiver<Reply>,
     keep_alive: bool,
-    buf: &mut Vec<u8>,
-    key: u64,
+    input: Input<'_>,
+    cors: &[(&str, String)],
 ) -> std::io::Result<bool> {
     let first = match rx.recv_async().await {
         Ok(r) => r,
@@ -346,10 +411,15 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let session_header = |s: &Option<SessionId>| s.map(|id| id.as_str().to_string());
+    let with_cors = |sid: &Option<String>| -> Vec<(&str, String)> {
+        let mut h: Vec<(&str, String)> = sid.iter().map(|v| ("Mcp-Session-Id", v.clone())).collect();
+        h.extend(cors.iter().cloned());
+        h
+    };
     match first {
         Reply::Done { status, body, session } => {
-            let sid = session_header(&session);
-            let headers: Vec<(&str, &str)> = sid.as_deref().map(|v| ("Mcp-Session-Id", v)).into_iter().collect();
+            let owned = with_cors(&session_header(&session));
+            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
             let ct = (!body.is_empty()).then_some("application/json");
             core.metrics.record_http_status(status);
             http::write_response(out, status, ct, &headers, &body, keep_alive);
@@ -357,11 +427,11 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
             Ok(true)
         }
         Reply::Stream { session } => {
-            let sid = session_header(&session);
-            let headers: Vec<(&str, &str)> = sid.as_deref().map(|v| ("Mcp-Session-Id", v)).into_iter().collect();
+            let owned = with_cors(&session_header(&session));
+            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
             core.metrics.record_http_status(200);
             http::write_sse_head(out, &headers);
-            stream(core, io, out, rx, buf, key).await
+            stream(core, io, out, rx, input.buf, input.key).await
         }
         Reply::Event(_) | Reply::End => Ok(false),
     }

@@ -44,10 +44,13 @@ const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] =
     ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32001", "other"];
 
 /// HTTP statuses counted one by one (the last slot counts every other status).
-const HTTP_STATUSES: [u16; 15] = [101, 200, 202, 400, 403, 404, 405, 406, 408, 409, 413, 415, 431, 500, 503];
+const HTTP_STATUSES: [u16; 18] =
+    [101, 200, 202, 204, 400, 403, 404, 405, 406, 408, 409, 411, 413, 415, 426, 431, 500, 503];
 /// Labels of the HTTP status counters, in the order of [`HTTP_STATUSES`], then "other".
-const HTTP_LABELS: [&str; HTTP_STATUSES.len() + 1] =
-    ["101", "200", "202", "400", "403", "404", "405", "406", "408", "409", "413", "415", "431", "500", "503", "other"];
+const HTTP_LABELS: [&str; HTTP_STATUSES.len() + 1] = [
+    "101", "200", "202", "204", "400", "403", "404", "405", "406", "408", "409", "411", "413", "415", "426", "431",
+    "500", "503", "other",
+];
 
 /// Smallest latency the histogram tells apart, in microseconds.
 const LATENCY_US_MIN: u64 = 1;

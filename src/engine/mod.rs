@@ -199,14 +199,24 @@ impl Server {
     /// Answers NDJSON `input` as one session would, without any socket, and returns the output
     /// (async tools included: it runs a private executor). For tests and examples.
     pub fn handle_lines(&self, input: &str) -> String {
+        self.run_memory(Settings::default(), MemoryIo::new(input.as_bytes().to_vec(), None))
+    }
+
+    /// [`Server::handle_lines`] in turns, with `settings`: whenever the session is ready to read,
+    /// `turn` gets the whole output so far and gives the next input lines (`None`: the input
+    /// ends). For tests whose next request depends on an answer, such as a task id; with
+    /// `max_inflight_per_connection = 1` each waiting request is answered before the next turn.
+    pub fn handle_turns(&self, settings: Settings, turn: impl FnMut(&str) -> Option<String> + 'static) -> String {
+        self.run_memory(settings, MemoryIo::new(Vec::new(), Some(Box::new(turn))))
+    }
+
+    fn run_memory(&self, settings: Settings, mut io: MemoryIo) -> String {
         let (catalog, changes) = self.attach();
-        let input = input.as_bytes().to_vec();
         let ex =
             LocalExecutorBuilder::new(Placement::Unbound).io_memory(EXECUTOR_IO_MEMORY_BYTES).make().expect("executor");
         let out = ex.run(async move {
-            let ctx = Rc::new(CoreCtx::new(0, 1, &Settings::default(), catalog));
+            let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
             glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
-            let mut io = MemoryIo { input, pos: 0, output: Vec::new() };
             conn::serve(ctx, &mut io).await;
             io.output
         });
@@ -330,11 +340,22 @@ fn raise_limits() {
     }
 }
 
-/// An in-memory stream for [`Server::handle_lines`]: reads `input`, collects the output.
+/// The next input of [`Server::handle_turns`], from the output so far.
+type Turn = Box<dyn FnMut(&str) -> Option<String>>;
+
+/// An in-memory stream for [`Server::handle_lines`]: reads `input` (then what `more` gives),
+/// collects the output.
 struct MemoryIo {
     input: Vec<u8>,
     pos: usize,
     output: Vec<u8>,
+    more: Option<Turn>,
+}
+
+impl MemoryIo {
+    fn new(input: Vec<u8>, more: Option<Turn>) -> MemoryIo {
+        MemoryIo { input, pos: 0, output: Vec::new(), more }
+    }
 }
 
 impl futures_lite::AsyncRead for &mut MemoryIo {
@@ -343,6 +364,14 @@ impl futures_lite::AsyncRead for &mut MemoryIo {
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut **self;
+        if this.pos == this.input.len() {
+            let output = String::from_utf8_lossy(&this.output);
+            match this.more.as_mut().and_then(|turn| turn(&output)) {
+                Some(next) => (this.input, this.pos) = (next.into_bytes(), 0),
+                None => this.more = None,
+            }
+        }
         let n = buf.len().min(self.input.len() - self.pos);
         let pos = self.pos;
         buf[..n].copy_from_slice(&self.input[pos..pos + n]);

@@ -261,6 +261,11 @@ impl Sink for StreamSink {
     }
 
     fn close_stream(&self, _retry_ms: u64) {
+        // Only a resumable stream (a session's, with a replay buffer) may be closed early:
+        // on a stateless server the client could never come back for the result.
+        if self.0.home.is_none() || self.0.state.borrow().replay_cap == 0 {
+            return;
+        }
         // The priming event already told the client when to come back.
         self.0.start();
         self.0.end();
@@ -378,7 +383,9 @@ fn post(
             let later = {
                 let mut s = session.borrow_mut();
                 let catalog = core.catalog();
-                let mut ctx = Ctx { catalog: &catalog, session: &mut s, page_size: core.page_size, sink: &sink };
+                // Stateless sessions last one request: no task could be found again.
+                let tasks = entry.as_ref().map(|_| &core.tasks);
+                let mut ctx = Ctx { catalog: &catalog, session: &mut s, page_size: core.page_size, sink: &sink, tasks };
                 mcp::handle_request(&mut ctx, id, &method, params, &mut out)
             };
             if is_initialize && new_session && session.borrow().phase == Phase::New {
@@ -386,6 +393,7 @@ fn post(
                 if let Some(e) = &entry {
                     core.end_session(&e.id);
                 }
+                stream.state.borrow_mut().session_header = None;
             }
             match later {
                 None => {

@@ -149,9 +149,12 @@ impl WsSession {
             if self.closing && idle {
                 return io.flush().await;
             }
-            let reading = !self.closing && self.shared.borrow().inflight < self.core.max_inflight;
+            let draining = self.core.draining.get();
+            let reading = !self.closing && !draining && self.shared.borrow().inflight < self.core.max_inflight;
             let got = poll_fn(|cx| {
-                if !self.shared.borrow().out.is_empty() || (self.core.draining.get() && !self.closing) {
+                // Draining: wake to send the close once nothing is in flight (answers wake us).
+                let drain_now = self.core.draining.get() && !self.closing && self.shared.borrow().inflight == 0;
+                if !self.shared.borrow().out.is_empty() || drain_now {
                     return Poll::Ready(Ok(true));
                 }
                 *waker.borrow_mut() = Some(cx.waker().clone());
@@ -205,8 +208,8 @@ impl WsSession {
     }
 
     fn close(&mut self, code: u16, reason: &str) {
-        let reason: String = reason.chars().take(ws::CLOSE_REASON_BYTES_MAX / 4).collect();
-        ws::write_close(&mut self.shared.borrow_mut().out, code, &reason);
+        // write_close cuts the reason to what a control frame holds, at a char boundary.
+        ws::write_close(&mut self.shared.borrow_mut().out, code, reason);
         self.closing = true;
     }
 

@@ -72,7 +72,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&str>, out: &mut Vec<u8>)
     let id = ctx.session.id;
     let result = InitializeResult {
         protocol_version: version,
-        capabilities: capabilities(catalog),
+        capabilities: capabilities(catalog, ctx.tasks.is_some()),
         server_info: ServerInfo { name: &catalog.name, version: &catalog.version },
         instructions: catalog.instructions.as_deref(),
         meta: Meta { core: ctx.session.core, session: id.as_str() },
@@ -92,6 +92,26 @@ struct Capabilities {
     #[serde(skip_serializing_if = "Option::is_none")]
     completions: Option<Empty>,
     logging: Empty,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<TasksCaps>,
+}
+
+/// `tasks`: `tasks/list`, `tasks/cancel`, and task-augmented `tools/call`.
+#[derive(Serialize)]
+struct TasksCaps {
+    list: Empty,
+    cancel: Empty,
+    requests: TaskRequests,
+}
+
+#[derive(Serialize)]
+struct TaskRequests {
+    tools: ToolsCall,
+}
+
+#[derive(Serialize)]
+struct ToolsCall {
+    call: Empty,
 }
 
 #[derive(Serialize)]
@@ -110,8 +130,9 @@ struct ResourceCaps {
 #[derive(Serialize)]
 struct Empty {}
 
-/// Only what the server really has: a kind is declared when something of it is registered.
-fn capabilities(catalog: &crate::api::Catalog) -> Capabilities {
+/// Only what the server really has: a kind is declared when something of it is registered;
+/// `tasks` when some tool may run as one and the transport keeps tasks (`can_keep_tasks`).
+fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool) -> Capabilities {
     let list = |has: bool| has.then_some(ListChanged { list_changed: true });
     let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();
     Capabilities {
@@ -120,5 +141,10 @@ fn capabilities(catalog: &crate::api::Catalog) -> Capabilities {
         prompts: list(!catalog.prompts.is_empty()),
         completions: catalog.has_completions().then_some(Empty {}),
         logging: Empty {},
+        tasks: (can_keep_tasks && catalog.has_task_tools()).then_some(TasksCaps {
+            list: Empty {},
+            cancel: Empty {},
+            requests: TaskRequests { tools: ToolsCall { call: Empty {} } },
+        }),
     }
 }

@@ -16,12 +16,18 @@ mod resources_read;
 mod resources_subscribe;
 mod resources_templates_list;
 mod resources_unsubscribe;
+pub mod tasks;
+mod tasks_cancel;
+mod tasks_get;
+mod tasks_list;
+mod tasks_result;
 mod tools_call;
 mod tools_list;
 mod unknown;
 
 pub use notifications::handle_notification;
 pub use peer::{Peer, RequestPeer, Sink};
+pub use tasks::TaskTable;
 
 use crate::api::tool::LocalFuture;
 use crate::api::Catalog;
@@ -100,6 +106,10 @@ pub struct Ctx<'a> {
     pub page_size: usize,
     /// Where this request's own messages (progress, logs, server-to-client requests) go.
     pub sink: &'a Rc<dyn Sink>,
+    /// The core's tasks; `None` where tasks cannot be kept (stateless HTTP, where a session
+    /// lasts one request): then the server has no `tasks` capability and `tools/call`
+    /// ignores `params.task`, as the spec asks of such servers.
+    pub tasks: Option<&'a Rc<TaskTable>>,
 }
 
 /// Answers one request: writes the whole answer line to `out` unless the answer is
@@ -165,6 +175,10 @@ fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, o
         "prompts/get" => Some(prompts_get::handle),
         "completion/complete" => Some(completion_complete::handle),
         "logging/setLevel" => Some(logging_set_level::handle),
+        "tasks/get" if ctx.tasks.is_some() => Some(tasks_get::handle),
+        "tasks/result" if ctx.tasks.is_some() => Some(tasks_result::handle),
+        "tasks/list" if ctx.tasks.is_some() => Some(tasks_list::handle),
+        "tasks/cancel" if ctx.tasks.is_some() => Some(tasks_cancel::handle),
         _ => return unknown::handle(method),
     };
     if ctx.session.phase == Phase::New {

@@ -31,6 +31,16 @@ impl Sink for NullSink {
     fn send(&self, _: &[u8]) {}
 }
 
+/// A sink for the messages of a request that was already answered (a task's progress and
+/// logs): the session's unrelated-messages sink, if it has one.
+pub struct NotifySink(pub Rc<Peer>);
+
+impl Sink for NotifySink {
+    fn send(&self, message: &[u8]) {
+        self.0.notify(message);
+    }
+}
+
 /// The client's answer to a server-to-client request: the raw JSON of `result`, or the error.
 pub type ClientAnswer = Result<String, ClientError>;
 
@@ -227,6 +237,8 @@ pub struct RequestPeer {
     last_progress: Cell<Option<f64>>,
     cancelled: Cell<bool>,
     cancel_waker: RefCell<Option<Waker>>,
+    /// The task this request runs as, if any: its messages carry the related-task `_meta`.
+    related_task: Option<Box<str>>,
 }
 
 impl fmt::Debug for RequestPeer {
@@ -246,7 +258,27 @@ impl RequestPeer {
             last_progress: Cell::new(None),
             cancelled: Cell::new(false),
             cancel_waker: RefCell::new(None),
+            related_task: None,
         }
+    }
+
+    /// The same request, run as task `task_id`: its notifications and server-to-client
+    /// requests carry `_meta["io.modelcontextprotocol/related-task"]`, as the spec asks.
+    pub fn for_task(mut self, task_id: &str) -> RequestPeer {
+        self.related_task = Some(task_id.into());
+        self
+    }
+
+    /// `message` (a notification ending in `}}`: params, then the message) with the
+    /// related-task `_meta` added to its params, if the request is a task.
+    fn tag(&self, mut message: Vec<u8>) -> Vec<u8> {
+        let Some(task) = &self.related_task else { return message };
+        debug_assert!(message.ends_with(b"}}"));
+        message.truncate(message.len() - 2);
+        message.extend_from_slice(br#","_meta":{"io.modelcontextprotocol/related-task":{"taskId":"#);
+        write_str(&mut message, task);
+        message.extend_from_slice(b"}}}}");
+        message
     }
 
     /// Sends `notifications/progress` if the request asked for progress. `progress` must
@@ -273,7 +305,7 @@ impl RequestPeer {
             write_str(&mut m, message);
         }
         m.extend_from_slice(b"}}");
-        self.sink.send(&m);
+        self.sink.send(&self.tag(m));
         true
     }
 
@@ -283,13 +315,20 @@ impl RequestPeer {
         if !self.peer.wants_log(level) {
             return false;
         }
-        self.sink.send(&log_message(level, logger, data_json));
+        self.sink.send(&self.tag(log_message(level, logger, data_json)));
         true
     }
 
     /// Sends a server-to-client request on this request's stream; await the returned slot.
     pub fn start_request(&self, method: &str, params_json: &str) -> (u64, Rc<Reply>) {
         let mut m = Vec::with_capacity(64 + params_json.len());
+        let tagged = self.related_task.as_deref().filter(|_| {
+            params_json.starts_with('{')
+                && params_json.ends_with('}')
+                && crate::scan::get(params_json.as_bytes(), b"_meta").is_none()
+        });
+        let tagged = tagged.map(|task| super::tasks::with_related_task(params_json.as_bytes(), task));
+        let params_json = tagged.as_deref().map_or(params_json, |t| std::str::from_utf8(t).expect("JSON is UTF-8"));
         let started = self.peer.start_request(method, params_json, &mut m);
         self.sink.send(&m);
         started
@@ -314,7 +353,8 @@ impl RequestPeer {
         self.cancelled.get()
     }
 
-    fn cancel(&self) {
+    /// Cancels the request (its future stops at its next turn).
+    pub(crate) fn cancel(&self) {
         self.cancelled.set(true);
         if let Some(w) = self.cancel_waker.borrow_mut().take() {
             w.wake();

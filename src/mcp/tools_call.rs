@@ -1,11 +1,17 @@
 //! `tools/call`: unknown tool → -32602; arguments checked against the tool's schema (a
 //! problem is an `isError` result naming it); a tool's own failure → `isError: true`; a
 //! panicking handler → -32603 for this request only.
+//!
+//! With `params.task` (MCP 2025-11-25 tasks) and a tool that allows it, the call runs as a
+//! task: answered at once with `{"task":…}`, its result kept for `tasks/result`. A tool whose
+//! `taskSupport` forbids that answers such a call -32601, as a `required` one answers a call
+//! without `task`. A server with no task tool ignores `params.task`.
 
-use super::peer::RequestPeer;
+use super::peer::{NotifySink, RequestPeer, Sink};
+use super::tasks::TaskTable;
 use super::{params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
-use crate::api::tool::{ArgError, ToolCall, ToolHandler, ToolResult};
+use crate::api::tool::{ArgError, LocalFuture, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult};
 use crate::jsonrpc::{code, Id, RpcError};
 use crate::scan;
 use futures_lite::FutureExt;
@@ -16,7 +22,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    let Params { name, arguments, meta } = match read_params(raw.unwrap_or("{}")) {
+    let Params { name, arguments, meta, task } = match read_params(raw.unwrap_or("{}")) {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
@@ -26,6 +32,17 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
                 .with_data(&sonic_rs::json!({"name": name.as_ref()})),
         );
     };
+    let tasks = ctx.tasks.filter(|_| ctx.catalog.has_task_tools());
+    let task = match (tasks, task) {
+        (Some(table), Some(task)) => match task_ttl(&task) {
+            Ok(ttl) => Some((table, ttl)),
+            Err(e) => return Answer::Error(e),
+        },
+        _ => None,
+    };
+    if let Err(e) = check_task_support(tool, task.is_some(), tasks.is_some()) {
+        return Answer::Error(e);
+    }
     let checked = match tool.check_arguments(&arguments) {
         Err(ArgError::Unreadable) => normalize(&arguments).map(|n| {
             let result = tool.check_arguments(&n);
@@ -37,13 +54,25 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
         Ok((arguments, Ok(()))) => arguments,
         Ok((_, Err(ArgError::Invalid(problem)))) => {
             let message = format!("Invalid arguments for tool {}: {problem}", tool.name());
-            write_tool_result(out, &CallToolResult::error(message));
+            let result = CallToolResult::error(message);
+            if let Some((table, ttl)) = task {
+                // Accepted as a task that failed at once: the client still gets a task id.
+                return start_task(ctx, table, ttl, None, out, move |_| Box::pin(async move { Ok(result) }));
+            }
+            write_tool_result(out, &result);
             return Answer::Done;
         }
         Ok((_, Err(ArgError::Unreadable))) => return Answer::Error(unreadable_names()),
         Err(e) => return Answer::Error(e),
     };
     let token = meta.as_deref().and_then(progress_token);
+    if let Some((table, ttl)) = task {
+        let (handler, name) = (tool.handler.clone(), tool.name().to_string());
+        let (core, session, arguments) = (ctx.session.core, ctx.session.id, arguments.into_owned());
+        return start_task(ctx, table, ttl, token, out, move |peer| {
+            run_tool(handler, name, ToolCall::new(Cow::Owned(arguments), core, session, peer))
+        });
+    }
     let peer = Rc::new(RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token));
     let call = ToolCall::new(arguments, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
@@ -86,6 +115,104 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     }
 }
 
+/// Answers a call that runs as a task: the task is created and answered (`{"task":…}`), and
+/// the future `make` builds from the task's request peer runs detached on the core; its
+/// outcome ends the task. Its progress and logs go to the session's unrelated sink, as the
+/// request is answered already.
+fn start_task(
+    ctx: &Ctx<'_>,
+    table: &Rc<TaskTable>,
+    ttl_ms: Option<u64>,
+    progress_token: Option<&str>,
+    out: &mut Vec<u8>,
+    make: impl FnOnce(Rc<RequestPeer>) -> LocalFuture<Result<CallToolResult, RpcError>>,
+) -> Answer {
+    let session = &*ctx.session;
+    let id = match table.create(session.id, ttl_ms, table.now_ms()) {
+        Ok(id) => id,
+        Err(e) => return Answer::Error(e),
+    };
+    let sink: Rc<dyn Sink> = Rc::new(NotifySink(session.peer.clone()));
+    let peer = Rc::new(RequestPeer::new(session.peer.clone(), sink, progress_token).for_task(&id));
+    // Not JSON, so never the id a `notifications/cancelled` names; the session's end cancels it.
+    let key = format!("task:{id}");
+    session.peer.begin(Id(&key), peer.clone());
+    table.attach(&id, peer.clone());
+    table.write_created(&id, out);
+    let (run, table) = (make(peer.clone()), table.clone());
+    table.clone().spawn(Box::pin(async move {
+        let cancelled = std::future::poll_fn(|cx| match peer.poll_cancelled(cx.waker()) {
+            true => std::task::Poll::Ready(None),
+            false => std::task::Poll::Pending,
+        });
+        let outcome = futures_lite::future::or(async { Some(run.await) }, cancelled).await;
+        peer.peer.end(&key);
+        let now = table.now_ms();
+        let ended = match outcome {
+            Some(Ok(result)) => {
+                let mut json = Vec::new();
+                write_tool_result(&mut json, &result);
+                table.finish(&id, Ok(json), result.is_error, now)
+            }
+            Some(Err(e)) => table.finish(&id, Err(e), false, now),
+            // Cancelled by `tasks/cancel` (then already so) or by the session's end.
+            None => table.cancel_run(&id, "The session that created the task ended.", now),
+        };
+        if let Some(status) = table.status_notification(&id).filter(|_| ended) {
+            peer.peer.notify(&status);
+        }
+    }));
+    Answer::Done
+}
+
+/// A tool's run as one future (a sync handler runs at its first poll); a panic is -32603.
+fn run_tool(
+    handler: ToolHandler,
+    name: String,
+    call: ToolCall<'static>,
+) -> LocalFuture<Result<CallToolResult, RpcError>> {
+    match handler {
+        ToolHandler::Sync(f) => Box::pin(async move {
+            catch_unwind(AssertUnwindSafe(|| f(&call))).map(into_result).map_err(|_| panicked(&name))
+        }),
+        ToolHandler::Async(f) => Box::pin(async move {
+            let fut = catch_unwind(AssertUnwindSafe(|| f(call))).map_err(|_| panicked(&name))?;
+            AssertUnwindSafe(fut).catch_unwind().await.map(into_result).map_err(|_| panicked(&name))
+        }),
+    }
+}
+
+/// The tool's `taskSupport` against how it is called (only checked where tasks exist).
+fn check_task_support(tool: &Tool, as_task: bool, tasks_exist: bool) -> Result<(), RpcError> {
+    let name = tool.name();
+    match (tool.task_support, as_task) {
+        (TaskSupport::Forbidden, true) => Err(RpcError::new(
+            code::METHOD_NOT_FOUND,
+            format!("Method not found: tool {name} cannot run as a task (execution.taskSupport is forbidden); call it without params.task"),
+        )),
+        (TaskSupport::Required, false) if tasks_exist => Err(RpcError::new(
+            code::METHOD_NOT_FOUND,
+            format!("Method not found: tool {name} runs only as a task (execution.taskSupport is required); add params.task"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The `ttl` a `params.task` object asks for, if any. Errors: -32602 for a `ttl` that is not
+/// a non-negative number.
+fn task_ttl(task: &str) -> Result<Option<u64>, RpcError> {
+    let Some(m) = scan::get(task.as_bytes(), b"ttl") else { return Ok(None) };
+    let bad = || RpcError::invalid_params("Invalid params: \"task.ttl\" must be a non-negative number of milliseconds");
+    match m.kind {
+        scan::Kind::Null => Ok(None),
+        scan::Kind::Number => {
+            let ms: f64 = scan::span_str(task, m.value).parse().map_err(|_| bad())?;
+            (ms >= 0.0).then_some(Some(ms as u64)).ok_or_else(bad)
+        }
+        _ => Err(bad()),
+    }
+}
+
 /// What `tools/call` reads from its params.
 struct Params<'a> {
     name: Cow<'a, str>,
@@ -93,6 +220,8 @@ struct Params<'a> {
     arguments: Cow<'a, str>,
     /// The raw `_meta` object, if any.
     meta: Option<Cow<'a, str>>,
+    /// The raw `task` object (a task-augmented call), if any.
+    task: Option<Cow<'a, str>>,
 }
 
 /// The raw `_meta.progressToken`, if it is a string or an integer.
@@ -105,12 +234,13 @@ fn progress_token(meta: &str) -> Option<&str> {
 /// The params, found by the scanner, or by the full parse for unusual text (escaped keys),
 /// whose re-serialized arguments the scanner then reads.
 fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
-    let (mut name, mut arguments, mut meta) = (None, None, None);
+    let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
     let scanned = scan::members(raw.as_bytes(), |m| {
         match m.key {
             b"name" => name = Some(m),
             b"arguments" => arguments = Some(m),
             b"_meta" => meta = Some(m),
+            b"task" => task = Some(m),
             _ => {}
         }
         true
@@ -133,7 +263,13 @@ fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
         Some(_) => return Err(bad_arguments()),
     };
     let meta = meta.filter(|m| m.kind == scan::Kind::Object).map(|m| Cow::Borrowed(scan::span_str(raw, m.value)));
-    Ok(Params { name, arguments, meta })
+    let task = match task {
+        None => None,
+        Some(m) if m.kind == scan::Kind::Null => None,
+        Some(m) if m.kind == scan::Kind::Object => Some(Cow::Borrowed(scan::span_str(raw, m.value))),
+        Some(_) => return Err(bad_task()),
+    };
+    Ok(Params { name, arguments, meta, task })
 }
 
 /// Arguments re-serialized by sonic-rs (which writes keys without needless escapes), for the
@@ -168,6 +304,8 @@ fn read_params_full(raw: &str) -> Result<Params<'_>, RpcError> {
         arguments: Option<Value>,
         #[serde(default, rename = "_meta")]
         meta: Option<Value>,
+        #[serde(default)]
+        task: Option<Value>,
     }
     let p: Full = params(Some(raw))?;
     let arguments = match p.arguments {
@@ -177,11 +315,21 @@ fn read_params_full(raw: &str) -> Result<Params<'_>, RpcError> {
         Some(_) => return Err(bad_arguments()),
     };
     let meta = p.meta.filter(|m| m.is_object()).map(|m| Cow::Owned(sonic_rs::to_string(&m).expect("serializes")));
-    Ok(Params { name: Cow::Owned(p.name), arguments, meta })
+    let task = match p.task {
+        None => None,
+        Some(t) if t.is_null() => None,
+        Some(t) if t.is_object() => Some(Cow::Owned(sonic_rs::to_string(&t).expect("serializes"))),
+        Some(_) => return Err(bad_task()),
+    };
+    Ok(Params { name: Cow::Owned(p.name), arguments, meta, task })
 }
 
 fn bad_name() -> RpcError {
     RpcError::invalid_params("Invalid params: \"name\" must be a string")
+}
+
+fn bad_task() -> RpcError {
+    RpcError::invalid_params("Invalid params: \"task\" must be an object")
 }
 
 fn bad_arguments() -> RpcError {

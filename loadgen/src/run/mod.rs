@@ -10,6 +10,7 @@ mod io;
 mod ndjson;
 mod state;
 mod worker;
+mod ws;
 
 use crate::accounting::Counts;
 use crate::limits;
@@ -77,6 +78,8 @@ pub struct Plan {
     timeout: Duration,
     ramp_per_s: Option<f64>,
     template: Template,
+    /// `ws://`: the template as masked frames.
+    ws_frames: Option<crate::ws::RequestFrames>,
     quiet: bool,
     affinity: Option<io::CpuSet>,
 }
@@ -129,12 +132,15 @@ pub fn validate(config: &RunConfig) -> Result<(), String> {
 pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
     validate(config)?;
     let addr = match &config.target {
-        Target::Tcp { addr } | Target::Http { addr, .. } => Some(resolve(addr)?),
+        Target::Tcp { addr } | Target::Http { addr, .. } | Target::Ws { addr, .. } => Some(resolve(addr)?),
         Target::Stdio { .. } => None,
     };
     let workers = config.cpus.len().min(config.connections);
     limits::ensure_nofile(limits::nofile_needed(config.connections as u64, workers as u64))?;
-    let newline = !matches!(config.target, Target::Http { .. });
+    let newline = matches!(config.target, Target::Tcp { .. } | Target::Stdio { .. });
+    let template = Template::new(&config.workload, newline);
+    let ws_frames =
+        matches!(config.target, Target::Ws { .. }).then(|| crate::ws::RequestFrames::new(&template, ws::random_mask()));
     let plan = Arc::new(Plan {
         target: config.target.clone(),
         addr,
@@ -145,7 +151,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
         duration: config.duration,
         timeout: config.timeout,
         ramp_per_s: config.ramp_per_s,
-        template: Template::new(&config.workload, newline),
+        template,
+        ws_frames,
         quiet: config.quiet,
         affinity: io::CpuSet::current(),
     });

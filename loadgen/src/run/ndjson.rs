@@ -3,7 +3,7 @@
 
 use crate::answer::{self, Message, Outcome};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES};
-use crate::request::{self, INITIALIZE_ID};
+use crate::request::{self, Template, INITIALIZE_ID};
 use crate::run::io::Io;
 use crate::run::state::{Conn, Env};
 use futures_lite::future;
@@ -62,10 +62,8 @@ pub async fn drive(io: Io, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
     let writer_task = {
         let (conn, env) = (conn.clone(), env.clone());
         glommio::spawn_local(async move {
-            match env.rate {
-                None => write_closed_loop(writer, &conn, &env).await,
-                Some(rate) => write_open_loop(writer, &conn, &env, rate).await,
-            }
+            let mut writer = writer;
+            write_requests(&mut writer, &conn, &env, &Lines(&env.template)).await;
             conn.writer_done.set(true);
             conn.to_reader.notify();
         })
@@ -74,9 +72,45 @@ pub async fn drive(io: Io, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
     writer_task.await;
 }
 
+/// How a pipelined stream (NDJSON here, WebSocket in `ws.rs`) puts requests on the wire.
+pub trait Outbox {
+    /// Appends the request with this id.
+    fn request(&self, id: u64, out: &mut Vec<u8>);
+
+    /// Appends whatever else must go out now (WebSocket pongs); NDJSON has nothing.
+    fn control(&self, _out: &mut Vec<u8>) {}
+}
+
+/// NDJSON: each request is its pre-rendered line.
+struct Lines<'a>(&'a Template);
+
+impl Outbox for Lines<'_> {
+    fn request(&self, id: u64, out: &mut Vec<u8>) {
+        self.0.render(id, out);
+    }
+}
+
+/// Sends the workload, closed or open loop, until the window ends or the connection closes.
+pub async fn write_requests<S: AsyncWrite + Unpin>(
+    writer: &mut WriteHalf<S>,
+    conn: &Conn,
+    env: &Env,
+    outbox: &impl Outbox,
+) {
+    match env.rate {
+        None => write_closed_loop(writer, conn, env, outbox).await,
+        Some(rate) => write_open_loop(writer, conn, env, rate, outbox).await,
+    }
+}
+
 /// Closed loop: W requests in flight; each answer lets the writer send one more. All ready
-/// requests go out in one write per wakeup.
-async fn write_closed_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn: &Conn, env: &Env) {
+/// requests (and control bytes) go out in one write per wakeup.
+async fn write_closed_loop<S: AsyncWrite + Unpin>(
+    writer: &mut WriteHalf<S>,
+    conn: &Conn,
+    env: &Env,
+    outbox: &impl Outbox,
+) {
     let mut out = Vec::with_capacity(env.template.len(u64::MAX) * env.inflight as usize);
     conn.ready.set(env.inflight);
     loop {
@@ -84,14 +118,15 @@ async fn write_closed_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn
         if conn.closed.get() || conn.sending_over.get() || now >= env.window.measure_end_ns {
             return;
         }
+        out.clear();
+        outbox.control(&mut out);
         let n = conn.ready.replace(0);
-        if n == 0 {
+        if n == 0 && out.is_empty() {
             conn.to_writer.notified().await;
             continue;
         }
-        out.clear();
-        issue(conn, env, &mut out, (0..n).map(|_| now), now);
-        if !write(&mut writer, &out, conn, env).await {
+        issue(conn, env, outbox, &mut out, (0..n).map(|_| now), now);
+        if !write(writer, &out, conn, env).await {
             return;
         }
     }
@@ -99,7 +134,13 @@ async fn write_closed_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn
 
 /// Open loop: requests go out at their scheduled times whatever the answers do, up to the
 /// in-flight cap; latency counts from the scheduled time.
-async fn write_open_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn: &Conn, env: &Env, rate: f64) {
+async fn write_open_loop<S: AsyncWrite + Unpin>(
+    writer: &mut WriteHalf<S>,
+    conn: &Conn,
+    env: &Env,
+    rate: f64,
+    outbox: &impl Outbox,
+) {
     let schedule = env.schedule(conn, rate);
     let total = schedule.total();
     let mut out = Vec::new();
@@ -112,13 +153,14 @@ async fn write_open_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn: 
         let due = schedule.due_by(now);
         let room = u64::from(env.inflight).saturating_sub(conn.pending.borrow().outstanding() as u64);
         let n = (due - k).min(room);
+        out.clear();
+        outbox.control(&mut out);
         if n > 0 {
-            out.clear();
-            issue(conn, env, &mut out, (k..k + n).map(|j| schedule.intended_ns(j)), now);
+            issue(conn, env, outbox, &mut out, (k..k + n).map(|j| schedule.intended_ns(j)), now);
             k += n;
-            if !write(&mut writer, &out, conn, env).await {
-                break;
-            }
+        }
+        if !out.is_empty() && !write(writer, &out, conn, env).await {
+            break;
         }
         if k >= total || conn.sending_over.get() || now >= env.window.measure_end_ns {
             break;
@@ -137,18 +179,25 @@ async fn write_open_loop<S: AsyncWrite + Unpin>(mut writer: WriteHalf<S>, conn: 
 }
 
 /// Renders one request per intended time into `out`, registering each as sent at `now`.
-fn issue(conn: &Conn, env: &Env, out: &mut Vec<u8>, intended: impl Iterator<Item = u64>, now: u64) {
+fn issue(
+    conn: &Conn,
+    env: &Env,
+    outbox: &impl Outbox,
+    out: &mut Vec<u8>,
+    intended: impl Iterator<Item = u64>,
+    now: u64,
+) {
     let mut pending = conn.pending.borrow_mut();
     let mut counts = env.counts.borrow_mut();
     for intended_ns in intended {
         let id = pending.issue(intended_ns, now, &mut counts);
-        env.template.render(id, out);
+        outbox.request(id, out);
         env.record_send_lag(intended_ns, now);
     }
 }
 
 /// Writes `out` whole; false if the connection failed or closed meanwhile.
-async fn write<S: AsyncWrite + Unpin>(writer: &mut WriteHalf<S>, out: &[u8], conn: &Conn, env: &Env) -> bool {
+pub async fn write<S: AsyncWrite + Unpin>(writer: &mut WriteHalf<S>, out: &[u8], conn: &Conn, env: &Env) -> bool {
     let written = future::or(async { Some(writer.write_all(out).await) }, async {
         conn.closed().await;
         None

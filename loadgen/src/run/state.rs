@@ -129,6 +129,9 @@ pub struct Env {
     pub send_lag: RefCell<Histogram<u64>>,
     /// This worker's live connections.
     pub conns: RefCell<Vec<Rc<Conn>>>,
+    /// Why the first connection that failed mid-run failed, when the driver knows (a
+    /// WebSocket close code, a protocol error).
+    pub first_failure: RefCell<Option<String>>,
 }
 
 impl Env {
@@ -230,6 +233,14 @@ impl Conn {
             env.counts.borrow_mut().connection_errors += 1;
         }
         self.close();
+    }
+
+    /// Like [`Conn::fail`], and keeps `reason` as the worker's first failure if it is one.
+    pub fn fail_because(&self, env: &Env, reason: impl FnOnce() -> String) {
+        if !self.failed.get() {
+            env.first_failure.borrow_mut().get_or_insert_with(reason);
+        }
+        self.fail(env);
     }
 
     /// Marks the connection closed and wakes both tasks.

@@ -6,7 +6,7 @@ use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
 use crate::run::io::Io;
 use crate::run::state::{Conn, Env, Shared};
-use crate::run::{http, ndjson, Plan};
+use crate::run::{http, ndjson, ws, Plan};
 use crate::target::Target;
 use futures_lite::future;
 use glommio::sync::Semaphore;
@@ -88,7 +88,9 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
         latency: RefCell::new(report::histogram()),
         send_lag: RefCell::new(report::histogram()),
         conns: RefCell::new(Vec::new()),
+        first_failure: RefCell::new(None),
     });
+    let ws_frames = plan.ws_frames.clone().map(Rc::new);
     let established_n = established.len() as u64;
     let mut children = Vec::new();
     let mut tasks = Vec::new();
@@ -97,9 +99,10 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
         env.conns.borrow_mut().push(conn.clone());
         children.extend(e.child);
         let env = env.clone();
-        tasks.push(match e.http_head {
-            Some(head) => glommio::spawn_local(http::drive(e.io, e.leftover, head, conn, env)),
-            None => glommio::spawn_local(ndjson::drive(e.io, e.leftover, conn, env)),
+        tasks.push(match (e.http_head, &ws_frames) {
+            (Some(head), _) => glommio::spawn_local(http::drive(e.io, e.leftover, head, conn, env)),
+            (None, Some(frames)) => glommio::spawn_local(ws::drive(e.io, e.leftover, frames.clone(), conn, env)),
+            (None, None) => glommio::spawn_local(ndjson::drive(e.io, e.leftover, conn, env)),
         });
     }
     let control = glommio::spawn_local(control(env.clone()));
@@ -114,6 +117,7 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     slot.done.store(true, Release);
     let counts = env.counts.take();
     let send_lag = env.send_lag.replace(report::histogram());
+    let first_error = first_error.or_else(|| env.first_failure.take());
     WorkerResult { counts, connect, send_lag, established: established_n, first_error }
 }
 
@@ -187,6 +191,10 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
             Target::Http { path, host_header, .. } => {
                 let (leftover, head) = http::handshake(&mut io, path, host_header).await?;
                 (leftover, Some(head))
+            }
+            Target::Ws { path, host_header, .. } => {
+                let mask = plan.ws_frames.as_ref().ok_or("no WebSocket frames")?.mask();
+                (ws::handshake(&mut io, path, host_header, mask).await?, None)
             }
             _ => (ndjson::handshake(&mut io).await?, None),
         };

@@ -176,3 +176,287 @@ fn read_http_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
     reader.read_exact(&mut body).ok()?;
     Some(HttpRequest { headers, body })
 }
+
+/// The standard answer to request `id` as one JSON text (no newline), in ringmcp's shape.
+pub fn ok_json(id: u64) -> String {
+    format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"content\":[]}}}}")
+}
+
+/// An unmasked (server) WebSocket frame: `first` is the FIN bit and opcode byte.
+pub fn ws_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    match payload.len() {
+        len @ 0..=125 => out.push(len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// FIN + text opcode.
+pub const WS_TEXT: u8 = 0x81;
+/// Text opcode without FIN: the first fragment of a message.
+pub const WS_TEXT_FIRST: u8 = 0x01;
+/// Continuation without FIN: a middle fragment.
+pub const WS_CONTINUATION: u8 = 0x00;
+/// FIN + continuation: the last fragment.
+pub const WS_LAST: u8 = 0x80;
+/// FIN + close.
+pub const WS_CLOSE: u8 = 0x88;
+/// FIN + ping.
+pub const WS_PING: u8 = 0x89;
+
+/// A close frame with `code` and `reason`.
+pub fn ws_close(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    ws_frame(WS_CLOSE, &payload)
+}
+
+/// What a WebSocket test server sends for one workload request: whole frames (built with
+/// [`ws_frame`]), given the request's id and how many workload requests this connection saw
+/// before it. A close frame among them closes the session after it is sent.
+pub type WsBehaviour = dyn Fn(u64, u64) -> Vec<Vec<u8>> + Send + Sync;
+
+/// What a WebSocket test server observed, over all its connections.
+#[derive(Default)]
+pub struct WsStats {
+    /// Pings sent.
+    pub pings: std::sync::atomic::AtomicU64,
+    /// Pongs that came back masked with the payload of the oldest unanswered ping.
+    pub pongs: std::sync::atomic::AtomicU64,
+    /// Client frames without a mask, and pongs that matched no ping (each closes the session
+    /// with 1002, so the run fails).
+    pub violations: std::sync::atomic::AtomicU64,
+    /// The close codes the client sent (`None`: a close without a code).
+    pub client_closes: std::sync::Mutex<Vec<Option<u16>>>,
+}
+
+/// The RFC 6455 accept value for a key, computed independently of loadgen.
+pub fn ws_accept(key: &str) -> String {
+    use base64::Engine as _;
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
+}
+
+/// The correct 101 for a key.
+pub fn ws_101(key: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        ws_accept(key)
+    )
+    .into_bytes()
+}
+
+/// Starts a WebSocket server that upgrades with `upgrade(key)` (the response head; anything
+/// but a 101 ends the connection), answers `initialize` after a ping and a notification,
+/// ignores notifications and hands workload requests to `behaviour`. Returns `ws://127.0.0.1:PORT/mcp/ws`.
+pub fn ws_server(upgrade: fn(&str) -> Vec<u8>, behaviour: Arc<WsBehaviour>, stats: Arc<WsStats>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}/mcp/ws", listener.local_addr().expect("addr"));
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (behaviour, stats) = (behaviour.clone(), stats.clone());
+            thread::spawn(move || serve_ws(stream, upgrade, &*behaviour, &stats));
+        }
+    });
+    url
+}
+
+/// One client frame, unmasked: (opcode, payload, was it masked).
+fn read_client_frame(reader: &mut BufReader<TcpStream>) -> Option<(u8, Vec<u8>, bool)> {
+    let mut head = [0u8; 2];
+    reader.read_exact(&mut head).ok()?;
+    let len = match head[1] & 0x7F {
+        126 => {
+            let mut ext = [0u8; 2];
+            reader.read_exact(&mut ext).ok()?;
+            u64::from(u16::from_be_bytes(ext))
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            reader.read_exact(&mut ext).ok()?;
+            u64::from_be_bytes(ext)
+        }
+        short => u64::from(short),
+    };
+    let masked = head[1] & 0x80 != 0;
+    let mut mask = [0u8; 4];
+    if masked {
+        reader.read_exact(&mut mask).ok()?;
+    }
+    let mut payload = vec![0u8; usize::try_from(len).ok()?];
+    reader.read_exact(&mut payload).ok()?;
+    for (i, byte) in payload.iter_mut().enumerate() {
+        *byte ^= mask[i % 4];
+    }
+    Some((head[0] & 0x0F, payload, masked))
+}
+
+fn serve_ws(stream: TcpStream, upgrade: fn(&str) -> Vec<u8>, behaviour: &WsBehaviour, stats: &WsStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = stream.set_nodelay(true);
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut key = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("sec-websocket-key") {
+                key = Some(value.trim().to_string());
+            }
+        }
+    }
+    let response = upgrade(&key.unwrap_or_default());
+    if writer.write_all(&response).is_err() || !response.starts_with(b"HTTP/1.1 101") {
+        return;
+    }
+    let (mut seen, mut pings, mut closing) = (0, std::collections::VecDeque::new(), false);
+    while let Some((opcode, payload, masked)) = read_client_frame(&mut reader) {
+        if !masked {
+            stats.violations.fetch_add(1, Relaxed);
+            let _ = writer.write_all(&ws_close(1002, "unmasked client frame"));
+            return;
+        }
+        let frames = match opcode {
+            0x1 if closing => continue,
+            0x1 => {
+                let Ok(message) = serde_json::from_slice::<Value>(&payload) else { continue };
+                let Some(id) = message.get("id").and_then(Value::as_u64) else { continue };
+                if message["method"] == "initialize" {
+                    // A ping and a log notification first: loadgen must answer the one and
+                    // skip the other while it waits for the answer.
+                    let answer = format!(
+                        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}}}}}}"
+                    );
+                    vec![
+                        ws_frame(WS_PING, b"hello"),
+                        ws_frame(WS_TEXT, br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#),
+                        ws_frame(WS_TEXT, answer.as_bytes()),
+                    ]
+                } else {
+                    seen += 1;
+                    behaviour(id, seen - 1)
+                }
+            }
+            0xA => {
+                if pings.pop_front() == Some(payload) {
+                    stats.pongs.fetch_add(1, Relaxed);
+                    continue;
+                }
+                stats.violations.fetch_add(1, Relaxed);
+                vec![ws_close(1002, "pong without its ping")]
+            }
+            0x8 => {
+                let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                stats.client_closes.lock().expect("lock").push(code);
+                if !closing {
+                    let _ = writer.write_all(&ws_frame(WS_CLOSE, &payload));
+                }
+                return;
+            }
+            _ => continue,
+        };
+        for frame in &frames {
+            if frame[0] == WS_PING {
+                stats.pings.fetch_add(1, Relaxed);
+                pings.push_back(frame[2..].to_vec());
+            }
+            closing |= frame[0] == WS_CLOSE;
+        }
+        if closing {
+            // Send up to the close, then read (and record) the client's close until EOF.
+            let end = frames.iter().position(|f| f[0] == WS_CLOSE).expect("a close") + 1;
+            let _ = writer.write_all(&frames[..end].concat());
+            continue;
+        }
+        if writer.write_all(&frames.concat()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A running `ringmcp serve`, killed on drop.
+pub struct Ringmcp {
+    child: std::process::Child,
+    /// The port it listens on (NDJSON, HTTP and WebSocket).
+    pub port: u16,
+}
+
+/// The ringmcp binary: `$RINGMCP_BIN`, else the one built next to this loadgen, else
+/// target/release or target/debug.
+pub fn ringmcp_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("RINGMCP_BIN") {
+        return PathBuf::from(path);
+    }
+    let profile_dir = std::path::Path::new(env!("CARGO_BIN_EXE_loadgen")).parent().expect("target dir");
+    let candidates =
+        [profile_dir.join("ringmcp"), profile_dir.join("../release/ringmcp"), profile_dir.join("../debug/ringmcp")];
+    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
+        panic!(
+            "no ringmcp binary at {candidates:?}; run `cargo build -p ringmcp` in the repository root or set RINGMCP_BIN"
+        )
+    })
+}
+
+impl Ringmcp {
+    /// Starts `ringmcp serve --listen 127.0.0.1:0 ARGS…` and reads the port it bound from its
+    /// start-up log line.
+    pub fn start(args: &[&str]) -> Ringmcp {
+        let bin = ringmcp_bin();
+        let mut child = Command::new(&bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "info"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut port = None;
+        let mut line = String::new();
+        while port.is_none() && stderr.read_line(&mut line).unwrap_or(0) > 0 {
+            port = line.split(" listening on 127.0.0.1:").nth(1).and_then(|rest| rest.split(' ').next()?.parse().ok());
+            line.clear();
+        }
+        let port = port.unwrap_or_else(|| panic!("{} exited before logging its port", bin.display()));
+        thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Ringmcp { child, port }
+    }
+
+    /// The sum over cores of the Prometheus counter `name` with `label="value"`, from /metrics.
+    pub fn metric(&self, name: &str, label: &str, value: &str) -> u64 {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("read");
+        let selector = format!("{label}=\"{value}\"");
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&selector))
+            .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).expect("a number") as u64)
+            .sum()
+    }
+}
+
+impl Drop for Ringmcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
