@@ -105,7 +105,8 @@ impl Later {
     }
 }
 
-fn record(core: &CoreCtx, method: usize, start: Instant, code: Option<i32>) {
+/// Counts one answered request: its method, its latency since `start`, its error code.
+pub(crate) fn record(core: &CoreCtx, method: usize, start: Instant, code: Option<i32>) {
     let end = Instant::now();
     core.metrics.record_request(method, (end - start).as_nanos() as u64, code, core.ms_at(end));
 }

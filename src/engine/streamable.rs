@@ -454,9 +454,7 @@ fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: 
 }
 
 fn record(core: &CoreCtx, method: usize, start: Instant, answer: &[u8], id_len: usize) {
-    let end = Instant::now();
-    let code = super::dispatch::error_code(answer, id_len);
-    core.metrics.record_request(method, (end - start).as_nanos() as u64, code, core.ms_at(end));
+    super::dispatch::record(core, method, start, super::dispatch::error_code(answer, id_len));
 }
 
 /// `<stream>:<seq>` → its parts.
