@@ -64,6 +64,16 @@ fn assert_fatal(conn: &mut HttpConn, status: u16, message: &str) {
 
 // ---- sniffing ----
 
+/// A server started with `args`, one initialized HTTP session on it, and a fresh keep-alive
+/// connection (the session is not bound to it).
+fn one_session(args: &[&str]) -> (Server, u16, String, HttpConn) {
+    let server = Server::start(args);
+    let port = server.port;
+    let sid = http_session(port);
+    let conn = HttpConn::connect(port);
+    (server, port, sid, conn)
+}
+
 #[test]
 fn ndjson_and_http_share_one_port() {
     let server = Server::start(&["--cores", "1"]);
@@ -111,10 +121,7 @@ fn initialize_opens_a_session_named_by_mcp_session_id_and_later_requests_use_it(
 
 #[test]
 fn missing_unknown_and_malformed_session_ids_are_refused_and_the_connection_stays_usable() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let resp = conn.call(&Req::mcp(port, TOOLS_LIST));
     assert_json(&resp, 400, &[], SESSION_REQUIRED);
     let unknown = "0123456789abcdef0123456789abcdef";
@@ -132,10 +139,7 @@ fn missing_unknown_and_malformed_session_ids_are_refused_and_the_connection_stay
 
 #[test]
 fn notifications_and_client_responses_are_accepted_with_202_and_no_body() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let accepted = vec![("content-length".to_string(), "0".to_string())];
     for message in [
         r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}"#,
@@ -150,10 +154,7 @@ fn notifications_and_client_responses_are_accepted_with_202_and_no_body() {
 
 #[test]
 fn invalid_json_body_gets_400_with_a_parse_error() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"#;
     let parse_error = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: invalid JSON"}}"#;
     assert_json(&conn.call(&Req::mcp_in(port, &sid, body)), 400, &[], parse_error);
@@ -164,10 +165,7 @@ fn invalid_json_body_gets_400_with_a_parse_error() {
 
 #[test]
 fn post_needs_an_accept_of_json_and_sse_and_a_json_content_type() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let not_acceptable = "Not Acceptable: Accept must list application/json and text/event-stream";
     for accept in ["application/json", "text/event-stream", "text/html"] {
         let resp = conn.call(&Req::mcp_in(port, &sid, TOOLS_LIST).set("Accept", accept));
@@ -186,10 +184,7 @@ fn post_needs_an_accept_of_json_and_sse_and_a_json_content_type() {
 
 #[test]
 fn mcp_protocol_version_header_must_name_a_supported_version() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let resp = conn.call(&Req::mcp_in(port, &sid, TOOLS_LIST).header("MCP-Protocol-Version", "1999-01-01"));
     let message =
         "Bad Request: unsupported MCP-Protocol-Version 1999-01-01; supported: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25";
@@ -202,10 +197,7 @@ fn mcp_protocol_version_header_must_name_a_supported_version() {
 
 #[test]
 fn delete_ends_the_session_and_its_id_is_then_unknown() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let delete = Req::new("DELETE", "/mcp", port).header("Mcp-Session-Id", &sid);
     let resp = conn.call(&delete);
     assert_eq!((resp.status, &resp.headers), (200, &vec![("content-length".to_string(), "0".to_string())]));
@@ -219,10 +211,7 @@ fn delete_ends_the_session_and_its_id_is_then_unknown() {
 
 #[test]
 fn delete_gets_405_with_allow_when_sessions_cannot_be_deleted() {
-    let server = Server::start(&["--cores", "1", "--no-session-delete"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--no-session-delete"]);
     let resp = conn.call(&Req::new("DELETE", "/mcp", port).header("Mcp-Session-Id", &sid));
     let message = "Method Not Allowed: sessions cannot be ended by DELETE here";
     assert_refused(&resp, 405, &[("allow", "GET, POST")], -32000, message);
@@ -231,10 +220,7 @@ fn delete_gets_405_with_allow_when_sessions_cannot_be_deleted() {
 
 #[test]
 fn get_opens_the_session_stream_with_a_priming_event_and_a_second_one_conflicts() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let get = Req::new("GET", "/mcp", port).header("Accept", "text/event-stream");
     assert_json(&conn.call(&get), 400, &[], SESSION_REQUIRED);
     let get = get.header("Mcp-Session-Id", &sid);
@@ -255,10 +241,7 @@ fn get_opens_the_session_stream_with_a_priming_event_and_a_second_one_conflicts(
 
 #[test]
 fn other_methods_on_mcp_get_405_with_allow_and_other_paths_404() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     for method in ["PUT", "PATCH"] {
         let req = Req::new(method, "/mcp", port).header("Mcp-Session-Id", &sid);
         let resp = conn.call(&req);
@@ -272,10 +255,7 @@ fn other_methods_on_mcp_get_405_with_allow_and_other_paths_404() {
 
 #[test]
 fn post_listing_sse_first_is_answered_with_priming_then_result_events() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     conn.send(&Req::mcp_in(port, &sid, TOOLS_LIST).set("Accept", "text/event-stream, application/json").bytes());
     let head = conn.read_sse_head();
     assert_eq!(head.header_names(), ["content-type", "cache-control", "transfer-encoding"], "{head:?}");
@@ -306,10 +286,7 @@ fn sse_events(no: u32, messages: &[String]) -> Vec<String> {
 
 #[test]
 fn progress_notifications_come_as_sse_events_before_the_result() {
-    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--pack", "conformance"]);
     // JSON is listed first: the answer becomes a stream because messages precede the result.
     let body = call_tool(5, "test_tool_with_progress", r#","_meta":{"progressToken":"tok"}"#);
     conn.send(&Req::mcp_in(port, &sid, &body).bytes());
@@ -320,10 +297,7 @@ fn progress_notifications_come_as_sse_events_before_the_result() {
 
 #[test]
 fn log_messages_come_as_sse_events_before_the_result() {
-    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--pack", "conformance"]);
     conn.send(&Req::mcp_in(port, &sid, &call_tool(6, "test_tool_with_logging", "")).bytes());
     conn.read_sse_head();
     let result = r#"{"jsonrpc":"2.0","id":6,"result":{"content":[{"type":"text","text":"Tool with logging executed successfully"}]}}"#;
@@ -337,10 +311,7 @@ fn log_messages_come_as_sse_events_before_the_result() {
 
 #[test]
 fn a_stream_closed_by_the_server_is_resumed_with_last_event_id() {
-    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--pack", "conformance"]);
     conn.send(&Req::mcp_in(port, &sid, &call_tool(1, "test_reconnection", "")).bytes());
     conn.read_sse_head();
     // Only the priming event, then the stream ends without the result.
@@ -460,10 +431,7 @@ fn headers_over_max_header_bytes_get_431_and_the_connection_closes() {
 
 #[test]
 fn body_over_max_message_bytes_gets_413_and_the_connection_closes() {
-    let server = Server::start(&["--cores", "1", "--max-message-bytes", "1024"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--max-message-bytes", "1024"]);
     // A body of exactly the limit is served (JSON padded with spaces).
     let body = echo(1, "fits");
     let padded = format!("{body}{}", " ".repeat(1024 - body.len()));
@@ -518,10 +486,7 @@ fn an_idle_keep_alive_connection_is_closed_after_idle_timeout() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order_on_one_connection() {
-    let server = Server::start(&["--cores", "1"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     let sleep = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":100}}}"#;
     let mut batch = Req::mcp_in(port, &sid, sleep).bytes();
     batch.extend(Req::new("GET", "/ready", port).bytes());
@@ -729,10 +694,7 @@ fn scrape(port: u16) -> Vec<Sample> {
 
 #[test]
 fn metrics_is_prometheus_text_and_counts_each_tools_call() {
-    let server = Server::start(&["--cores", "2"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "2"]);
     for i in 0..5 {
         let text = format!("m{i}");
         assert_json(&conn.call(&Req::mcp_in(port, &sid, &echo(i, &text))), 200, &[], &echo_answer(i, &text));
@@ -847,10 +809,7 @@ fn a_session_of_an_older_version_gets_sse_answers_without_priming() {
 
 #[test]
 fn requests_pipelined_behind_an_sse_answer_are_answered_after_it() {
-    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
-    let port = server.port;
-    let sid = http_session(port);
-    let mut conn = HttpConn::connect(port);
+    let (_server, port, sid, mut conn) = one_session(&["--cores", "1", "--pack", "conformance"]);
     let mut batch = Req::mcp_in(port, &sid, &call_tool(6, "test_tool_with_logging", "")).bytes();
     batch.extend(Req::new("GET", "/ready", port).bytes());
     conn.send(&batch);
