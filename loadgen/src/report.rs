@@ -36,6 +36,9 @@ pub struct Report {
     pub connections_established: u64,
     /// TCP connect (or process spawn) + `initialize` answer, in ms.
     pub connect_ms: Percentiles3,
+    /// From the start of the run until the last connection finished its handshake (or
+    /// failed), in ms: how long connecting all of them took.
+    pub connect_all_ms: f64,
     /// Requests written.
     pub sent: u64,
     /// Result answers in time.
@@ -183,6 +186,8 @@ pub struct Measured<'a> {
     pub send_lag: Option<&'a Histogram<u64>>,
     /// Connections that finished the handshake.
     pub established: u64,
+    /// When the last handshake ended, in µs from the start of the run.
+    pub connect_all_us: u64,
     /// Server stats, if asked for.
     pub server: Option<ServerStats>,
 }
@@ -197,6 +202,7 @@ impl Report {
             shape,
             connections_established: m.established,
             connect_ms: Percentiles3::of_us(m.connect),
+            connect_all_ms: m.connect_all_us as f64 / 1_000.0,
             sent: c.sent,
             ok: c.ok,
             errors: c.errors_sorted().into_iter().map(|(k, n)| (k.to_string(), n)).collect(),
@@ -238,9 +244,10 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  connections   {}/{} up, {} in flight each, connect p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            "  connections   {}/{} up in {:.0} ms, {} in flight each, connect p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
             self.connections_established,
             self.shape.connections,
+            self.connect_all_ms,
             self.shape.inflight,
             self.connect_ms.p50,
             self.connect_ms.p99,
@@ -340,6 +347,7 @@ mod tests {
                 connect: &connect,
                 send_lag: None,
                 established: 2,
+                connect_all_us: 2_500,
                 server: None,
             },
         )
@@ -351,6 +359,7 @@ mod tests {
         assert_eq!(r.throughput_msg_s, 250.0);
         assert_eq!((r.latency_us.p50, r.latency_us.max, r.latency_us.count), (500, 1000, 1000));
         assert_eq!(r.connect_ms.p99, 1.5);
+        assert_eq!(r.connect_all_ms, 2.5);
         assert_eq!(r.errors.get("-32010"), Some(&2));
         assert_eq!((r.mode.as_str(), r.exit_code()), ("closed", 0));
     }
@@ -369,6 +378,7 @@ mod tests {
             "warmup_s",
             "connections_established",
             "connect_ms",
+            "connect_all_ms",
             "sent",
             "ok",
             "errors",

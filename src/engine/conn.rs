@@ -293,11 +293,18 @@ impl Conn {
     /// Answers complete lines from the front of `buf` while the in-flight limit allows;
     /// returns the bytes used up.
     fn process_lines(&mut self, buf: &[u8]) -> usize {
+        let mut batch = dispatch::Batch::begin(&self.core);
+        let used = self.answer_lines(&mut batch, buf);
+        batch.end(&self.core);
+        used
+    }
+
+    fn answer_lines(&mut self, batch: &mut dispatch::Batch, buf: &[u8]) -> usize {
         let mut used = 0;
         while self.has_room() {
             match next_frame(&buf[used..], self.core.max_message_bytes) {
                 Frame::Line(line, n) => {
-                    self.answer_line(line);
+                    self.answer_line(batch, line);
                     used += n;
                 }
                 Frame::Blank(n) => used += n,
@@ -327,7 +334,7 @@ impl Conn {
         std::cell::RefMut::map(shared, |s| &mut s.out)
     }
 
-    fn answer_line(&mut self, line: &[u8]) {
+    fn answer_line(&mut self, batch: &mut dispatch::Batch, line: &[u8]) {
         if self.core.raw_echo {
             let mut out = self.out_buf();
             out.extend_from_slice(line);
@@ -337,7 +344,7 @@ impl Conn {
         let core = self.core.clone();
         let mut out = self.out_buf();
         let mark = out.len();
-        let later = dispatch::handle_message(&core, &self.session, &self.dyn_sink, line, &mut out);
+        let later = dispatch::handle_message(&core, batch, &self.session, &self.dyn_sink, line, &mut out);
         // Messages a sync handler sent while its request was answered inline go before it.
         let aside = std::mem::take(&mut *self.sink.aside.borrow_mut());
         if !aside.is_empty() {

@@ -18,10 +18,35 @@ pub(crate) struct Later {
     start: Instant,
 }
 
+/// The clock of one read's worth of messages, read when the batch begins and when it ends
+/// rather than twice per request (two clock reads were 4 % of a pipelined echo's server time).
+/// Every request answered inline is counted with the whole batch's latency, from the read to
+/// the last answer written: an upper bound on its own, and what its client waits for.
+pub(crate) struct Batch {
+    start: Instant,
+    start_ms: u64,
+    answered: u64,
+}
+
+impl Batch {
+    pub fn begin(core: &CoreCtx) -> Batch {
+        let start = Instant::now();
+        Batch { start, start_ms: core.ms_at(start), answered: 0 }
+    }
+
+    /// Records the latency of the requests answered inline.
+    pub fn end(self, core: &CoreCtx) {
+        if self.answered > 0 {
+            core.metrics.record_latency(self.start.elapsed().as_nanos() as u64, self.answered);
+        }
+    }
+}
+
 /// Answers `line`: the answer (ending in `\n`) is appended to `out`, or the request is
 /// returned to be run.
 pub(crate) fn handle_message(
     core: &CoreCtx,
+    batch: &mut Batch,
     session: &RefCell<Session>,
     sink: &Rc<dyn Sink>,
     line: &[u8],
@@ -31,14 +56,14 @@ pub(crate) fn handle_message(
         Ok(m) => m,
         Err(invalid) => {
             jsonrpc::write_error(out, invalid.id, &invalid.error);
-            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
+            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), batch.start_ms);
             return None;
         }
     };
     match message {
         Message::Notification { method, params } => {
             mcp::handle_notification(&mut session.borrow_mut(), &method, params);
-            core.metrics.record_notification(core.now_ms());
+            core.metrics.record_notification(batch.start_ms);
             None
         }
         Message::Response { id } => {
@@ -46,11 +71,10 @@ pub(crate) fn handle_message(
             None
         }
         Message::Request { id, method, params } => {
-            let start = Instant::now();
             let method_idx = method_index(&method);
             if let Err(e) = core.queue.try_admit() {
                 jsonrpc::write_error(out, Some(id), &e);
-                core.metrics.record_request(method_idx, 0, Some(e.code), core.now_ms());
+                core.metrics.record_request(method_idx, 0, Some(e.code), batch.start_ms);
                 return None;
             }
             let mark = out.len();
@@ -69,11 +93,11 @@ pub(crate) fn handle_message(
             match later {
                 None => {
                     core.queue.release();
-                    let code = error_code(&out[mark..], id.0.len());
-                    record(core, method_idx, start, code);
+                    core.metrics.count_request(method_idx, error_code(&out[mark..], id.0.len()), batch.start_ms);
+                    batch.answered += 1;
                     None
                 }
-                Some(fut) => Some(Later { id: OwnedId::new(id), fut, method: method_idx, start }),
+                Some(fut) => Some(Later { id: OwnedId::new(id), fut, method: method_idx, start: batch.start }),
             }
         }
     }

@@ -161,10 +161,21 @@ impl CoreMetrics {
     /// answer in nanoseconds (kept in whole microseconds), and its JSON-RPC error code if the
     /// answer was an error. Panics if `method_idx` is not one [`method_index`] can return.
     pub(crate) fn record_request(&self, method_idx: usize, latency_ns: u64, error_code: Option<i32>, now_ms: u64) {
-        bump(&self.messages[method_idx]);
+        self.count_request(method_idx, error_code, now_ms);
+        self.record_latency(latency_ns, 1);
+    }
+
+    /// `count` answered requests that each took `latency_ns` (kept in whole microseconds).
+    pub(crate) fn record_latency(&self, latency_ns: u64, count: u64) {
         let us = latency_ns / 1_000;
-        self.latency_us.borrow_mut().saturating_record(us);
-        self.latency_sum_us.set(self.latency_sum_us.get().saturating_add(us));
+        self.latency_us.borrow_mut().saturating_record_n(us, count);
+        self.latency_sum_us.set(self.latency_sum_us.get().saturating_add(us.saturating_mul(count)));
+    }
+
+    /// Counts one answered request's method and error code, without its latency (see
+    /// [`CoreMetrics::record_latency`]).
+    pub(crate) fn count_request(&self, method_idx: usize, error_code: Option<i32>, now_ms: u64) {
+        bump(&self.messages[method_idx]);
         if let Some(code) = error_code {
             let i = ERROR_CODES.iter().position(|c| *c == code).unwrap_or(ERROR_CODES.len());
             bump(&self.errors[i]);
@@ -602,6 +613,20 @@ mod tests {
         assert_eq!(s.latency_count, 6);
         assert_eq!(s.latency_sum_us, 70_002_350);
         assert!(s.latency_le.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn a_batch_counts_each_request_once_with_the_batch_latency() {
+        let m = CoreMetrics::new();
+        let call = method_index("tools/call");
+        for code in [None, None, Some(-32602)] {
+            m.count_request(call, code, 0);
+        }
+        m.record_latency(120_000, 3);
+        let s = m.snapshot(0);
+        assert_eq!((s.messages[call], s.errors.iter().sum::<u64>()), (3, 1));
+        assert_eq!((s.latency_count, s.latency_sum_us), (3, 360));
+        assert_eq!(&s.latency_le[..2], &[0, 3], "120 us is in the second bucket, three times");
     }
 
     fn two_cores() -> Vec<CoreSnapshot> {

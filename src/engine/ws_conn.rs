@@ -110,6 +110,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
         sink,
         waker: entry.waker.clone(),
         closing: false,
+        lines: Vec::new(),
     };
     let result = ws.run(io, &mut buf).await;
     ws.shared.borrow_mut().closed = true;
@@ -128,6 +129,8 @@ struct WsSession {
     waker: Rc<RefCell<Option<Waker>>>,
     /// A close was sent: flush, then hang up.
     closing: bool,
+    /// Reused for each message's answer lines before they are framed.
+    lines: Vec<u8>,
 }
 
 impl WsSession {
@@ -181,6 +184,13 @@ impl WsSession {
 
     /// Handles the complete frames at the front of `buf`; returns the bytes used.
     fn decode(&mut self, decoder: &mut Decoder, buf: &[u8]) -> usize {
+        let mut batch = dispatch::Batch::begin(&self.core);
+        let used = self.decode_frames(&mut batch, decoder, buf);
+        batch.end(&self.core);
+        used
+    }
+
+    fn decode_frames(&mut self, batch: &mut dispatch::Batch, decoder: &mut Decoder, buf: &[u8]) -> usize {
         let mut used = 0;
         while !self.closing && self.shared.borrow().inflight < self.core.max_inflight {
             match decoder.decode(&buf[used..]) {
@@ -189,7 +199,7 @@ impl WsSession {
                     used += n;
                     match event {
                         None => {}
-                        Some(Event::Text(message)) => self.answer(&message),
+                        Some(Event::Text(message)) => self.answer(batch, &message),
                         Some(Event::Binary(_)) => {
                             self.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported; send JSON-RPC as text")
                         }
@@ -213,10 +223,12 @@ impl WsSession {
         self.closing = true;
     }
 
-    fn answer(&mut self, message: &[u8]) {
-        let mut lines = Vec::new();
-        let later = dispatch::handle_message(&self.core, &self.session, &self.sink, message, &mut lines);
+    fn answer(&mut self, batch: &mut dispatch::Batch, message: &[u8]) {
+        let mut lines = std::mem::take(&mut self.lines);
+        let later = dispatch::handle_message(&self.core, batch, &self.session, &self.sink, message, &mut lines);
         frame_lines(&mut self.shared.borrow_mut().out, &lines);
+        lines.clear();
+        self.lines = lines;
         let Some(later) = later else { return };
         self.shared.borrow_mut().inflight += 1;
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());

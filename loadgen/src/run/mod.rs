@@ -289,6 +289,7 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
     let mut connect = report::histogram();
     let mut send_lag = report::histogram();
     let mut established = 0;
+    let connect_all_us = results.iter().map(|r| r.connected_at_us).max().unwrap_or(0);
     for r in results {
         counts.merge(&r.counts);
         connect.add(&r.connect).unwrap_or_else(|_| unreachable!("same bounds"));
@@ -310,7 +311,15 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
         warmup_s: config.warmup.as_secs_f64(),
     };
     let send_lag = config.rate.map(|_| &send_lag);
-    let measured = Measured { counts: &counts, latency: &latency, connect: &connect, send_lag, established, server };
+    let measured = Measured {
+        counts: &counts,
+        latency: &latency,
+        connect: &connect,
+        send_lag,
+        established,
+        connect_all_us,
+        server,
+    };
     let report = Report::new(shape, measured);
     debug_assert_eq!(
         report.sent,

@@ -41,6 +41,8 @@ pub struct WorkerResult {
     pub send_lag: Histogram<u64>,
     /// Connections that finished the handshake.
     pub established: u64,
+    /// When its last handshake ended, in µs from the start of the run.
+    pub connected_at_us: u64,
     /// The first connection failure's reason, if any.
     pub first_error: Option<String>,
 }
@@ -59,6 +61,7 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     let slot = &ctx.shared.slots[ctx.index];
     let mut counts = Counts::default();
     let (established, connect, first_error) = connect_phase(&ctx, &mut counts).await;
+    let connected_at_us = ctx.shared.epoch.elapsed().as_micros() as u64;
     slot.connected.store(true, Release);
     let start_ns = loop {
         let start = ctx.shared.start_ns.load(Acquire);
@@ -118,7 +121,7 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     let counts = env.counts.take();
     let send_lag = env.send_lag.replace(report::histogram());
     let first_error = first_error.or_else(|| env.first_failure.take());
-    WorkerResult { counts, connect, send_lag, established: established_n, first_error }
+    WorkerResult { counts, connect, send_lag, established: established_n, connected_at_us, first_error }
 }
 
 /// Opens this worker's connections (paced by `--ramp-per-s`, at most
