@@ -210,6 +210,8 @@ settings! {
         header_timeout_ms = HEADER_TIMEOUT_MS_DEFAULT, HEADER_TIMEOUT_MS_RANGE;
     " Milliseconds a keep-alive HTTP connection may sit between requests before it is closed."
         idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_RANGE;
+    " Microseconds a core keeps polling for work before it sleeps (0: sleep at once). Saves the wake-up when requests come back to back, for CPU burnt while idle; stdio spins only when pinned to one CPU (taskset)."
+        spin_before_park_us = SPIN_BEFORE_PARK_US_DEFAULT, SPIN_BEFORE_PARK_US_RANGE;
     " Milliseconds an unused Streamable HTTP session lives before it is ended (then 404)."
         session_idle_timeout_ms = SESSION_IDLE_TIMEOUT_MS_DEFAULT, SESSION_IDLE_TIMEOUT_MS_RANGE;
     " Milliseconds a tool waits for the client to answer sampling, elicitation or roots requests."

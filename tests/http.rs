@@ -161,6 +161,9 @@ fn invalid_json_body_gets_400_with_a_parse_error() {
     // Without a session too: the body is judged first.
     assert_json(&conn.call(&Req::mcp(port, body)), 400, &[], parse_error);
     assert_json(&conn.call(&Req::mcp_in(port, &sid, &echo(1, "ok"))), 200, &[], &echo_answer(1, "ok"));
+    // Both are counted as errors, as they would be over NDJSON or WebSocket.
+    let samples = scrape(port);
+    assert_eq!(metric_sum(&samples, "ringmcp_errors_total", "code", "-32700"), 2.0);
 }
 
 #[test]
@@ -482,6 +485,19 @@ fn an_idle_keep_alive_connection_is_closed_after_idle_timeout() {
     conn.expect_closed();
     let waited = start.elapsed();
     assert!(waited >= Duration::from_millis(250) && waited < Duration::from_millis(1500), "{waited:?}");
+}
+
+#[test]
+fn a_connection_that_never_sends_a_byte_is_closed_after_idle_timeout() {
+    let server = Server::start(&["--cores", "1", "--idle-timeout-ms", "300"]);
+    let mut silent = HttpConn::connect(server.port);
+    let start = Instant::now();
+    silent.expect_silence(Duration::from_millis(100));
+    silent.expect_closed();
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_millis(1500), "{waited:?}");
+    // The server goes on serving others.
+    assert_eq!(HttpConn::connect(server.port).call(&Req::new("GET", "/ready", server.port)).status, 200);
 }
 
 #[test]

@@ -157,6 +157,31 @@ fn list_pages_chain_through_next_cursor() {
     assert!(second["result"].get("nextCursor").is_none());
 }
 
+/// User + system CPU seconds a process has used, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0 // USER_HZ is 100 on Linux
+}
+
+#[test]
+fn cores_that_spin_before_parking_still_sleep_when_idle() {
+    // The default polls 50 µs before sleeping; a long spin must end in sleep too.
+    for spin in ["50", "10000"] {
+        let server = Server::start(&["--cores", "2", "--spin-before-park-us", spin]);
+        let mut c = server.connect();
+        c.initialize();
+        let before = cpu_seconds(server.child.id());
+        std::thread::sleep(Duration::from_millis(1_000));
+        let used = cpu_seconds(server.child.id()) - before;
+        // Two cores busy-polling would use 2 s; sleeping ones use next to nothing.
+        assert!(used < 0.3, "--spin-before-park-us {spin}: {used} CPU s in 1 s idle");
+        assert_eq!(c.call(r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#), r#"{"jsonrpc":"2.0","id":9,"result":{}}"#);
+    }
+}
+
 fn run_expecting_exit_2(args: &[&str], key: &str, range: &str) {
     let out = Command::new(bin()).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -173,6 +198,7 @@ fn bad_settings_exit_2_naming_the_key_and_range() {
     run_expecting_exit_2(&["serve", "--cores", "4096"], "cores", "accepted range is 1..=");
     run_expecting_exit_2(&["serve", "--cpus", "3-1"], "cpus", "reversed");
     run_expecting_exit_2(&["serve", "--pack", "nope"], "pack", "bench");
+    run_expecting_exit_2(&["serve", "--spin-before-park-us", "10001"], "spin_before_park_us", "0..=10000");
     run_expecting_exit_2(
         &["serve", "--queue-warn-percent", "90", "--queue-reject-percent", "80"],
         "queue_reject_percent",

@@ -73,14 +73,18 @@ enum Event {
     Wait,
 }
 
-/// Serves a TCP connection: its first bytes tell NDJSON (`{`) from HTTP (a method token).
+/// Serves a TCP connection: its first bytes tell NDJSON (`{`) from HTTP (a method token). A
+/// connection that sends nothing for `idle_timeout_ms` is closed.
 pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO) {
-    let n = poll_fn(|cx| {
+    let first = poll_fn(|cx| {
         let mut scratch = core.scratch.borrow_mut();
         Pin::new(&mut io).poll_read(cx, &mut scratch)
-    })
-    .await;
-    let n = match n {
+    });
+    let silent = async {
+        glommio::timer::sleep(std::time::Duration::from_millis(core.settings.idle_timeout_ms)).await;
+        Ok(0)
+    };
+    let n = match futures_lite::future::or(first, silent).await {
         Ok(0) | Err(_) => return,
         Ok(n) => n,
     };
@@ -92,7 +96,9 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreC
     };
     if is_http {
         let first = core.scratch.borrow()[..n].to_vec();
-        return super::http_conn::serve(core, io, first).await;
+        // Boxed: HTTP's future is several KiB, and every NDJSON connection would carry its
+        // space for life (this task's size is the larger of the two branches).
+        return Box::pin(super::http_conn::serve(core, io, first)).await;
     }
     // No await since the read: the bytes are still in the core's scratch buffer.
     serve_session(core, io, Transport::Tcp, n).await

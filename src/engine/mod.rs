@@ -113,6 +113,7 @@ impl Server {
                 let ex = LocalExecutorBuilder::new(Placement::Fixed(cpu))
                     .name(&format!("ringmcp-core-{core}"))
                     .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+                    .spin_before_park(Duration::from_micros(settings.spin_before_park_us))
                     .make();
                 let ex = match ex {
                     Ok(ex) => ex,
@@ -170,9 +171,15 @@ impl Server {
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
         let transport = stdio::Stdio::open()?;
-        let ex = LocalExecutorBuilder::new(Placement::Unbound)
+        // Pinned to one CPU (taskset), stay there: glommio spins before parking only then.
+        let placement = match crate::cpus::online_cpus()[..] {
+            [cpu] => Placement::Fixed(cpu),
+            _ => Placement::Unbound,
+        };
+        let ex = LocalExecutorBuilder::new(placement)
             .name("ringmcp-stdio")
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+            .spin_before_park(Duration::from_micros(settings.spin_before_park_us))
             .make()
             .map_err(|e| std::io::Error::other(format!("cannot start executor: {e}")))?;
         ex.run(async move {

@@ -315,6 +315,7 @@ fn post(
             let mut out = Vec::new();
             jsonrpc::write_error(&mut out, invalid.id, &invalid.error);
             out.pop();
+            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
             return done(&reply, 400, out);
         }
     };
