@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{http_server, loadgen, loadgen_json, ndjson_server, ok_line, HttpRequest, CLOSE};
+use common::{closed_run, http_server, loadgen, loadgen_json, ndjson_server, ok_line, HttpRequest, CLOSE};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,19 +24,7 @@ fn assert_identity(report: &Value) {
 #[test]
 fn correct_server_gives_exact_accounting_and_exit_zero() {
     let url = ndjson_server(Arc::new(|id, _| vec![ok_line(id)]));
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "4",
-        "--inflight",
-        "4",
-        "--duration",
-        "1s",
-        "--warmup",
-        "200ms",
-    ]);
+    let (code, report, out) = closed_run(&url, "4", "4", "1s", "200ms", &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(n(&report, "connections_established"), 4);
     assert!(n(&report, "sent") > 0);
@@ -59,21 +47,7 @@ fn dropped_and_doubled_answers_count_as_lost_and_duplicated_and_fail_the_run() {
         5 => vec![ok_line(id), ok_line(id)],
         _ => vec![ok_line(id)],
     }));
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "1",
-        "--inflight",
-        "8",
-        "--duration",
-        "500ms",
-        "--warmup",
-        "0s",
-        "--timeout-ms",
-        "300",
-    ]);
+    let (code, report, out) = closed_run(&url, "1", "8", "500ms", "0s", &["--timeout-ms", "300"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(n(&report, "lost"), 1, "{report}");
     assert_eq!(n(&report, "duplicated"), 1, "{report}");
@@ -101,19 +75,7 @@ fn unknown_ids_are_mismatched_and_error_codes_are_counted_not_hidden() {
         }
         answers
     }));
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "1",
-        "--inflight",
-        "2",
-        "--duration",
-        "300ms",
-        "--warmup",
-        "0s",
-    ]);
+    let (code, report, out) = closed_run(&url, "1", "2", "300ms", "0s", &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(n(&report, "mismatched"), 1, "{report}");
     assert_eq!(n(&report, "lost"), 0, "{report}");
@@ -127,19 +89,7 @@ fn unknown_ids_are_mismatched_and_error_codes_are_counted_not_hidden() {
 fn a_connection_closed_mid_run_loses_its_outstanding_requests() {
     // On the 10th request the server closes the connection without answering it.
     let url = ndjson_server(Arc::new(|id, seen| if seen == 9 { vec![CLOSE.to_string()] } else { vec![ok_line(id)] }));
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "1",
-        "--inflight",
-        "4",
-        "--duration",
-        "500ms",
-        "--warmup",
-        "0s",
-    ]);
+    let (code, report, out) = closed_run(&url, "1", "4", "500ms", "0s", &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(n(&report, "connection_errors"), 1, "{report}");
     assert_eq!(n(&report, "ok"), 9, "{report}");

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    loadgen_json, ok_json, ws_101, ws_close, ws_frame, ws_server, Ringmcp, WsStats, WS_CONTINUATION, WS_LAST, WS_PING,
-    WS_TEXT, WS_TEXT_FIRST,
+    closed_run, loadgen_json, ok_json, ws_101, ws_close, ws_frame, ws_server, Ringmcp, WsStats, WS_CONTINUATION,
+    WS_LAST, WS_PING, WS_TEXT, WS_TEXT_FIRST,
 };
 use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
@@ -39,19 +39,7 @@ fn eventually(what: &str, check: impl Fn() -> bool) {
 fn ringmcp_serve_over_websocket_answers_every_request_exactly_once() {
     let server = Ringmcp::start(&["--cores", "2"]);
     let url = format!("ws://127.0.0.1:{}/mcp/ws", server.port);
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "6",
-        "--inflight",
-        "16",
-        "--duration",
-        "1s",
-        "--warmup",
-        "200ms",
-    ]);
+    let (code, report, out) = closed_run(&url, "6", "16", "1s", "200ms", &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(report["transport"], "ws");
     assert_eq!(n(&report, "connections_established"), 6);
@@ -91,19 +79,7 @@ fn fragmented_answers_are_reassembled_and_pings_get_masked_pongs() {
         frames
     });
     let url = ws_server(ws_101, behaviour, stats.clone());
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "2",
-        "--inflight",
-        "8",
-        "--duration",
-        "500ms",
-        "--warmup",
-        "0s",
-    ]);
+    let (code, report, out) = closed_run(&url, "2", "8", "500ms", "0s", &[]);
     assert_eq!(code, 0, "{out}");
     let sent = n(&report, "sent");
     assert!(sent > 0);
@@ -135,19 +111,7 @@ fn a_close_frame_mid_run_is_a_connection_error_with_its_code() {
         }
     });
     let url = ws_server(ws_101, behaviour, stats.clone());
-    let (code, report, out) = loadgen_json(&[
-        "run",
-        "--url",
-        &url,
-        "--connections",
-        "1",
-        "--inflight",
-        "4",
-        "--duration",
-        "500ms",
-        "--warmup",
-        "0s",
-    ]);
+    let (code, report, out) = closed_run(&url, "1", "4", "500ms", "0s", &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(n(&report, "connection_errors"), 1, "{report}");
     assert_eq!(n(&report, "ok"), 2, "{report}");

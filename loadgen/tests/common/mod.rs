@@ -11,6 +11,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 
+/// `loadgen run --url URL --connections C --inflight W --duration D --warmup U EXTRA…`, closed
+/// loop, through [`loadgen_json`].
+pub fn closed_run(url: &str, c: &str, w: &str, d: &str, u: &str, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["run", "--url", url, "--connections", c, "--inflight", w, "--duration", d, "--warmup", u];
+    args.extend_from_slice(extra);
+    loadgen_json(&args)
+}
+
 /// Runs `loadgen ARGS… --json FILE --quiet` and returns its exit code and report.
 pub fn loadgen_json(args: &[&str]) -> (i32, Value, String) {
     let dir = tempdir();
