@@ -14,6 +14,7 @@ pub mod cpus;
 pub mod engine;
 pub mod framing;
 pub mod http;
+pub mod ids;
 pub mod jsonrpc;
 pub mod limits;
 pub mod logger;

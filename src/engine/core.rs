@@ -9,13 +9,12 @@ use super::streamable::{self, HttpState};
 use crate::api::handle::Change;
 use crate::api::Catalog;
 use crate::config::Settings;
+use crate::ids::IdSource;
 use crate::mcp::tasks::{TaskEnv, TaskTable};
 use crate::mcp::Session;
 use crate::mcp::{peer, Phase};
 use ringmcp_shards::{Expiry, Registry, RegistryError, SessionId, ShardMap};
 use std::cell::{Cell, RefCell};
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -114,7 +113,7 @@ impl CoreCtx {
             raw_echo: false,
             open: Cell::new(0),
             tasks: Rc::new(task_table(started)),
-            ids: RefCell::new(IdSource::new()),
+            ids: RefCell::new(IdSource::default()),
             started,
         }
     }
@@ -172,7 +171,7 @@ impl CoreCtx {
     /// Mints a session id this core owns and registers a new session under it.
     pub fn open_session(&self) -> Result<SessionEntry, RegistryError> {
         let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next())?;
+        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
         let session = Rc::new(RefCell::new(Session::new(id, self.core)));
         let waker = Rc::new(RefCell::new(None));
         let entry = SessionEntry { id, http: None, session, waker };
@@ -184,7 +183,7 @@ impl CoreCtx {
     /// `session_idle_timeout_ms`).
     pub fn open_http_session(&self) -> Result<SessionEntry, RegistryError> {
         let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next())?;
+        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
         let session = Session::new(id, self.core);
         session.peer.client_timeout.set(self.client_timeout_ms);
         let entry = SessionEntry {
@@ -306,28 +305,5 @@ impl WakerSet {
         for (_, w) in self.wakers.borrow_mut().drain() {
             w.wake();
         }
-    }
-}
-
-/// Unguessable session ids: SipHash keyed by the OS's randomness (std's `RandomState`) over a
-/// counter, which is a PRF, so ids cannot be predicted from earlier ones.
-struct IdSource {
-    keys: (RandomState, RandomState),
-    counter: u64,
-}
-
-impl IdSource {
-    fn new() -> IdSource {
-        IdSource { keys: (RandomState::new(), RandomState::new()), counter: 0 }
-    }
-
-    fn next(&mut self) -> u128 {
-        self.counter += 1;
-        let half = |k: &RandomState| {
-            let mut h = k.build_hasher();
-            h.write_u64(self.counter);
-            h.finish()
-        };
-        ((half(&self.keys.0) as u128) << 64) | half(&self.keys.1) as u128
     }
 }

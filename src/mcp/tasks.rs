@@ -11,15 +11,14 @@
 
 use super::peer::RequestPeer;
 use crate::api::tool::LocalFuture;
+use crate::ids::IdSource;
 use crate::jsonrpc::{code, RpcError};
 use crate::limits::{
     MAX_TASKS_PER_CORE, MAX_TASKS_PER_SESSION, TASK_POLL_INTERVAL_MS, TASK_TTL_MS_DEFAULT, TASK_TTL_MS_MAX,
 };
 use ringmcp_shards::SessionId;
 use std::cell::RefCell;
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -103,7 +102,7 @@ struct Entry {
 impl TaskTable {
     /// An empty table.
     pub fn new(env: TaskEnv) -> TaskTable {
-        let inner = Inner { tasks: HashMap::new(), per_owner: HashMap::new(), next_seq: 0, ids: IdSource::new() };
+        let inner = Inner { tasks: HashMap::new(), per_owner: HashMap::new(), next_seq: 0, ids: IdSource::default() };
         TaskTable { env, inner: RefCell::new(inner) }
     }
 
@@ -149,7 +148,7 @@ impl TaskTable {
             )));
         }
         let id = loop {
-            let id = inner.ids.next();
+            let id = inner.ids.next_hex();
             if !inner.tasks.contains_key(&id) {
                 break id;
             }
@@ -443,29 +442,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
     sonic_rs::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
-}
-
-/// Unguessable task ids (32 hex digits): SipHash keyed by the OS's randomness over a counter,
-/// a PRF, so one id tells nothing about another (the spec asks for secure ids).
-struct IdSource {
-    keys: (RandomState, RandomState),
-    counter: u64,
-}
-
-impl IdSource {
-    fn new() -> IdSource {
-        IdSource { keys: (RandomState::new(), RandomState::new()), counter: 0 }
-    }
-
-    fn next(&mut self) -> Box<str> {
-        self.counter += 1;
-        let half = |k: &RandomState| {
-            let mut h = k.build_hasher();
-            h.write_u64(self.counter);
-            h.finish()
-        };
-        format!("{:016x}{:016x}", half(&self.keys.0), half(&self.keys.1)).into()
-    }
 }
 
 #[cfg(test)]
