@@ -3,23 +3,12 @@
 
 mod common;
 
-use common::{closed_run, http_server, loadgen, loadgen_json, ndjson_server, ok_line, HttpRequest, CLOSE};
+use common::{
+    assert_identity, closed_run, http_server, loadgen, loadgen_json, n, ndjson_server, ok_line, HttpRequest, CLOSE,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn n(report: &Value, field: &str) -> u64 {
-    report[field].as_u64().unwrap_or_else(|| panic!("{field} missing in {report}"))
-}
-
-fn assert_identity(report: &Value) {
-    let errors: u64 = report["errors"].as_object().expect("errors").values().map(|v| v.as_u64().expect("n")).sum();
-    assert_eq!(
-        n(report, "sent"),
-        n(report, "ok") + errors + n(report, "timeouts") + n(report, "lost"),
-        "every request ends exactly one way: {report}"
-    );
-}
 
 #[test]
 fn correct_server_gives_exact_accounting_and_exit_zero() {

@@ -5,26 +5,12 @@
 mod common;
 
 use common::{
-    closed_run, loadgen_json, ok_json, ws_101, ws_close, ws_frame, ws_server, Ringmcp, WsStats, WS_CONTINUATION,
-    WS_LAST, WS_PING, WS_TEXT, WS_TEXT_FIRST,
+    assert_identity, closed_run, loadgen_json, n, ok_json, ws_101, ws_close, ws_frame, ws_server, Ringmcp, WsStats,
+    WS_CONTINUATION, WS_LAST, WS_PING, WS_TEXT, WS_TEXT_FIRST,
 };
-use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn n(report: &Value, field: &str) -> u64 {
-    report[field].as_u64().unwrap_or_else(|| panic!("{field} missing in {report}"))
-}
-
-fn assert_identity(report: &Value) {
-    let errors: u64 = report["errors"].as_object().expect("errors").values().map(|v| v.as_u64().expect("n")).sum();
-    assert_eq!(
-        n(report, "sent"),
-        n(report, "ok") + errors + n(report, "timeouts") + n(report, "lost"),
-        "every request ends exactly one way: {report}"
-    );
-}
 
 /// Waits up to 2 s for a test server thread to record something.
 fn eventually(what: &str, check: impl Fn() -> bool) {

@@ -11,6 +11,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 
+/// The report's integer `field`; panics naming it if it is missing.
+pub fn n(report: &Value, field: &str) -> u64 {
+    report[field].as_u64().unwrap_or_else(|| panic!("{field} missing in {report}"))
+}
+
+/// Every request ended exactly one way: sent = ok + errors + timeouts + lost.
+pub fn assert_identity(report: &Value) {
+    let errors: u64 = report["errors"].as_object().expect("errors").values().map(|v| v.as_u64().expect("n")).sum();
+    assert_eq!(
+        n(report, "sent"),
+        n(report, "ok") + errors + n(report, "timeouts") + n(report, "lost"),
+        "every request ends exactly one way: {report}"
+    );
+}
+
 /// `loadgen run --url URL --connections C --inflight W --duration D --warmup U EXTRA…`, closed
 /// loop, through [`loadgen_json`].
 pub fn closed_run(url: &str, c: &str, w: &str, d: &str, u: &str, extra: &[&str]) -> (i32, Value, String) {
