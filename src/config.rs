@@ -182,6 +182,8 @@ settings! {
         max_connections = MAX_CONNECTIONS_DEFAULT, MAX_CONNECTIONS_RANGE;
     " Longest JSON-RPC message in bytes; a longer line gets an error and the connection closes."
         max_message_bytes = MAX_MESSAGE_BYTES_DEFAULT, MAX_MESSAGE_BYTES_RANGE;
+    " Deepest nesting of arrays and objects in one message (the message is level 1); deeper gets -32600."
+        max_json_depth = MAX_JSON_DEPTH_DEFAULT, MAX_JSON_DEPTH_RANGE;
     " Capacity of each core's queue of admitted, unanswered requests."
         queue_capacity = QUEUE_CAPACITY_DEFAULT, QUEUE_CAPACITY_RANGE;
     " Queue fill in percent at which the core warns and reports degraded."

@@ -7,6 +7,16 @@
 /// Default listen address (the seed's port 9999, loopback only until the operator opens it).
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:9999";
 
+/// Default of `max_json_depth`: the deepest nesting of arrays and objects a message may have
+/// (the message object itself is level 1). Checked by the fast scanner, without recursion,
+/// before anything else reads the message; deeper → -32600. MCP messages nest a handful of
+/// levels; schemas and structured arguments rarely pass 20.
+pub const MAX_JSON_DEPTH_DEFAULT: u64 = 128;
+/// Accepted range of `max_json_depth`; its top is the scanner's fixed stack ([`JSON_DEPTH_CAP`]).
+pub const MAX_JSON_DEPTH_RANGE: (u64, u64) = (2, JSON_DEPTH_CAP as u64);
+/// Deepest nesting the scanner can track at all: its bracket stack is this many bits.
+pub const JSON_DEPTH_CAP: usize = 1_024;
+
 /// Default `listen(2)` backlog per core's socket; the kernel caps it at `net.core.somaxconn`.
 pub const BACKLOG_DEFAULT: u32 = 65_535;
 /// Accepted range of `backlog`.
@@ -181,3 +191,4 @@ const _: () = assert!(MAX_SESSIONS_PER_CORE_DEFAULT >= MAX_CONNECTIONS_DEFAULT);
 const _: () = assert!(COMPLETION_VALUES_MAX == 100);
 const _: () = assert!(MAX_TASKS_PER_SESSION <= MAX_TASKS_PER_CORE);
 const _: () = assert!(TASK_TTL_MS_DEFAULT <= TASK_TTL_MS_MAX);
+const _: () = assert!(MAX_JSON_DEPTH_DEFAULT <= JSON_DEPTH_CAP as u64 && JSON_DEPTH_CAP % 64 == 0);

@@ -126,10 +126,24 @@ impl CallToolResult {
         CallToolResult { content: vec![Content::text(text)], structured_content: None, is_error: false }
     }
 
-    /// A structured result; its JSON text is also given as a text block for older clients.
-    pub fn structured(value: sonic_rs::Value) -> Self {
-        let text = sonic_rs::to_string(&value).expect("a Value always serializes");
-        CallToolResult { content: vec![Content::text(text)], structured_content: Some(value), is_error: false }
+    /// A structured result from any serializable value (a `sonic_rs::Value`, a struct, a map);
+    /// its JSON text is also given as a text block for older clients.
+    ///
+    /// A value holding a non-finite number (NaN, ±infinity), which JSON cannot carry and
+    /// serializers write as `null`, becomes a tool error (`isError: true`) naming it instead.
+    /// (A `sonic_rs::Value` has already turned such a number into `null` when it was built:
+    /// pass the numbers themselves, as a struct or map, to have them checked.)
+    pub fn structured<T: serde::Serialize + ?Sized>(value: &T) -> Self {
+        if let Err(e) = super::finite::check(value) {
+            return CallToolResult::error(format!("the tool's result cannot be sent: it holds {e}"));
+        }
+        match sonic_rs::to_value(value) {
+            Ok(value) => {
+                let text = sonic_rs::to_string(&value).expect("a Value always serializes");
+                CallToolResult { content: vec![Content::text(text)], structured_content: Some(value), is_error: false }
+            }
+            Err(e) => CallToolResult::error(format!("the tool's result cannot be sent: {e}")),
+        }
     }
 
     /// A tool failure reported to the model (`isError: true`).

@@ -25,6 +25,7 @@
 
 pub mod completion;
 pub mod content;
+mod finite;
 pub mod handle;
 pub mod prompt;
 pub mod resource;

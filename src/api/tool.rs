@@ -33,12 +33,14 @@ impl<T: std::fmt::Display> From<T> for ToolError {
     }
 }
 
-/// One call of a tool: its arguments (already checked against the input schema, kept as raw
-/// JSON text and read on demand) and where it runs. Sync handlers get it borrowed from the
-/// request; async handlers get an owned copy (`ToolCall<'static>`).
+/// One call of a tool: its arguments (checked against the input schema and parsed once into
+/// a list of top-level members that the accessors read; values stay raw JSON text until an
+/// accessor converts one) and where it runs. Sync handlers get it borrowed from the request;
+/// async handlers get an owned copy (`ToolCall<'static>`).
 #[derive(Debug, Clone)]
 pub struct ToolCall<'a> {
     arguments: Cow<'a, str>,
+    args: Args,
     /// The core running the call.
     pub core: usize,
     /// The session that called.
@@ -47,16 +49,23 @@ pub struct ToolCall<'a> {
 }
 
 impl<'a> ToolCall<'a> {
-    /// A call with `arguments`, the raw text of a JSON object the fast scanner accepts.
-    pub(crate) fn new(arguments: Cow<'a, str>, core: usize, session: SessionId, peer: Rc<RequestPeer>) -> ToolCall<'a> {
-        debug_assert!(scan::members(arguments.as_bytes(), |_| true).is_some(), "arguments are normalized");
-        ToolCall { arguments, core, session, peer }
+    /// A call with `arguments` and `args`, what [`Tool::parse_arguments`] made of them.
+    pub(crate) fn new(
+        arguments: Cow<'a, str>,
+        args: Args,
+        core: usize,
+        session: SessionId,
+        peer: Rc<RequestPeer>,
+    ) -> ToolCall<'a> {
+        debug_assert!(args.iter().all(|a| a.value.1 as usize <= arguments.len()), "args index the arguments");
+        ToolCall { arguments, args, core, session, peer }
     }
 
     /// An owned copy, for handlers that outlive the request.
     pub fn into_owned(self) -> ToolCall<'static> {
         ToolCall {
             arguments: Cow::Owned(self.arguments.into_owned()),
+            args: self.args,
             core: self.core,
             session: self.session,
             peer: self.peer,
@@ -133,34 +142,44 @@ impl<'a> ToolCall<'a> {
         self.request("roots/list", "{}").await
     }
 
-    /// The raw JSON text of argument `key`, if given.
+    /// The raw JSON text of argument `key`, if given (the first, if repeated).
     pub fn get(&self, key: &str) -> Option<&str> {
-        let m = scan::get(self.arguments.as_bytes(), key.as_bytes())?;
-        Some(scan::span_str(&self.arguments, m.value))
+        self.arg(key).map(|a| a.value_in(&self.arguments))
     }
 
-    /// A string argument (borrowed unless it has escapes). Errors (as a tool error) if absent
-    /// or not a string.
+    /// A string argument (borrowed unless it has escapes). Errors (as a tool error) if absent,
+    /// not a string, or not valid Unicode (a lone UTF-16 surrogate escape such as `\ud800`).
     pub fn str(&self, key: &str) -> Result<Cow<'_, str>, ToolError> {
-        let bad = || ToolError(format!("argument \"{key}\" must be a string"));
-        let raw = self.get(key).filter(|r| r.starts_with('"')).ok_or_else(bad)?;
+        let raw = self.typed(key, scan::Kind::String, "a string")?;
         match scan::plain_str(raw) {
             Some(s) => Ok(Cow::Borrowed(s)),
-            None => sonic_rs::from_str::<String>(raw).map(Cow::Owned).map_err(|_| bad()),
+            // Valid JSON (the scanner checked every escape): only a lone surrogate fails here.
+            None => sonic_rs::from_str::<String>(raw).map(Cow::Owned).map_err(|_| {
+                ToolError(format!("argument \"{key}\" is not valid Unicode: it has a lone UTF-16 surrogate escape"))
+            }),
         }
     }
 
-    /// A number argument. Errors if absent or not a number.
+    /// A number argument. Errors if absent, not a number, or beyond the range of an `f64`
+    /// (such as `1e999`): the result is always finite.
     pub fn f64(&self, key: &str) -> Result<f64, ToolError> {
-        self.number(key).ok_or_else(|| ToolError(format!("argument \"{key}\" must be a number")))
+        let raw = self.typed(key, scan::Kind::Number, "a number")?;
+        match raw.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(f),
+            _ => Err(ToolError(format!("argument \"{key}\" is out of range: {raw} is beyond ±1.8e308"))),
+        }
     }
 
-    /// An integer argument (1.0 counts, as in JSON Schema). Errors if absent or not an integer.
+    /// An integer argument (1.0 counts, as in JSON Schema). Errors if absent, not an integer,
+    /// or beyond ±9e15 when written as a fraction or with an exponent.
     pub fn i64(&self, key: &str) -> Result<i64, ToolError> {
-        let raw = self.get(key);
-        raw.and_then(|r| r.parse::<i64>().ok())
-            .or_else(|| self.number(key).filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
-            .ok_or_else(|| ToolError(format!("argument \"{key}\" must be an integer")))
+        let bad = || ToolError(format!("argument \"{key}\" must be an integer"));
+        let raw = self.typed(key, scan::Kind::Number, "an integer").map_err(|_| bad())?;
+        if let Ok(i) = raw.parse::<i64>() {
+            return Ok(i);
+        }
+        let f = self.f64(key)?;
+        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64).ok_or_else(bad)
     }
 
     /// A non-negative integer argument. Errors if absent, negative or not an integer.
@@ -173,16 +192,13 @@ impl<'a> ToolCall<'a> {
 
     /// A boolean argument. Errors if absent or not a boolean.
     pub fn bool(&self, key: &str) -> Result<bool, ToolError> {
-        match self.get(key) {
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            _ => Err(ToolError(format!("argument \"{key}\" must be a boolean"))),
-        }
+        Ok(self.typed(key, scan::Kind::Bool, "a boolean")? == "true")
     }
 
-    /// All arguments, parsed (for handlers that want a whole value tree).
-    pub fn arguments(&self) -> Value {
-        sonic_rs::from_str(&self.arguments).expect("arguments were checked to be a JSON object")
+    /// All arguments, parsed into a value tree (for handlers that want one). Errors if a
+    /// value has no `Value` form: a number beyond the range of an `f64`, a lone surrogate.
+    pub fn arguments(&self) -> Result<Value, ToolError> {
+        sonic_rs::from_str(&self.arguments).map_err(|e| ToolError(format!("arguments cannot be read: {e}")))
     }
 
     /// The raw JSON text of the arguments object.
@@ -190,9 +206,78 @@ impl<'a> ToolCall<'a> {
         &self.arguments
     }
 
-    fn number(&self, key: &str) -> Option<f64> {
-        let raw = self.get(key)?;
-        raw.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']).then(|| raw.parse().ok())?
+    fn arg(&self, key: &str) -> Option<&Arg> {
+        self.args.iter().find(|a| a.key_in(&self.arguments) == key)
+    }
+
+    /// The raw text of argument `key` if it has JSON type `kind`; else "must be {what}".
+    fn typed(&self, key: &str, kind: scan::Kind, what: &str) -> Result<&str, ToolError> {
+        match self.arg(key) {
+            Some(a) if a.kind == kind => Ok(a.value_in(&self.arguments)),
+            _ => Err(ToolError(format!("argument \"{key}\" must be {what}"))),
+        }
+    }
+}
+
+/// One top-level member of an arguments object: where its key and value are in the text (as
+/// offsets, so that an owned copy of the text keeps them) and the value's JSON type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arg {
+    key: (u32, u32),
+    value: (u32, u32),
+    kind: scan::Kind,
+}
+
+impl Arg {
+    fn key_in<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.key.0 as usize..self.key.1 as usize]
+    }
+
+    fn value_in<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.value.0 as usize..self.value.1 as usize]
+    }
+}
+
+/// Arguments inline in the common case (up to [`ARGS_INLINE`]), on the heap past it.
+#[derive(Debug, Clone)]
+pub(crate) enum Args {
+    Inline(heapless::Vec<Arg, ARGS_INLINE>),
+    Heap(Vec<Arg>),
+}
+
+/// How many arguments a call keeps without allocating.
+const ARGS_INLINE: usize = 8;
+
+impl Args {
+    /// The top-level members of the object `text`, once. Errors: what [`scan::members`] says
+    /// (an escaped key among them: normalize the text and parse again).
+    fn parse(text: &str) -> Result<Args, scan::ScanError> {
+        let mut args = Args::Inline(heapless::Vec::new());
+        let offset = |part: &[u8]| (part.as_ptr() as usize - text.as_ptr() as usize) as u32;
+        scan::members(text, |m| {
+            let key = (offset(m.key), offset(m.key) + m.key.len() as u32);
+            args.push(Arg { key, value: (offset(m.value), offset(m.value) + m.value.len() as u32), kind: m.kind });
+            true
+        })?;
+        Ok(args)
+    }
+
+    fn push(&mut self, arg: Arg) {
+        if let Args::Inline(inline) = self {
+            let Err(arg) = inline.push(arg) else { return };
+            let mut heap = inline.to_vec();
+            heap.push(arg);
+            *self = Args::Heap(heap);
+        } else if let Args::Heap(heap) = self {
+            heap.push(arg);
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Arg> {
+        match self {
+            Args::Inline(v) => v.iter(),
+            Args::Heap(v) => v.iter(),
+        }
     }
 }
 
@@ -230,6 +315,8 @@ pub struct Tool {
     pub(crate) handler: ToolHandler,
     pub(crate) task_support: TaskSupport,
     pub(crate) checks: Vec<ArgCheck>,
+    /// The `outputSchema`'s checks, if it declared one.
+    pub(crate) output: Option<Arc<OutputCheck>>,
     /// The tool's entry in `tools/list`, serialized once at registration.
     pub(crate) descriptor_json: Vec<u8>,
 }
@@ -284,53 +371,62 @@ impl Tool {
     }
 
     /// Checks `arguments` (the raw text of a JSON object) against the declared required
-    /// properties and property types, in one pass over the text.
+    /// properties and property types, and parses them for [`ToolCall`], in one pass over the
+    /// text.
     ///
     /// Errors: [`ArgError::Invalid`] names the problem (it becomes an `isError` result);
-    /// [`ArgError::Unreadable`] means the fast scanner cannot read the text (escaped keys):
-    /// normalize it and check again.
-    pub fn check_arguments(&self, arguments: &str) -> Result<(), ArgError> {
-        if self.checks.len() > u64::BITS as usize {
-            return self.check_each(arguments);
-        }
-        let mut seen = 0u64;
-        let mut problem = None;
-        scan::members(arguments.as_bytes(), |m| {
-            let Some(i) = self.checks.iter().position(|c| c.name.as_bytes() == m.key) else { return true };
-            seen |= 1 << i;
-            let check = &self.checks[i];
-            if check.types != 0 && check.types & type_bit(m) == 0 {
-                problem = Some(wrong_type(check, m));
-            }
-            problem.is_none()
-        })
-        .ok_or(ArgError::Unreadable)?;
-        if let Some(p) = problem {
-            return Err(ArgError::Invalid(p));
-        }
-        match self.checks.iter().enumerate().find(|(i, c)| c.required && seen & (1 << i) == 0) {
-            Some((_, c)) => Err(ArgError::Invalid(format!("missing required argument \"{}\"", c.name))),
-            None => Ok(()),
-        }
+    /// [`ArgError::Unreadable`] means a key has escapes or the text is not one valid object:
+    /// normalize it and parse again.
+    pub(crate) fn parse_arguments(&self, arguments: &str) -> Result<Args, ArgError> {
+        let args = Args::parse(arguments).map_err(|_| ArgError::Unreadable)?;
+        check(&self.checks, &args, arguments, "argument").map_err(ArgError::Invalid)?;
+        Ok(args)
     }
 
-    /// The same check for tools with more declared properties than the one-pass bit set holds.
-    fn check_each(&self, arguments: &str) -> Result<(), ArgError> {
-        scan::members(arguments.as_bytes(), |_| true).ok_or(ArgError::Unreadable)?;
-        for check in &self.checks {
-            match scan::get(arguments.as_bytes(), check.name.as_bytes()) {
-                None if check.required => {
-                    return Err(ArgError::Invalid(format!("missing required argument \"{}\"", check.name)))
-                }
-                None => {}
-                Some(v) if check.types != 0 && check.types & type_bit(v) == 0 => {
-                    return Err(ArgError::Invalid(wrong_type(check, v)))
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
+    /// [`Tool::parse_arguments`] without keeping the parse.
+    pub fn check_arguments(&self, arguments: &str) -> Result<(), ArgError> {
+        self.parse_arguments(arguments).map(drop)
     }
+}
+
+/// A tool's `outputSchema`, as the checks its results must pass.
+#[derive(Debug)]
+pub(crate) struct OutputCheck {
+    tool: String,
+    checks: Vec<ArgCheck>,
+}
+
+impl OutputCheck {
+    /// Whether `result` (unless it is a tool error) has a `structuredContent` with the
+    /// schema's required properties and property types. Only debug builds and tests check
+    /// (release builds answer `Ok` at once): a mismatch is a bug in the tool, not the client's.
+    pub(crate) fn verify(&self, result: &CallToolResult) -> Result<(), String> {
+        if !cfg!(debug_assertions) || result.is_error {
+            return Ok(());
+        }
+        let fail = |problem: &str| Err(format!("tool {} broke its outputSchema: {problem}", self.tool));
+        let Some(value) = &result.structured_content else { return fail("no structuredContent") };
+        let text = sonic_rs::to_string(value).expect("a Value always serializes");
+        match Args::parse(&text) {
+            Ok(args) => check(&self.checks, &args, &text, "property").or_else(|p| fail(&p)),
+            Err(_) => fail("structuredContent is not an object"),
+        }
+    }
+}
+
+/// Each declared property against the members found: present if required, of a declared type.
+fn check(checks: &[ArgCheck], args: &Args, text: &str, noun: &str) -> Result<(), String> {
+    for check in checks {
+        match args.iter().find(|a| a.key_in(text) == check.name) {
+            None if check.required => return Err(format!("missing required {noun} \"{}\"", check.name)),
+            Some(a) if check.types != 0 && check.types & type_bit(a.kind, a.value_in(text)) == 0 => {
+                let got = type_names(type_bit(a.kind, a.value_in(text)) & !INTEGER);
+                return Err(format!("{noun} \"{}\" must be {}, got {got}", check.name, type_names(check.types)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl ToolBuilder {
@@ -383,9 +479,14 @@ impl ToolBuilder {
 
     fn finish(self, handler: ToolHandler) -> Tool {
         let checks = arg_checks(&self.descriptor.input_schema);
+        let output = self
+            .descriptor
+            .output_schema
+            .as_ref()
+            .map(|schema| Arc::new(OutputCheck { tool: self.descriptor.name.clone(), checks: arg_checks(schema) }));
         let descriptor_json = sonic_rs::to_vec(&self.descriptor).expect("a descriptor always serializes");
         let task_support = self.descriptor.execution.as_ref().map_or(TaskSupport::Forbidden, |e| e.task_support);
-        Tool { name: self.descriptor.name, handler, task_support, checks, descriptor_json }
+        Tool { name: self.descriptor.name, handler, task_support, checks, output, descriptor_json }
     }
 }
 
@@ -394,13 +495,8 @@ impl ToolBuilder {
 pub enum ArgError {
     /// The problem, for an `isError` result.
     Invalid(String),
-    /// The fast scanner cannot read the text; normalize it and check again.
+    /// The fast scanner cannot compare the keys (escapes); normalize the text and check again.
     Unreadable,
-}
-
-fn wrong_type(check: &ArgCheck, v: scan::Member<'_>) -> String {
-    let (want, got) = (type_names(check.types), type_names(type_bit(v) & !INTEGER));
-    format!("argument \"{}\" must be {want}, got {got}", check.name)
 }
 
 /// One declared property: is it required, and which JSON types it may have (0: any).
@@ -461,15 +557,11 @@ fn type_mask(name: &str) -> u8 {
 
 /// The types a value satisfies: an integer is also a number, and an integral number is an
 /// integer (JSON Schema counts 1.0 as an integer).
-fn type_bit(m: scan::Member<'_>) -> u8 {
-    match m.kind {
+fn type_bit(kind: scan::Kind, value: &str) -> u8 {
+    match kind {
         scan::Kind::String => STRING,
         scan::Kind::Number => {
-            let integral = scan::is_integer(m.value)
-                || std::str::from_utf8(m.value)
-                    .ok()
-                    .and_then(|t| t.parse::<f64>().ok())
-                    .is_some_and(|f| f.fract() == 0.0);
+            let integral = scan::is_integer(value.as_bytes()) || value.parse::<f64>().is_ok_and(|f| f.fract() == 0.0);
             NUMBER | if integral { INTEGER } else { 0 }
         }
         scan::Kind::Bool => BOOLEAN,
@@ -512,8 +604,10 @@ mod tests {
 
     #[test]
     fn call_accessors_read_raw_arguments() {
+        let text = r#"{"s":"plain","e":"a\"b\u00e9","n":-7,"f":2.5,"i":3.0,"b":true,"o":{"x":[1]},"big":1e999,"lone":"\ud800"}"#;
         let call = ToolCall::new(
-            Cow::Borrowed(r#"{"s":"plain","e":"a\"b\u00e9","n":-7,"f":2.5,"i":3.0,"b":true,"o":{"x":[1]}}"#),
+            Cow::Borrowed(text),
+            Args::parse(text).unwrap(),
             0,
             SessionId::from_random(1),
             Rc::new(RequestPeer::new(Default::default(), Rc::new(crate::mcp::peer::NullSink), None)),
@@ -526,7 +620,25 @@ mod tests {
         assert!(call.u64("n").is_err() && call.i64("f").is_err() && call.str("n").is_err());
         assert!(call.bool("b").unwrap());
         assert_eq!(call.get("o"), Some(r#"{"x":[1]}"#));
-        assert_eq!(call.arguments()["o"]["x"][0].as_i64(), Some(1));
+        // What a client can send but no accessor can hold is an error naming the argument.
+        assert_eq!(call.f64("big").unwrap_err().0, "argument \"big\" is out of range: 1e999 is beyond ±1.8e308");
+        assert!(call.i64("big").is_err());
+        let lone = call.str("lone").unwrap_err().0;
+        assert_eq!(lone, "argument \"lone\" is not valid Unicode: it has a lone UTF-16 surrogate escape");
+        assert!(call.arguments().is_err());
+        let fine = Args::parse(r#"{"o":{"x":[1]}}"#).unwrap();
+        let peer = Rc::new(RequestPeer::new(Default::default(), Rc::new(crate::mcp::peer::NullSink), None));
+        let call = ToolCall::new(Cow::Borrowed(r#"{"o":{"x":[1]}}"#), fine, 0, SessionId::from_random(1), peer);
+        assert_eq!(call.arguments().unwrap()["o"]["x"][0].as_i64(), Some(1));
+    }
+
+    #[test]
+    fn more_arguments_than_fit_inline_are_all_kept() {
+        let text = format!("{{{}}}", (0..20).map(|i| format!(r#""k{i}":{i}"#)).collect::<Vec<_>>().join(","));
+        let args = Args::parse(&text).unwrap();
+        assert!(matches!(args, Args::Heap(_)));
+        let values: Vec<&str> = args.iter().map(|a| a.value_in(&text)).collect();
+        assert_eq!(values, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
     }
 
     #[test]

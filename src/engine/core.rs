@@ -41,6 +41,8 @@ pub(crate) struct CoreCtx {
     pub page_size: usize,
     pub client_timeout_ms: u64,
     pub max_message_bytes: usize,
+    /// `max_json_depth`: deeper messages get -32600 before anything parses them.
+    pub max_json_depth: usize,
     pub max_inflight: usize,
     pub queue: Queue,
     queue_capacity: usize,
@@ -86,6 +88,7 @@ impl CoreCtx {
             page_size: settings.list_page_size as usize,
             client_timeout_ms: settings.client_request_timeout_ms,
             max_message_bytes: settings.max_message_bytes as usize,
+            max_json_depth: settings.max_json_depth as usize,
             max_inflight: settings.max_inflight_per_connection as usize,
             queue: Queue::new(
                 core,

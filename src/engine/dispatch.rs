@@ -52,7 +52,7 @@ pub(crate) fn handle_message(
     line: &[u8],
     out: &mut Vec<u8>,
 ) -> Option<Later> {
-    let message = match jsonrpc::parse(line) {
+    let message = match jsonrpc::parse_within(line, core.max_json_depth) {
         Ok(m) => m,
         Err(invalid) => {
             jsonrpc::write_error(out, invalid.id, &invalid.error);
@@ -67,7 +67,9 @@ pub(crate) fn handle_message(
             None
         }
         Message::Response { id } => {
-            mcp::handle_response(&session.borrow(), id, line);
+            if let Some(id) = id {
+                mcp::handle_response(&session.borrow(), id, line);
+            }
             None
         }
         Message::Request { id, method, params } => {

@@ -309,7 +309,7 @@ fn post(
     header_version: Option<&'static str>,
     reply: flume::Sender<Reply>,
 ) {
-    let message = match jsonrpc::parse(body) {
+    let message = match jsonrpc::parse_within(body, core.max_json_depth) {
         Ok(m) => m,
         Err(invalid) => {
             let mut out = Vec::new();
@@ -354,7 +354,9 @@ fn post(
             done(&reply, 202, Vec::new());
         }
         Message::Response { id } => {
-            mcp::handle_response(&session.borrow(), id, body);
+            if let Some(id) = id {
+                mcp::handle_response(&session.borrow(), id, body);
+            }
             done(&reply, 202, Vec::new());
         }
         Message::Request { id, method, params } => {

@@ -325,7 +325,7 @@ impl RequestPeer {
         let tagged = self.related_task.as_deref().filter(|_| {
             params_json.starts_with('{')
                 && params_json.ends_with('}')
-                && crate::scan::get(params_json.as_bytes(), b"_meta").is_none()
+                && crate::scan::get(params_json, b"_meta").is_none()
         });
         let tagged = tagged.map(|task| super::tasks::with_related_task(params_json.as_bytes(), task));
         let params_json = tagged.as_deref().map_or(params_json, |t| std::str::from_utf8(t).expect("JSON is UTF-8"));

@@ -11,7 +11,7 @@ use super::peer::{NotifySink, RequestPeer, Sink};
 use super::tasks::TaskTable;
 use super::{params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
-use crate::api::tool::{ArgError, LocalFuture, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult};
+use crate::api::tool::{ArgError, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult};
 use crate::jsonrpc::{code, Id, RpcError};
 use crate::scan;
 use futures_lite::FutureExt;
@@ -20,6 +20,7 @@ use sonic_rs::{JsonValueTrait, Value};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 
 pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
     let Params { name, arguments, meta, task } = match read_params(raw.unwrap_or("{}")) {
@@ -43,15 +44,15 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     if let Err(e) = check_task_support(tool, task.is_some(), tasks.is_some()) {
         return Answer::Error(e);
     }
-    let checked = match tool.check_arguments(&arguments) {
+    let parsed = match tool.parse_arguments(&arguments) {
         Err(ArgError::Unreadable) => normalize(&arguments).map(|n| {
-            let result = tool.check_arguments(&n);
+            let result = tool.parse_arguments(&n);
             (Cow::Owned(n), result)
         }),
         result => Ok((arguments, result)),
     };
-    let arguments = match checked {
-        Ok((arguments, Ok(()))) => arguments,
+    let (arguments, args) = match parsed {
+        Ok((arguments, Ok(args))) => (arguments, args),
         Ok((_, Err(ArgError::Invalid(problem)))) => {
             let message = format!("Invalid arguments for tool {}: {problem}", tool.name());
             let result = CallToolResult::error(message);
@@ -67,24 +68,27 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     };
     let token = meta.as_deref().and_then(progress_token);
     if let Some((table, ttl)) = task {
-        let (handler, name) = (tool.handler.clone(), tool.name().to_string());
+        let (handler, name, output) = (tool.handler.clone(), tool.name().to_string(), tool.output.clone());
         let (core, session, arguments) = (ctx.session.core, ctx.session.id, arguments.into_owned());
         return start_task(ctx, table, ttl, token, out, move |peer| {
-            run_tool(handler, name, ToolCall::new(Cow::Owned(arguments), core, session, peer))
+            run_tool(handler, name, output, ToolCall::new(Cow::Owned(arguments), args, core, session, peer))
         });
     }
     let peer = Rc::new(RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token));
-    let call = ToolCall::new(arguments, ctx.session.core, ctx.session.id, peer.clone());
+    let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => match catch_unwind(AssertUnwindSafe(|| f(&call))) {
-            Ok(result) => {
-                write_tool_result(out, &into_result(result));
-                Answer::Done
-            }
+            Ok(result) => match into_result(tool.output.as_deref(), result) {
+                Ok(result) => {
+                    write_tool_result(out, &result);
+                    Answer::Done
+                }
+                Err(e) => Answer::Error(e),
+            },
             Err(_) => Answer::Error(panicked(tool.name())),
         },
         ToolHandler::Async(f) => {
-            let name = tool.name().to_string();
+            let (name, output) = (tool.name().to_string(), tool.output.clone());
             let call = call.into_owned();
             let fut = match catch_unwind(AssertUnwindSafe(|| f(call))) {
                 Ok(fut) => fut,
@@ -95,11 +99,11 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
             Answer::Later(Box::pin(async move {
                 let run = async {
                     Some(match AssertUnwindSafe(fut).catch_unwind().await {
-                        Ok(result) => {
+                        Ok(result) => into_result(output.as_deref(), result).map(|result| {
                             let mut out = Vec::new();
-                            write_tool_result(&mut out, &into_result(result));
-                            Ok(out)
-                        }
+                            write_tool_result(&mut out, &result);
+                            out
+                        }),
                         Err(_) => Err(panicked(&name)),
                     })
                 };
@@ -169,15 +173,18 @@ fn start_task(
 fn run_tool(
     handler: ToolHandler,
     name: String,
+    output: Option<Arc<OutputCheck>>,
     call: ToolCall<'static>,
 ) -> LocalFuture<Result<CallToolResult, RpcError>> {
     match handler {
         ToolHandler::Sync(f) => Box::pin(async move {
-            catch_unwind(AssertUnwindSafe(|| f(&call))).map(into_result).map_err(|_| panicked(&name))
+            let result = catch_unwind(AssertUnwindSafe(|| f(&call))).map_err(|_| panicked(&name))?;
+            into_result(output.as_deref(), result)
         }),
         ToolHandler::Async(f) => Box::pin(async move {
             let fut = catch_unwind(AssertUnwindSafe(|| f(call))).map_err(|_| panicked(&name))?;
-            AssertUnwindSafe(fut).catch_unwind().await.map(into_result).map_err(|_| panicked(&name))
+            let result = AssertUnwindSafe(fut).catch_unwind().await.map_err(|_| panicked(&name))?;
+            into_result(output.as_deref(), result)
         }),
     }
 }
@@ -201,7 +208,7 @@ fn check_task_support(tool: &Tool, as_task: bool, tasks_exist: bool) -> Result<(
 /// The `ttl` a `params.task` object asks for, if any. Errors: -32602 for a `ttl` that is not
 /// a non-negative number.
 fn task_ttl(task: &str) -> Result<Option<u64>, RpcError> {
-    let Some(m) = scan::get(task.as_bytes(), b"ttl") else { return Ok(None) };
+    let Some(m) = scan::get(task, b"ttl") else { return Ok(None) };
     let bad = || RpcError::invalid_params("Invalid params: \"task.ttl\" must be a non-negative number of milliseconds");
     match m.kind {
         scan::Kind::Null => Ok(None),
@@ -226,7 +233,7 @@ struct Params<'a> {
 
 /// The raw `_meta.progressToken`, if it is a string or an integer.
 fn progress_token(meta: &str) -> Option<&str> {
-    let m = scan::get(meta.as_bytes(), b"progressToken")?;
+    let m = scan::get(meta, b"progressToken")?;
     let ok = m.kind == scan::Kind::String || (m.kind == scan::Kind::Number && scan::is_integer(m.value));
     ok.then(|| scan::span_str(meta, m.value))
 }
@@ -235,7 +242,7 @@ fn progress_token(meta: &str) -> Option<&str> {
 /// whose re-serialized arguments the scanner then reads.
 fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
     let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
-    let scanned = scan::members(raw.as_bytes(), |m| {
+    let scanned = scan::members(raw, |m| {
         match m.key {
             b"name" => name = Some(m),
             b"arguments" => arguments = Some(m),
@@ -245,7 +252,7 @@ fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
         }
         true
     });
-    if scanned.is_none() {
+    if scanned.is_err() {
         return read_params_full(raw);
     }
     let name = match name {
@@ -336,8 +343,17 @@ fn bad_arguments() -> RpcError {
     RpcError::invalid_params("Invalid params: \"arguments\" must be an object")
 }
 
-fn into_result(result: ToolResult) -> CallToolResult {
-    result.unwrap_or_else(|e| CallToolResult::error(e.0))
+/// The result to send: a handler's failure is an `isError` result; a structured result that
+/// breaks the tool's `outputSchema` (checked in debug builds and tests) is -32603.
+fn into_result(output: Option<&OutputCheck>, result: ToolResult) -> Result<CallToolResult, RpcError> {
+    let result = result.unwrap_or_else(|e| CallToolResult::error(e.0));
+    match output.map(|o| o.verify(&result)) {
+        Some(Err(problem)) => {
+            log::error!("{problem}");
+            Err(RpcError::new(code::INTERNAL_ERROR, format!("Internal error: {problem}")))
+        }
+        _ => Ok(result),
+    }
 }
 
 fn panicked(tool: &str) -> RpcError {

@@ -66,14 +66,18 @@ fn add() -> Tool {
 }
 
 fn sum(call: &ToolCall) -> ToolResult {
-    let sum = match (call.i64("a").ok(), call.i64("b").ok()) {
+    #[derive(serde::Serialize)]
+    struct Sum<T> {
+        sum: T,
+    }
+    Ok(match (call.i64("a").ok(), call.i64("b").ok()) {
         (Some(x), Some(y)) => match x.checked_add(y) {
-            Some(s) => sonic_rs::json!({"sum": s}),
-            None => sonic_rs::json!({"sum": x as f64 + y as f64}),
+            Some(sum) => CallToolResult::structured(&Sum { sum }),
+            None => CallToolResult::structured(&Sum { sum: x as f64 + y as f64 }),
         },
-        _ => sonic_rs::json!({"sum": call.f64("a")? + call.f64("b")?}),
-    };
-    Ok(CallToolResult::structured(sum))
+        // Finite inputs can still overflow (1e308 + 1e308): `structured` makes that a tool error.
+        _ => CallToolResult::structured(&Sum { sum: call.f64("a")? + call.f64("b")? }),
+    })
 }
 
 fn sleep() -> Tool {

@@ -305,7 +305,7 @@ fn json_schema_2020_12() -> Tool {
     )
     .input_schema(json(SCHEMA_2020_12))
     .sync_handler(|call| {
-        let args = sonic_rs::to_string(&call.arguments()).expect("a Value always serializes");
+        let args = sonic_rs::to_string(&call.arguments()?).expect("a Value always serializes");
         Ok(CallToolResult::text(format!("JSON Schema 2020-12 tool called with: {args}")))
     })
 }
