@@ -20,6 +20,7 @@ pub mod limits;
 pub mod logger;
 pub mod mcp;
 pub mod packs;
+mod panics;
 pub mod scan;
 pub mod ws;
 

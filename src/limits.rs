@@ -177,6 +177,10 @@ pub const TASK_POLL_INTERVAL_MS: u64 = 1_000;
 /// Longer ids are still answered: they are kept on the heap instead of inline.
 pub const INLINE_ID_BYTES: usize = 40;
 
+/// Milliseconds connections get, once `drain_timeout_ms` has passed, to write the draining
+/// error to every request still unanswered before the core stops.
+pub const DRAIN_EXPIRED_GRACE_MS: u64 = 1_000;
+
 /// How often, in milliseconds, a draining core checks whether its connections are done.
 pub const DRAIN_POLL_MS: u64 = 10;
 

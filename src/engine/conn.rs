@@ -349,6 +349,9 @@ impl Conn {
         }
         let core = self.core.clone();
         let mut out = self.out_buf();
+        if core.drain_expired.get() {
+            return dispatch::refuse_draining(&core, batch, line, &mut out);
+        }
         let mark = out.len();
         let later = dispatch::handle_message(&core, batch, &self.session, &self.dyn_sink, line, &mut out);
         // Messages a sync handler sent while its request was answered inline go before it.
@@ -368,7 +371,7 @@ impl Conn {
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
         let (meta, fut) = later.split();
         glommio::spawn_local(async move {
-            let outcome = fut.await;
+            let outcome = dispatch::run_later(&core, fut).await;
             {
                 let mut sh = shared.borrow_mut();
                 sh.inflight -= 1;

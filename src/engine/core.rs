@@ -53,6 +53,11 @@ pub(crate) struct CoreCtx {
     pub scratch: RefCell<Vec<u8>>,
     pub registry: RefCell<Registry<SessionEntry>>,
     pub draining: Cell<bool>,
+    /// `drain_timeout_ms` passed: whatever is still unanswered is answered with the draining
+    /// overload error at once (see [`CoreCtx::expire_drain`]).
+    pub drain_expired: Cell<bool>,
+    /// Requests in flight, woken when the drain expires.
+    pub expiry_waiters: WakerSet,
     /// Streamable HTTP without sessions.
     pub stateless: bool,
     /// Events each SSE stream keeps for resumption.
@@ -105,6 +110,8 @@ impl CoreCtx {
             scratch: RefCell::new(vec![0; settings.buffer_bytes as usize]),
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
             draining: Cell::new(false),
+            drain_expired: Cell::new(false),
+            expiry_waiters: WakerSet::default(),
             stateless: settings.stateless,
             sse_replay: settings.sse_replay_events as usize,
             session_idle_ms: settings.session_idle_timeout_ms,
@@ -253,6 +260,13 @@ impl CoreCtx {
     }
 
     /// Starts draining: no new requests are read; every connection is woken to finish.
+    /// Ends the drain: every request still in flight is answered with the draining overload
+    /// error instead of its result, and held-back lines are answered with it unread.
+    pub fn expire_drain(&self) {
+        self.drain_expired.set(true);
+        self.expiry_waiters.wake_all();
+    }
+
     pub fn start_drain(&self) {
         self.draining.set(true);
         self.drain_waiters.wake_all();

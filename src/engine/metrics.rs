@@ -376,6 +376,9 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
     }
     let help = "Request latency from read to answer, in seconds.";
     fams.push(family("ringmcp_request_duration_seconds", help, HISTOGRAM, snaps.iter().map(histogram).collect()));
+    let panics = crate::panics::counts().into_iter().map(|(tool, n)| tool_sample(&tool, n)).collect();
+    let help = "Tool handler panics since start, by tool (each answered -32603; the first per tool is logged).";
+    fams.push(family("ringmcp_tool_panics_total", help, COUNTER, panics));
     fams.retain(|f| !f.get_metric().is_empty());
     let mut out = String::new();
     if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&fams, &mut out) {
@@ -408,6 +411,14 @@ fn sample(kind: MetricType, labels: Vec<LabelPair>, value: f64) -> Metric {
         m.set_counter(c);
     }
     m
+}
+
+/// A process-wide counter sample labelled by tool (no `core` label: the hook is process-wide).
+fn tool_sample(tool: &str, n: u64) -> Metric {
+    let mut p = LabelPair::default();
+    p.set_name("tool".to_owned());
+    p.set_value(tool.to_owned());
+    sample(COUNTER, vec![p], n as f64)
 }
 
 /// One core's `ringmcp_request_duration_seconds`, from its cumulative HDR bucket counts.

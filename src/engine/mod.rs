@@ -19,7 +19,7 @@ mod ws_conn;
 use self::core::CoreCtx;
 use crate::api::Server;
 use crate::config::Settings;
-use crate::limits::DRAIN_POLL_MS;
+use crate::limits::{DRAIN_EXPIRED_GRACE_MS, DRAIN_POLL_MS};
 use glommio::{LocalExecutorBuilder, Placement};
 use std::fmt;
 use std::net::SocketAddr;
@@ -197,6 +197,7 @@ impl Server {
                 ctx.start_drain();
                 glommio::timer::sleep(Duration::from_millis(settings.drain_timeout_ms)).await;
                 log::warn!("stdio: drain_timeout_ms ({}) passed with requests in flight", settings.drain_timeout_ms);
+                expire_drain(&ctx).await;
             };
             futures_lite::future::or(session, drain).await;
         });
@@ -263,10 +264,21 @@ async fn run_core(
     }
     if ctx.open.get() > 0 {
         log::warn!(
-            "core {}: drain_timeout_ms passed; closing {} connections with requests in flight",
+            "core {}: drain_timeout_ms passed; answering what {} connections still have in flight with the draining error",
             ctx.core,
             ctx.open.get()
         );
+        expire_drain(&ctx).await;
+    }
+}
+
+/// Ends a drain that timed out: every request still unanswered gets the draining error, and
+/// the connections get [`DRAIN_EXPIRED_GRACE_MS`] to write those answers.
+async fn expire_drain(ctx: &CoreCtx) {
+    ctx.expire_drain();
+    let deadline = Instant::now() + Duration::from_millis(DRAIN_EXPIRED_GRACE_MS);
+    while ctx.open.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
     }
 }
 

@@ -410,7 +410,7 @@ fn post(
                     }
                     let (core, id) = (core.clone(), jsonrpc::OwnedId::new(id));
                     glommio::spawn_local(async move {
-                        let outcome = fut.await;
+                        let outcome = super::dispatch::run_later(&core, fut).await;
                         core.queue.release();
                         let answer = outcome.map(|o| {
                             let mut out = Vec::new();

@@ -13,12 +13,11 @@ use super::{params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
 use crate::api::tool::{ArgError, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult};
 use crate::jsonrpc::{code, Id, RpcError};
+use crate::panics;
 use crate::scan;
-use futures_lite::FutureExt;
 use serde::Deserialize;
 use sonic_rs::{JsonValueTrait, Value};
 use std::borrow::Cow;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -77,7 +76,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     let peer = Rc::new(RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token));
     let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
-        ToolHandler::Sync(f) => match catch_unwind(AssertUnwindSafe(|| f(&call))) {
+        ToolHandler::Sync(f) => match panics::guarded(|| f(&call)) {
             Ok(result) => match into_result(tool.output.as_deref(), result) {
                 Ok(result) => {
                     write_tool_result(out, &result);
@@ -90,7 +89,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
         ToolHandler::Async(f) => {
             let (name, output) = (tool.name().to_string(), tool.output.clone());
             let call = call.into_owned();
-            let fut = match catch_unwind(AssertUnwindSafe(|| f(call))) {
+            let fut = match panics::guarded(|| f(call)) {
                 Ok(fut) => fut,
                 Err(_) => return Answer::Error(panicked(&name)),
             };
@@ -98,7 +97,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
             ctx.session.peer.begin(id, peer.clone());
             Answer::Later(Box::pin(async move {
                 let run = async {
-                    Some(match AssertUnwindSafe(fut).catch_unwind().await {
+                    Some(match panics::guarded_future(fut).await {
                         Ok(result) => into_result(output.as_deref(), result).map(|result| {
                             let mut out = Vec::new();
                             write_tool_result(&mut out, &result);
@@ -178,12 +177,12 @@ fn run_tool(
 ) -> LocalFuture<Result<CallToolResult, RpcError>> {
     match handler {
         ToolHandler::Sync(f) => Box::pin(async move {
-            let result = catch_unwind(AssertUnwindSafe(|| f(&call))).map_err(|_| panicked(&name))?;
+            let result = panics::guarded(|| f(&call)).map_err(|_| panicked(&name))?;
             into_result(output.as_deref(), result)
         }),
         ToolHandler::Async(f) => Box::pin(async move {
-            let fut = catch_unwind(AssertUnwindSafe(|| f(call))).map_err(|_| panicked(&name))?;
-            let result = AssertUnwindSafe(fut).catch_unwind().await.map_err(|_| panicked(&name))?;
+            let fut = panics::guarded(|| f(call)).map_err(|_| panicked(&name))?;
+            let result = panics::guarded_future(fut).await.map_err(|_| panicked(&name))?;
             into_result(output.as_deref(), result)
         }),
     }
@@ -356,7 +355,10 @@ fn into_result(output: Option<&OutputCheck>, result: ToolResult) -> Result<CallT
     }
 }
 
+/// The answer to a request whose handler panicked; the panic is counted (and its first one
+/// per tool logged) by [`panics::record`].
 fn panicked(tool: &str) -> RpcError {
+    panics::record(tool);
     RpcError::new(code::INTERNAL_ERROR, format!("Internal error: tool {tool} panicked"))
 }
 
