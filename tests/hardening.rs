@@ -236,3 +236,27 @@ fn ws_call(ws: &mut HttpConn, text: &str) -> String {
     assert_eq!(frame.opcode, WS_TEXT, "{frame:?}");
     frame.text().to_string()
 }
+
+#[test]
+fn nesting_at_the_limit_is_served_through_every_parser_and_the_limit_is_configurable() {
+    let server = Server::start(&["--cores", "1"]);
+    let mut conn = initialized_tcp(&server);
+    // Message 1, params 2, arguments 3, then 125 brackets: 128 levels, the default limit. The
+    // escaped keys send it down the slow paths too (the full parse, the arguments rewrite).
+    let deep = nest(125);
+    let line = format!(
+        r#"{{"js\u006fnrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"te\u0078t":"ok","deep":{deep}}}}}}}"#
+    );
+    let ok = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}"#;
+    assert_eq!(conn.call(&line), ok);
+    let deeper = line.replace(&deep, &nest(126));
+    assert_eq!(conn.call(&deeper), too_deep("1"));
+
+    let server = Server::start(&["--cores", "1", "--max-json-depth", "4"]);
+    let mut conn = initialized_tcp(&server);
+    let at_limit = r#"{"jsonrpc":"2.0","id":2,"method":"ping","params":{"a":[{}]}}"#;
+    assert_eq!(conn.call(at_limit), r#"{"jsonrpc":"2.0","id":2,"result":{}}"#);
+    let over = r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":{"a":[{"b":[]}]}}"#;
+    let refused = r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32600,"message":"Invalid Request: JSON nested deeper than 4 levels (max_json_depth)"}}"#;
+    assert_eq!(conn.call(over), refused);
+}
