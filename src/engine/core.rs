@@ -13,7 +13,7 @@ use crate::ids::IdSource;
 use crate::mcp::tasks::{TaskEnv, TaskTable};
 use crate::mcp::Session;
 use crate::mcp::{peer, Phase};
-use ringmcp_shards::{Expiry, Registry, RegistryError, SessionId, ShardMap};
+use ringmcp_shards::{Expiry, Registry, SessionId, ShardMap};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -169,21 +169,21 @@ impl CoreCtx {
     }
 
     /// Mints a session id this core owns and registers a new session under it.
-    pub fn open_session(&self) -> Result<SessionEntry, RegistryError> {
+    pub fn open_session(&self) -> Result<SessionEntry, String> {
         let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
+        let id = self.mint_id(&registry)?;
         let session = Rc::new(RefCell::new(Session::new(id, self.core)));
         let waker = Rc::new(RefCell::new(None));
         let entry = SessionEntry { id, http: None, session, waker };
-        registry.insert(id, entry.clone(), Expiry::Never, self.now_ms())?;
+        registry.insert(id, entry.clone(), Expiry::Never, self.now_ms()).map_err(|e| e.to_string())?;
         Ok(entry)
     }
 
     /// Mints and registers a Streamable HTTP session (it idles out after
     /// `session_idle_timeout_ms`).
-    pub fn open_http_session(&self) -> Result<SessionEntry, RegistryError> {
+    pub fn open_http_session(&self) -> Result<SessionEntry, String> {
         let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
+        let id = self.mint_id(&registry)?;
         let session = Session::new(id, self.core);
         session.peer.client_timeout.set(self.client_timeout_ms);
         let entry = SessionEntry {
@@ -192,8 +192,28 @@ impl CoreCtx {
             session: Rc::new(RefCell::new(session)),
             waker: Rc::new(RefCell::new(None)),
         };
-        registry.insert(id, entry.clone(), Expiry::IdleMs(self.session_idle_ms), self.now_ms())?;
+        registry
+            .insert(id, entry.clone(), Expiry::IdleMs(self.session_idle_ms), self.now_ms())
+            .map_err(|e| e.to_string())?;
         Ok(entry)
+    }
+
+    /// A fresh id whose shard this core owns, from the OS random source. Should that source
+    /// fail, no id is made of what was drawn (the failed draws read as zero).
+    fn mint_id(&self, registry: &Registry<SessionEntry>) -> Result<SessionId, String> {
+        let mut ids = self.ids.borrow_mut();
+        let mut failed = None;
+        let minted = registry.mint_id(&mut || match failed {
+            Some(_) => 0,
+            None => ids.next_u128().unwrap_or_else(|e| {
+                failed = Some(e);
+                0
+            }),
+        });
+        match (failed, minted) {
+            (Some(e), _) => Err(format!("cannot mint a session id: {e}")),
+            (None, minted) => minted.map_err(|e| e.to_string()),
+        }
     }
 
     /// A live Streamable HTTP session of this core (the lookup counts as activity).
