@@ -340,3 +340,25 @@ fn sigterm_ends_connections_served_without_a_session_at_once() {
     assert_eq!(status.code(), Some(0));
     assert!(signalled.elapsed() < Duration::from_secs(5), "the idle connections did not hold up the drain");
 }
+
+#[test]
+fn a_delete_naming_a_connections_session_is_404_and_the_connection_keeps_it() {
+    let server = Server::start(&["--cores", "1"]);
+    let port = server.port;
+    let mut tcp = Conn::tcp(port);
+    let init = tcp.initialize();
+    let tcp_sid = init["_meta"]["io.ringmcp/session"].as_str().unwrap().to_string();
+    let mut ws = ws_open(port);
+    let init: Value = serde_json::from_str(&ws_call(&mut ws, INIT)).unwrap();
+    let ws_sid = init["result"]["_meta"]["io.ringmcp/session"].as_str().unwrap().to_string();
+    let mut http = HttpConn::connect(port);
+    for sid in [&tcp_sid, &ws_sid] {
+        let resp = http.call(&Req::new("DELETE", "/mcp", port).header("Mcp-Session-Id", sid));
+        assert_eq!((resp.status, resp.text()), (404, SESSION_UNKNOWN), "{resp:?}");
+    }
+    assert_eq!(tcp.call(&echo(11, "kept")), echo_answer(11, "kept"));
+    assert_eq!(ws_call(&mut ws, &echo(12, "kept")), echo_answer(12, "kept"));
+    drop((tcp, ws));
+    let h = wait_for_health(port, "both connections' sessions ending", |h| h["sessions"] == 0);
+    assert_eq!(h["sessions_by_transport"], json!({"tcp": 0, "http": 0, "websocket": 0, "stdio": 0}), "{h}");
+}

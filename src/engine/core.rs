@@ -240,8 +240,11 @@ impl CoreCtx {
         if bound.admitted.replace(false) {
             let id = bound.id();
             let removed = self.registry.borrow_mut().remove(&id);
-            let entry = removed.unwrap_or_else(|| panic!("session {id} of a live connection left the registry"));
-            self.forget(&entry);
+            debug_assert!(removed.is_some(), "session {id} of a live connection left the registry");
+            match removed {
+                Some(entry) => self.forget(&entry),
+                None => log::error!("core {}: session {id} of a live connection left the registry", self.core),
+            }
         }
     }
 
@@ -328,9 +331,13 @@ impl CoreCtx {
         Some(found)
     }
 
-    /// Ends a Streamable HTTP session (DELETE); false if there was none.
+    /// Ends a Streamable HTTP session (DELETE); false if there was none. A connection's
+    /// session is not one: only its connection ends it.
     pub fn end_session(&self, id: &SessionId) -> bool {
-        let removed = self.registry.borrow_mut().remove(id);
+        let mut registry = self.registry.borrow_mut();
+        let is_http = registry.get(id, self.now_ms()).is_some_and(|e| e.http.is_some());
+        let removed = if is_http { registry.remove(id) } else { None };
+        drop(registry);
         match removed {
             Some(entry) => {
                 self.forget(&entry);
