@@ -216,6 +216,18 @@ settings! {
         spin_before_park_us = SPIN_BEFORE_PARK_US_DEFAULT, SPIN_BEFORE_PARK_US_RANGE;
     " Milliseconds an unused Streamable HTTP session lives before it is ended (then 404)."
         session_idle_timeout_ms = SESSION_IDLE_TIMEOUT_MS_DEFAULT, SESSION_IDLE_TIMEOUT_MS_RANGE;
+    " Percent of max_sessions_per_core that Streamable HTTP sessions may hold; past it new ones get 503 (the HTTP, TCP and WebSocket shares add up to at most 100)."
+        http_session_share_percent = HTTP_SESSION_SHARE_PERCENT_DEFAULT, SESSION_SHARE_PERCENT_RANGE;
+    " Percent of max_sessions_per_core that NDJSON/TCP sessions may hold; past it a new connection serves ping only and initialize gets -32010."
+        tcp_session_share_percent = TCP_SESSION_SHARE_PERCENT_DEFAULT, SESSION_SHARE_PERCENT_RANGE;
+    " Percent of max_sessions_per_core that WebSocket sessions may hold; past it a new socket serves ping only and initialize gets -32010."
+        websocket_session_share_percent = WEBSOCKET_SESSION_SHARE_PERCENT_DEFAULT, SESSION_SHARE_PERCENT_RANGE;
+    " Most Streamable HTTP sessions one client address (IPv6: one /64) holds on one core; more get 429."
+        max_http_sessions_per_address_per_core = MAX_HTTP_SESSIONS_PER_ADDRESS_PER_CORE_DEFAULT, MAX_HTTP_SESSIONS_PER_ADDRESS_PER_CORE_RANGE;
+    " Milliseconds a new Streamable HTTP session lives if its client sends nothing after initialize; its next message starts session_idle_timeout_ms (at most that)."
+        session_handshake_timeout_ms = SESSION_HANDSHAKE_TIMEOUT_MS_DEFAULT, SESSION_HANDSHAKE_TIMEOUT_MS_RANGE;
+    " Session fill in percent, of a core's registry slice or of a transport's share, at which /health reports degraded."
+        session_warn_percent = SESSION_WARN_PERCENT_DEFAULT, PERCENT_RANGE;
     " Milliseconds a tool waits for the client to answer sampling, elicitation or roots requests."
         client_request_timeout_ms = CLIENT_REQUEST_TIMEOUT_MS_DEFAULT, CLIENT_REQUEST_TIMEOUT_MS_RANGE;
     " Events each SSE stream keeps so a client can resume with Last-Event-ID."
@@ -287,6 +299,7 @@ impl Settings {
                 message: format!("{} is not a power of two (e.g. 256)", self.shard_count),
             });
         }
+        self.check_session_admission()?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError {
                 key: "listen".into(),
@@ -309,6 +322,40 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// The cross-setting rules of session admission: the transports' shares fit in the
+    /// registry (so none can fill it for the others), the handshake deadline is the shorter.
+    fn check_session_admission(&self) -> Result<(), ConfigError> {
+        let shares =
+            self.http_session_share_percent + self.tcp_session_share_percent + self.websocket_session_share_percent;
+        if shares > 100 {
+            return Err(ConfigError {
+                key: "http_session_share_percent".into(),
+                message: format!(
+                    "the HTTP, TCP and WebSocket session shares add up to {shares} %; at most 100 % \
+                     (http_session_share_percent + tcp_session_share_percent + websocket_session_share_percent)"
+                ),
+            });
+        }
+        if self.session_handshake_timeout_ms > self.session_idle_timeout_ms {
+            return Err(ConfigError {
+                key: "session_handshake_timeout_ms".into(),
+                message: format!(
+                    "{} is above session_idle_timeout_ms ({}); accepted range is {}..={}",
+                    self.session_handshake_timeout_ms,
+                    self.session_idle_timeout_ms,
+                    SESSION_HANDSHAKE_TIMEOUT_MS_RANGE.0,
+                    self.session_idle_timeout_ms
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sessions of one transport a core admits: `percent` of `max_sessions_per_core`, at least 1.
+    pub fn session_share(&self, percent: u64) -> usize {
+        mark(self.max_sessions_per_core, percent)
     }
 
     /// The TOML text `--print-config` prints.
@@ -404,6 +451,34 @@ mod tests {
     fn print_config_round_trips() {
         let s = Settings { cores: Some(2), instructions: Some("hi".into()), ..Default::default() };
         assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
+    }
+
+    #[test]
+    fn session_shares_over_100_percent_are_refused() {
+        let s = Settings { tcp_session_share_percent: 30, ..Default::default() };
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.key, "http_session_share_percent");
+        assert!(e.message.contains("add up to 105 %"), "{e}");
+        let s = Settings { http_session_share_percent: 100, tcp_session_share_percent: 0, ..Default::default() };
+        assert_eq!(s.validate().unwrap_err().key, "tcp_session_share_percent", "each share is at least 1");
+    }
+
+    #[test]
+    fn handshake_timeout_above_idle_timeout_is_refused() {
+        let s = Settings { session_idle_timeout_ms: 2_000, session_handshake_timeout_ms: 3_000, ..Default::default() };
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.key, "session_handshake_timeout_ms");
+        assert!(e.message.contains("accepted range is 100..=2000"), "{e}");
+    }
+
+    #[test]
+    fn default_session_shares_split_the_registry() {
+        let s = Settings::default();
+        assert_eq!(s.session_share(s.http_session_share_percent), 32_768);
+        assert_eq!(s.session_share(s.tcp_session_share_percent), 16_384);
+        assert_eq!(s.session_share(s.websocket_session_share_percent), 16_384);
+        let tiny = Settings { max_sessions_per_core: 1, ..Default::default() };
+        assert_eq!(tiny.session_share(25), 1, "a share never rounds down to no session");
     }
 
     #[test]

@@ -187,6 +187,78 @@ pub const DRAIN_POLL_MS: u64 = 10;
 /// Most bytes of stdin read in one chunk by the stdio transport.
 pub const STDIO_READ_CHUNK_BYTES: usize = 64 << 10;
 
+/// Bytes drawn from the OS random source at once for ids (64 ids of 16 bytes). One
+/// `getrandom(2)` per id cost 243 ns on the dev VM, one per 1 KiB 30 ns per id; minting a
+/// session id takes about one draw per core (ids of other cores' shards are drawn again).
+pub const ID_BATCH_BYTES: usize = 1 << 10;
+
+const _: () = assert!(ID_BATCH_BYTES % 16 == 0 && ID_BATCH_BYTES >= 16);
+
+// ---- Session admission: no transport and no client address can lock the others out ----
+//
+// Each core's registry slice (`max_sessions_per_core`) is split into one share per transport,
+// in percent; the shares add up to at most 100 %, so a flood on one transport fills its own
+// share and never the registry: the others keep theirs. Streamable HTTP sessions are not bound
+// to a connection (so `max_connections` does not bound them), hence two more limits: a cap per
+// client address, and a short deadline for sessions that never come back after `initialize`.
+
+/// Default share, in percent of `max_sessions_per_core`, that Streamable HTTP sessions may use.
+pub const HTTP_SESSION_SHARE_PERCENT_DEFAULT: u64 = 50;
+/// Default share, in percent of `max_sessions_per_core`, that NDJSON/TCP sessions may use: 25 %
+/// of 65,536 is 16,384, more than `max_connections`, so by default only that cap binds them.
+pub const TCP_SESSION_SHARE_PERCENT_DEFAULT: u64 = 25;
+/// Default share, in percent of `max_sessions_per_core`, that WebSocket sessions may use (as TCP).
+pub const WEBSOCKET_SESSION_SHARE_PERCENT_DEFAULT: u64 = 25;
+/// Accepted range of each transport's share; together they may not exceed 100.
+pub const SESSION_SHARE_PERCENT_RANGE: (u64, u64) = (1, 100);
+/// Sessions of the stdio transport: a `ringmcp stdio` process serves exactly one.
+pub const STDIO_SESSIONS_MAX: usize = 1;
+
+/// Default most Streamable HTTP sessions one client address holds on one core (cores count
+/// their own: shared-nothing, so an address holds at most this × cores). A few hundred: a
+/// client host keeps a handful per server, the SDK and conformance suites (all from 127.0.0.1)
+/// stay under 100 per core, `bench/run http-64` opens 64; over it → 429.
+pub const MAX_HTTP_SESSIONS_PER_ADDRESS_PER_CORE_DEFAULT: u64 = 256;
+/// Accepted range of `max_http_sessions_per_address_per_core`.
+pub const MAX_HTTP_SESSIONS_PER_ADDRESS_PER_CORE_RANGE: (u64, u64) = (1, 10_000_000);
+/// IPv6 clients are counted per prefix of this many bits (one /64 is one subscriber's
+/// network, and its holder can pick any of its 2^64 addresses); IPv4 per address.
+pub const CLIENT_IPV6_PREFIX_BITS: u32 = 64;
+
+/// Default of `session_handshake_timeout_ms`: a Streamable HTTP session whose client sends
+/// nothing more after `initialize` (no `notifications/initialized`, no request) ends after
+/// this. Clients send the notification at once (one round trip: milliseconds, a second on a
+/// bad mobile link); 5 s covers that with room, and frees what a flood minted within seconds
+/// instead of after `session_idle_timeout_ms`.
+pub const SESSION_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 5_000;
+/// Range of `session_handshake_timeout_ms` (at most `session_idle_timeout_ms`, checked at load).
+pub const SESSION_HANDSHAKE_TIMEOUT_MS_RANGE: (u64, u64) = (100, 3_600_000);
+
+/// Default fill, in percent of a core's registry slice or of one transport's share, at or
+/// above which `/health` reports `degraded` (and which the operator should alert on).
+pub const SESSION_WARN_PERCENT_DEFAULT: u64 = 90;
+
+/// Milliseconds between two log lines about refused sessions of one transport and reason (a
+/// flood is refused hundreds of thousands of times a second; the line counts them).
+pub const SESSION_REFUSAL_LOG_MS: u64 = 10_000;
+
+const _: () = assert!(
+    HTTP_SESSION_SHARE_PERCENT_DEFAULT + TCP_SESSION_SHARE_PERCENT_DEFAULT + WEBSOCKET_SESSION_SHARE_PERCENT_DEFAULT
+        <= 100
+);
+const _: () =
+    assert!(MAX_SESSIONS_PER_CORE_DEFAULT * TCP_SESSION_SHARE_PERCENT_DEFAULT / 100 >= MAX_CONNECTIONS_DEFAULT);
+const _: () =
+    assert!(MAX_SESSIONS_PER_CORE_DEFAULT * WEBSOCKET_SESSION_SHARE_PERCENT_DEFAULT / 100 >= MAX_CONNECTIONS_DEFAULT);
+const _: () = assert!(
+    MAX_HTTP_SESSIONS_PER_ADDRESS_PER_CORE_DEFAULT
+        <= MAX_SESSIONS_PER_CORE_DEFAULT * HTTP_SESSION_SHARE_PERCENT_DEFAULT / 100
+);
+const _: () = assert!(SESSION_HANDSHAKE_TIMEOUT_MS_DEFAULT <= SESSION_IDLE_TIMEOUT_MS_DEFAULT);
+const _: () = assert!(SESSION_HANDSHAKE_TIMEOUT_MS_RANGE.0 <= SESSION_IDLE_TIMEOUT_MS_RANGE.0);
+const _: () = assert!(SESSION_WARN_PERCENT_DEFAULT <= PERCENT_RANGE.1);
+const _: () = assert!(CLIENT_IPV6_PREFIX_BITS <= 128);
+
 const _: () = assert!(QUEUE_WARN_PERCENT_DEFAULT < QUEUE_REJECT_PERCENT_DEFAULT);
 const _: () = assert!(QUEUE_REJECT_PERCENT_DEFAULT <= PERCENT_RANGE.1);
 const _: () = assert!(BUFFER_BYTES_DEFAULT <= MAX_MESSAGE_BYTES_DEFAULT);

@@ -575,8 +575,18 @@ fn health_reports_every_documented_field_for_each_core() {
     );
     let health = resp.json();
     let keys: Vec<&str> = health.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut want =
-        ["status", "connections", "queue_depth", "memory_mb", "throughput_msg_sec", "errors_1m", "sessions", "cores"];
+    let mut want = [
+        "status",
+        "connections",
+        "queue_depth",
+        "memory_mb",
+        "throughput_msg_sec",
+        "errors_1m",
+        "sessions",
+        "sessions_by_transport",
+        "session_fill_percent",
+        "cores",
+    ];
     let mut got = keys.clone();
     got.sort();
     want.sort();
@@ -585,6 +595,9 @@ fn health_reports_every_documented_field_for_each_core() {
     assert_eq!(health["connections"], 1, "only this connection is open: {health}");
     assert_eq!((health["queue_depth"].as_u64(), health["errors_1m"].as_u64()), (Some(0), Some(0)));
     assert_eq!(health["sessions"], 0);
+    assert_eq!(health["sessions_by_transport"], serde_json::json!({"tcp": 0, "http": 0, "websocket": 0, "stdio": 0}));
+    let empty = serde_json::json!({"registry": 0.0, "tcp": 0.0, "http": 0.0, "websocket": 0.0});
+    assert_eq!(health["session_fill_percent"], empty);
     assert!(health["memory_mb"].as_f64().unwrap() > 0.0, "{health}");
     assert!(health["throughput_msg_sec"].is_number());
     let cores = health["cores"].as_array().unwrap();
@@ -604,6 +617,7 @@ fn health_reports_every_documented_field_for_each_core() {
     let _sid = http_session(server.port);
     let health = conn.call(&Req::new("GET", "/health", server.port)).json();
     assert_eq!(health["sessions"], 1, "{health}");
+    assert_eq!(health["sessions_by_transport"]["http"], 1, "{health}");
 }
 
 #[test]

@@ -356,6 +356,39 @@ impl<V> Registry<V> {
         Some(&entry.value)
     }
 
+    /// Changes when `id` expires, counting from its last activity (which this does not refresh):
+    /// e.g. a session admitted with a short handshake deadline gets its long idle timeout once
+    /// the client shows up again.
+    ///
+    /// `false`, changing nothing, if `id` is not held, belongs to another core's shard, or is
+    /// idle-expired at `now_ms` (an expired session is never revived). Costs `O(log len)`.
+    pub fn set_expiry(&mut self, id: &SessionId, expiry: Expiry, now_ms: u64) -> bool {
+        let Ok(index) = self.table_index(id) else { return false };
+        let Some(entry) = self.tables[index].get_mut(id) else { return false };
+        if entry.is_expired(now_ms) {
+            return false;
+        }
+        let indexed = entry.deadline_ms().map(|_| entry.indexed_deadline_ms);
+        entry.expiry = expiry;
+        match (indexed, entry.deadline_ms()) {
+            (None, None) => {}
+            // A later deadline keeps its record: a record's key may lag the real deadline (lazy).
+            (Some(indexed_ms), Some(deadline_ms)) if indexed_ms <= deadline_ms => {}
+            (indexed, deadline) => {
+                if let Some(indexed_ms) = indexed {
+                    let found = self.deadlines.remove(&(indexed_ms, *id));
+                    assert!(found, "session {id} had no deadline record");
+                }
+                if let Some(deadline_ms) = deadline {
+                    entry.indexed_deadline_ms = deadline_ms;
+                    let fresh = self.deadlines.insert((deadline_ms, *id));
+                    assert!(fresh, "deadline record of {id} outlived its session");
+                }
+            }
+        }
+        true
+    }
+
     /// Removes `id` and returns its value, even if idle-expired (the caller still has to clean it
     /// up). `None` if not held here.
     pub fn remove(&mut self, id: &SessionId) -> Option<V> {

@@ -117,7 +117,8 @@ impl Sim {
                 65..=74 => self.remove(),
                 75..=86 => self.advance_time(),
                 87..=94 => self.expire_idle(),
-                95..=97 => self.insert_held_id(),
+                95..=96 => self.set_expiry(),
+                97 => self.insert_held_id(),
                 _ => self.check_all(),
             }
         }
@@ -214,6 +215,23 @@ impl Sim {
         if max == usize::MAX {
             let left = self.model.values().filter(|e| e.core == core && !e.is_live(now_ms)).count();
             check!(self, left == 0, "full sweep of core {core} left {left} expired sessions");
+        }
+    }
+
+    /// Changing the expiry of a known id works only while it is held and live on its owner.
+    fn set_expiry(&mut self) {
+        let Some(id) = self.pick_known() else { return };
+        let owner = self.map.owner_of(id.as_bytes());
+        let now_ms = self.lookup_clock();
+        let expiry = match self.rng.below(4) {
+            0 => Expiry::Never,
+            _ => Expiry::IdleMs(self.rng.below(SIM_IDLE_MS_MAX)),
+        };
+        let live = self.model.get(&id).is_some_and(|entry| entry.is_live(now_ms));
+        let changed = self.registries[owner].set_expiry(&id, expiry, now_ms);
+        check!(self, changed == live, "set_expiry of {id} at {now_ms} gave {changed}, live {live}");
+        if changed {
+            self.model.get_mut(&id).expect("live implies modelled").expiry = expiry;
         }
     }
 

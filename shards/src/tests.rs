@@ -533,3 +533,54 @@ fn errors_display_carries_the_numbers() {
         "session id byte 0 is 0xff, expected lowercase hex [0-9a-f]"
     );
 }
+
+#[test]
+fn set_expiry_lengthens_a_short_deadline_without_refreshing_activity() {
+    let map = map(DEFAULT_SHARD_COUNT, 1);
+    let id = owned_id(map, 0, 20);
+    let mut registry = Registry::new(map, 0, 10);
+    registry.insert(id, 'h', Expiry::IdleMs(100), 1_000).unwrap();
+    assert!(registry.set_expiry(&id, Expiry::IdleMs(10_000), 1_050));
+    registry.verify();
+    // Still counted from the insert at 1000: the change is not activity.
+    assert_eq!(registry.get(&id, 10_999), Some(&'h'));
+    assert_eq!(registry.get(&id, 11_000), None);
+    // The old, earlier record comes due first and is re-keyed, not expired.
+    assert!(registry.expire_idle(1_100, usize::MAX).is_empty());
+    registry.verify();
+    assert_eq!(registry.expire_idle(11_000, usize::MAX), vec![(id, 'h')]);
+    registry.verify();
+}
+
+#[test]
+fn set_expiry_shortens_never_and_back() {
+    let map = map(DEFAULT_SHARD_COUNT, 1);
+    let (a, b) = (owned_id(map, 0, 21), owned_id(map, 0, 22));
+    let mut registry = Registry::new(map, 0, 10);
+    registry.insert(a, 'a', Expiry::IdleMs(10_000), 0).unwrap();
+    registry.insert(b, 'b', Expiry::Never, 0).unwrap();
+    assert!(registry.set_expiry(&a, Expiry::IdleMs(50), 10));
+    assert!(registry.set_expiry(&b, Expiry::IdleMs(60), 10));
+    registry.verify();
+    assert_eq!(registry.expire_idle(50, usize::MAX), vec![(a, 'a')]);
+    assert_eq!(registry.expire_idle(60, usize::MAX), vec![(b, 'b')]);
+    registry.insert(b, 'b', Expiry::IdleMs(5), 100).unwrap();
+    assert!(registry.set_expiry(&b, Expiry::Never, 101));
+    registry.verify();
+    assert!(registry.expire_idle(u64::MAX, usize::MAX).is_empty());
+    assert_eq!(registry.get(&b, u64::MAX), Some(&'b'));
+}
+
+#[test]
+fn set_expiry_refuses_expired_unheld_and_foreign_ids() {
+    let map = map(DEFAULT_SHARD_COUNT, 2);
+    let (mine, foreign) = (owned_id(map, 0, 23), owned_id(map, 1, 24));
+    let mut registry = Registry::new(map, 0, 10);
+    assert!(!registry.set_expiry(&mine, Expiry::Never, 0), "not held");
+    assert!(!registry.set_expiry(&foreign, Expiry::Never, 0), "another core's shard");
+    registry.insert(mine, (), Expiry::IdleMs(10), 0).unwrap();
+    assert!(!registry.set_expiry(&mine, Expiry::IdleMs(1_000), 10), "expired sessions are not revived");
+    assert_eq!(registry.get(&mine, 10), None);
+    assert_eq!(registry.expire_idle(10, usize::MAX), vec![(mine, ())]);
+    registry.verify();
+}

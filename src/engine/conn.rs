@@ -7,15 +7,16 @@
 //! not read (TCP pushes back on the client). Drain: no more reads; in-flight requests finish,
 //! their answers flush, then the stream closes.
 
-use super::core::CoreCtx;
+use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
 use super::metrics::Transport;
 use crate::framing::{next_frame, Frame};
 use crate::jsonrpc::{self, code, RpcError};
-use crate::mcp::{self, Session};
+use crate::mcp;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
 use std::future::poll_fn;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -73,9 +74,13 @@ enum Event {
     Wait,
 }
 
-/// Serves a TCP connection: its first bytes tell NDJSON (`{`) from HTTP (a method token). A
-/// connection that sends nothing for `idle_timeout_ms` is closed.
-pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO) {
+/// Serves a TCP connection from `client`: its first bytes tell NDJSON (`{`) from HTTP (a
+/// method token). A connection that sends nothing for `idle_timeout_ms` is closed.
+pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    mut io: IO,
+    client: Option<IpAddr>,
+) {
     let first = poll_fn(|cx| {
         let mut scratch = core.scratch.borrow_mut();
         Pin::new(&mut io).poll_read(cx, &mut scratch)
@@ -98,7 +103,7 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreC
         let first = core.scratch.borrow()[..n].to_vec();
         // Boxed: HTTP's future is several KiB, and every NDJSON connection would carry its
         // space for life (this task's size is the larger of the two branches).
-        return Box::pin(super::http_conn::serve(core, io, first)).await;
+        return Box::pin(super::http_conn::serve(core, io, first, client)).await;
     }
     // No await since the read: the bytes are still in the core's scratch buffer.
     serve_session(core, io, Transport::Tcp, n).await
@@ -116,19 +121,9 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     transport: Transport,
     first: usize,
 ) {
-    let (session, waker) = match core.open_session() {
-        Ok(entry) => (entry.session.clone(), entry.waker),
-        Err(e) => {
-            log::warn!("core {}: refusing a connection: {e}", core.core);
-            let mut line = Vec::new();
-            let err = RpcError::new(code::OVERLOADED, format!("Server overloaded: {e}"));
-            jsonrpc::write_error(&mut line, None, &err);
-            let _ = io.write_all(&line).await;
-            return;
-        }
-    };
-    let id = session.borrow().id;
-    log::debug!("core {}: session {id} opened", core.core);
+    // Without room in the registry the connection is still served: ping needs no session.
+    let bound = core.open_bound_session(transport);
+    log::debug!("core {}: session {} opened (in the registry: {})", core.core, bound.id(), bound.is_admitted());
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(transport);
     let shared = Rc::new(RefCell::new(Shared::default()));
@@ -136,16 +131,16 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
         core: core.clone(),
         shared: shared.clone(),
         aside: RefCell::new(Vec::new()),
-        waker: waker.clone(),
+        waker: bound.waker.clone(),
     });
     let dyn_sink: Rc<dyn mcp::Sink> = sink.clone();
-    session.borrow().peer.set_unrelated(Some(dyn_sink.clone()));
-    session.borrow().peer.client_timeout.set(core.client_timeout_ms);
+    bound.session.borrow().peer.set_unrelated(Some(dyn_sink.clone()));
+    bound.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
     let mut conn = Conn {
         core: core.clone(),
-        session,
+        drain_key: core.drain_waiters.key(),
+        bound,
         shared,
-        waker,
         sink,
         dyn_sink,
         pending: Vec::new(),
@@ -156,11 +151,11 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
         conn.process_read(first);
     }
     if let Err(e) = conn.run(&mut io).await {
-        log::debug!("core {}: session {id}: {e}", core.core);
+        log::debug!("core {}: session {}: {e}", core.core, conn.bound.id());
     }
     let _ = io.close().await;
     conn.release_pending();
-    conn.session.borrow().peer.close();
+    conn.bound.session.borrow().peer.close();
     let out = {
         let mut sh = conn.shared.borrow_mut();
         sh.closed = true;
@@ -169,7 +164,9 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     if out.capacity() > 0 {
         core.pool.borrow_mut().give(out);
     }
-    core.close_session(&id);
+    let id = conn.bound.id();
+    core.close_bound(&conn.bound);
+    core.drain_waiters.remove(conn.drain_key);
     core.open.set(core.open.get() - 1);
     core.metrics.conn_closed(transport);
     log::debug!("core {}: session {id} closed", core.core);
@@ -177,9 +174,12 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
 
 struct Conn {
     core: Rc<CoreCtx>,
-    session: Rc<RefCell<Session>>,
+    /// The connection's session; its waker wakes this task.
+    bound: BoundSession,
+    /// This task's slot among the core's drain waiters, used while the session is outside
+    /// the registry (whose entries the drain wakes).
+    drain_key: u64,
     shared: Rc<RefCell<Shared>>,
-    waker: Rc<RefCell<Option<Waker>>>,
     sink: Rc<ConnSink>,
     /// The same sink, as the MCP core takes it.
     dyn_sink: Rc<dyn mcp::Sink>,
@@ -234,10 +234,13 @@ impl Conn {
                 return Poll::Ready(Ok(Event::Wait));
             }
             {
-                let mut slot = self.waker.borrow_mut();
+                let mut slot = self.bound.waker.borrow_mut();
                 if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     *slot = Some(cx.waker().clone());
                 }
+            }
+            if !self.bound.is_admitted() {
+                self.core.drain_waiters.register(self.drain_key, cx.waker());
             }
             if !self.reading() {
                 return Poll::Pending;
@@ -353,7 +356,7 @@ impl Conn {
             return dispatch::refuse_draining(&core, batch, line, &mut out);
         }
         let mark = out.len();
-        let later = dispatch::handle_message(&core, batch, &self.session, &self.dyn_sink, line, &mut out);
+        let later = dispatch::handle_message(&core, batch, &self.bound, &self.dyn_sink, line, &mut out);
         // Messages a sync handler sent while its request was answered inline go before it.
         let aside = std::mem::take(&mut *self.sink.aside.borrow_mut());
         if !aside.is_empty() {
@@ -368,7 +371,7 @@ impl Conn {
     /// Runs an async request on this core; its answer joins the connection's next write.
     fn spawn_later(&self, later: dispatch::Later) {
         self.shared.borrow_mut().inflight += 1;
-        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
+        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
         glommio::spawn_local(async move {
             let outcome = dispatch::run_later(&core, fut).await;

@@ -1,8 +1,9 @@
 //! One core's state. Everything here is owned by a single executor thread and touched by
 //! nobody else: the queue, the buffer pool, the read scratch buffer, the registry slice.
 
+use super::admission::{client_key, Admission, Refusal};
 use super::mesh::Mesh;
-use super::metrics::{CoreMetrics, CoreSnapshot};
+use super::metrics::{CoreMetrics, CoreSnapshot, Transport};
 use super::pool::BufferPool;
 use super::queue::Queue;
 use super::streamable::{self, HttpState};
@@ -13,8 +14,9 @@ use crate::ids::IdSource;
 use crate::mcp::tasks::{TaskEnv, TaskTable};
 use crate::mcp::Session;
 use crate::mcp::{peer, Phase};
-use ringmcp_shards::{Expiry, Registry, RegistryError, SessionId, ShardMap};
+use ringmcp_shards::{Expiry, Registry, SessionId, ShardMap};
 use std::cell::{Cell, RefCell};
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -25,12 +27,43 @@ use std::time::Instant;
 pub(crate) struct SessionEntry {
     /// The session's id.
     pub id: SessionId,
+    /// The transport it was opened on (whose share it counts against).
+    pub transport: Transport,
+    /// The client's address key, for Streamable HTTP sessions (counted per address).
+    pub client: Option<IpAddr>,
+    /// A Streamable HTTP session whose client has sent nothing since `initialize`: it ends
+    /// after `session_handshake_timeout_ms`.
+    pub handshake_pending: bool,
     /// Streamable HTTP sessions: their SSE streams (`None` for connection-bound sessions).
     pub http: Option<Rc<HttpState>>,
     /// The session's MCP state; the connection holds the other `Rc`.
     pub session: Rc<RefCell<Session>>,
     /// Wakes the connection's task (to start draining).
     pub waker: Rc<RefCell<Option<Waker>>>,
+}
+
+/// The session of a connection (NDJSON, WebSocket, stdio): in the registry once admitted;
+/// until then (its transport's share was full) it answers `ping` only, and `initialize`
+/// tries to admit it again.
+pub(crate) struct BoundSession {
+    pub transport: Transport,
+    /// The MCP state; the registry entry holds the other `Rc` while admitted.
+    pub session: Rc<RefCell<Session>>,
+    /// Wakes the connection's task (drain, answers of async requests).
+    pub waker: Rc<RefCell<Option<Waker>>>,
+    admitted: Cell<bool>,
+}
+
+impl BoundSession {
+    /// Whether the session holds a registry slot.
+    pub fn is_admitted(&self) -> bool {
+        self.admitted.get()
+    }
+
+    /// The session's id (all zeros until admitted).
+    pub fn id(&self) -> SessionId {
+        self.session.borrow().id
+    }
 }
 
 /// The per-core context every connection task of the core holds an `Rc` of.
@@ -52,6 +85,8 @@ pub(crate) struct CoreCtx {
     /// connection holds no buffer at all.
     pub scratch: RefCell<Vec<u8>>,
     pub registry: RefCell<Registry<SessionEntry>>,
+    /// Who may add a session to the registry: shares per transport, caps per address.
+    admission: Admission,
     pub draining: Cell<bool>,
     /// `drain_timeout_ms` passed: whatever is still unanswered is answered with the draining
     /// overload error at once (see [`CoreCtx::expire_drain`]).
@@ -109,6 +144,7 @@ impl CoreCtx {
             )),
             scratch: RefCell::new(vec![0; settings.buffer_bytes as usize]),
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
+            admission: Admission::new(core, settings),
             draining: Cell::new(false),
             drain_expired: Cell::new(false),
             expiry_waiters: WakerSet::default(),
@@ -178,45 +214,143 @@ impl CoreCtx {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Mints a session id this core owns and registers a new session under it.
-    pub fn open_session(&self) -> Result<SessionEntry, RegistryError> {
-        let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
-        let session = Rc::new(RefCell::new(Session::new(id, self.core)));
-        let waker = Rc::new(RefCell::new(None));
-        let entry = SessionEntry { id, http: None, session, waker };
-        registry.insert(id, entry.clone(), Expiry::Never, self.now_ms())?;
-        Ok(entry)
-    }
-
-    /// Mints and registers a Streamable HTTP session (it idles out after
-    /// `session_idle_timeout_ms`).
-    pub fn open_http_session(&self) -> Result<SessionEntry, RegistryError> {
-        let mut registry = self.registry.borrow_mut();
-        let id = registry.mint_id(&mut || self.ids.borrow_mut().next_u128())?;
-        let session = Session::new(id, self.core);
-        session.peer.client_timeout.set(self.client_timeout_ms);
-        let entry = SessionEntry {
-            id,
-            http: Some(Rc::new(HttpState::default())),
-            session: Rc::new(RefCell::new(session)),
+    /// A session for a new connection of `transport` (NDJSON, WebSocket, stdio), in the
+    /// registry if its transport's share has room. Without room the connection still gets a
+    /// session, outside the registry: it answers `ping`, and `initialize` tries again
+    /// ([`CoreCtx::admit_bound`]).
+    pub fn open_bound_session(&self, transport: Transport) -> BoundSession {
+        debug_assert_ne!(transport, Transport::Http, "HTTP sessions are not bound to a connection");
+        let bound = BoundSession {
+            transport,
+            // The id is minted at admission; until then the session is nobody's in the registry.
+            session: Rc::new(RefCell::new(Session::new(SessionId::from_random(0), self.core))),
             waker: Rc::new(RefCell::new(None)),
+            admitted: Cell::new(false),
         };
-        registry.insert(id, entry.clone(), Expiry::IdleMs(self.session_idle_ms), self.now_ms())?;
+        if let Err(refusal) = self.admit_bound(&bound) {
+            log::debug!("core {}: {transport:?} connection served without a session: {refusal:?}", self.core);
+        }
+        bound
+    }
+
+    /// Registers `bound` under a fresh id, if its transport's share has room.
+    pub fn admit_bound(&self, bound: &BoundSession) -> Result<(), Refusal> {
+        assert!(!bound.admitted.get(), "session admitted twice");
+        let (transport, session, waker) = (bound.transport, bound.session.clone(), bound.waker.clone());
+        let make =
+            |id| SessionEntry { id, transport, client: None, handshake_pending: false, http: None, session, waker };
+        let entry = self.register(transport, None, Expiry::Never, make)?;
+        bound.session.borrow_mut().id = entry.id;
+        bound.admitted.set(true);
+        Ok(())
+    }
+
+    /// Forgets the session of a connection that closed (if it was in the registry).
+    pub fn close_bound(&self, bound: &BoundSession) {
+        if bound.admitted.replace(false) {
+            let id = bound.id();
+            let removed = self.registry.borrow_mut().remove(&id);
+            debug_assert!(removed.is_some(), "session {id} of a live connection left the registry");
+            match removed {
+                Some(entry) => self.forget(&entry),
+                None => log::error!("core {}: session {id} of a live connection left the registry", self.core),
+            }
+        }
+    }
+
+    /// Mints and registers a Streamable HTTP session of `client` (an IP address, counted
+    /// against `max_http_sessions_per_address_per_core`). It ends after
+    /// `session_handshake_timeout_ms` unless the client sends another message in it
+    /// ([`CoreCtx::http_session`]), then after `session_idle_timeout_ms` without use.
+    pub fn open_http_session(&self, client: Option<IpAddr>) -> Result<SessionEntry, Refusal> {
+        let (core, timeout_ms) = (self.core, self.client_timeout_ms);
+        let make = |id| {
+            let session = Session::new(id, core);
+            session.peer.client_timeout.set(timeout_ms);
+            SessionEntry {
+                id,
+                transport: Transport::Http,
+                client: client.map(client_key),
+                handshake_pending: true,
+                http: Some(Rc::new(HttpState::default())),
+                session: Rc::new(RefCell::new(session)),
+                waker: Rc::new(RefCell::new(None)),
+            }
+        };
+        let expiry = Expiry::IdleMs(self.settings.session_handshake_timeout_ms);
+        self.register(Transport::Http, client.map(client_key), expiry, make)
+    }
+
+    /// Admits, mints and inserts one session: the one way into the registry.
+    fn register(
+        &self,
+        transport: Transport,
+        client: Option<IpAddr>,
+        expiry: Expiry,
+        make: impl FnOnce(SessionId) -> SessionEntry,
+    ) -> Result<SessionEntry, Refusal> {
+        let now = self.now_ms();
+        let mut registry = self.registry.borrow_mut();
+        self.admission.check(transport, client, registry.len(), registry.capacity(), now)?;
+        let id = self.mint_id(&registry).map_err(|e| self.admission.internal(transport, e, now))?;
+        let entry = make(id);
+        debug_assert_eq!((entry.id, entry.transport, entry.client), (id, transport, client));
+        registry
+            .insert(id, entry.clone(), expiry, now)
+            .map_err(|e| self.admission.internal(transport, e.to_string(), now))?;
+        self.admission.admitted(transport, client);
         Ok(entry)
     }
 
-    /// A live Streamable HTTP session of this core (the lookup counts as activity).
+    /// Counts a session out of the registry (every removal comes here).
+    fn forget(&self, entry: &SessionEntry) {
+        self.admission.released(entry.transport, entry.client);
+    }
+
+    /// A fresh id whose shard this core owns, from the OS random source. Should that source
+    /// fail, no id is made of what was drawn (the failed draws read as zero).
+    fn mint_id(&self, registry: &Registry<SessionEntry>) -> Result<SessionId, String> {
+        let mut ids = self.ids.borrow_mut();
+        let mut failed = None;
+        let minted = registry.mint_id(&mut || match failed {
+            Some(_) => 0,
+            None => ids.next_u128().unwrap_or_else(|e| {
+                failed = Some(e);
+                0
+            }),
+        });
+        match (failed, minted) {
+            (Some(e), _) => Err(format!("cannot mint a session id: {e}")),
+            (None, minted) => minted.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A live Streamable HTTP session of this core (the lookup counts as activity). The first
+    /// lookup after `initialize` completes the handshake: the session then lives until it has
+    /// been unused for `session_idle_timeout_ms`.
     pub fn http_session(&self, id: &SessionId) -> Option<SessionEntry> {
         let now = self.now_ms();
-        self.registry.borrow_mut().get_mut(id, now).filter(|e| e.http.is_some()).cloned()
+        let mut registry = self.registry.borrow_mut();
+        let entry = registry.get_mut(id, now).filter(|e| e.http.is_some())?;
+        let handshake_done = std::mem::replace(&mut entry.handshake_pending, false);
+        let found = entry.clone();
+        if handshake_done {
+            let lengthened = registry.set_expiry(id, Expiry::IdleMs(self.session_idle_ms), now);
+            debug_assert!(lengthened, "a session just looked up is live");
+        }
+        Some(found)
     }
 
-    /// Ends a Streamable HTTP session (DELETE); false if there was none.
+    /// Ends a Streamable HTTP session (DELETE); false if there was none. A connection's
+    /// session is not one: only its connection ends it.
     pub fn end_session(&self, id: &SessionId) -> bool {
-        let removed = self.registry.borrow_mut().remove(id);
+        let mut registry = self.registry.borrow_mut();
+        let is_http = registry.get(id, self.now_ms()).is_some_and(|e| e.http.is_some());
+        let removed = if is_http { registry.remove(id) } else { None };
+        drop(registry);
         match removed {
             Some(entry) => {
+                self.forget(&entry);
                 streamable::close_entry(&entry);
                 true
             }
@@ -229,15 +363,10 @@ impl CoreCtx {
         self.tasks.sweep_expired(self.now_ms());
         let expired = self.registry.borrow_mut().expire_idle(self.now_ms(), usize::MAX);
         for (_, entry) in &expired {
+            self.forget(entry);
             streamable::close_entry(entry);
         }
         expired.len()
-    }
-
-    /// Forgets a session whose connection closed.
-    pub fn close_session(&self, id: &SessionId) {
-        let removed = self.registry.borrow_mut().remove(id);
-        debug_assert!(removed.is_some(), "session {id} closed twice");
     }
 
     /// This core's counters and state, for /health and /metrics.
@@ -255,7 +384,11 @@ impl CoreCtx {
         snap.pool_drops = pool.dropped;
         snap.pool_free_buffers = free;
         snap.draining = self.draining.get();
-        snap.degraded = self.queue.is_degraded();
+        let registry = self.registry.borrow();
+        let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());
+        snap.degraded = self.queue.is_degraded() || sessions_degraded;
+        snap.session_capacity = registry.capacity();
+        (snap.transport_sessions, snap.transport_session_limits, snap.session_refusals) = self.admission.counts();
         snap
     }
 

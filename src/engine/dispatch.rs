@@ -1,11 +1,10 @@
 //! One message of a connection-bound session (an NDJSON line, a WebSocket text frame):
 //! parse, admit, answer, count. Shared by the NDJSON and WebSocket drivers.
 
-use super::core::CoreCtx;
+use super::core::{BoundSession, CoreCtx};
 use super::metrics::method_index;
 use crate::jsonrpc::{self, code, Message, OwnedId, RpcError};
-use crate::mcp::{self, Ctx, LaterAnswer, Session, Sink};
-use std::cell::RefCell;
+use crate::mcp::{self, Ctx, LaterAnswer, Sink};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
@@ -87,7 +86,7 @@ pub(crate) fn refuse_draining(core: &CoreCtx, batch: &Batch, line: &[u8], out: &
 pub(crate) fn handle_message(
     core: &CoreCtx,
     batch: &mut Batch,
-    session: &RefCell<Session>,
+    bound: &BoundSession,
     sink: &Rc<dyn Sink>,
     line: &[u8],
     out: &mut Vec<u8>,
@@ -100,6 +99,7 @@ pub(crate) fn handle_message(
             return None;
         }
     };
+    let session = &bound.session;
     match message {
         Message::Notification { method, params } => {
             mcp::handle_notification(&mut session.borrow_mut(), &method, params);
@@ -114,6 +114,16 @@ pub(crate) fn handle_message(
         }
         Message::Request { id, method, params } => {
             let method_idx = method_index(&method);
+            // A connection whose transport had no room for its session gets one now, or -32010.
+            if !bound.is_admitted() && method == "initialize" {
+                if let Err(refusal) = core.admit_bound(bound) {
+                    let error = refusal.rpc_error();
+                    jsonrpc::write_error(out, Some(id), &error);
+                    core.metrics.count_request(method_idx, Some(error.code), batch.start_ms);
+                    batch.answered += 1;
+                    return None;
+                }
+            }
             if let Err(e) = core.queue.try_admit() {
                 jsonrpc::write_error(out, Some(id), &e);
                 core.metrics.record_request(method_idx, 0, Some(e.code), batch.start_ms);

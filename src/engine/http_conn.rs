@@ -11,6 +11,7 @@ use crate::mcp::PROTOCOL_VERSIONS;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ringmcp_shards::SessionId;
 use std::future::poll_fn;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
@@ -24,13 +25,18 @@ enum Read {
     Draining,
 }
 
-/// Serves HTTP on `io`, whose first bytes (already read) are `buf`.
-pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO, mut buf: Vec<u8>) {
+/// Serves HTTP from `client` on `io`, whose first bytes (already read) are `buf`.
+pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    mut io: IO,
+    mut buf: Vec<u8>,
+    client: Option<IpAddr>,
+) {
     core.metrics.conn_opened(super::metrics::Transport::Http);
     // Counted as open so that a drain waits for its answers (an idle one closes at once).
     core.open.set(core.open.get() + 1);
     let key = core.drain_waiters.key();
-    let _ = serve_requests(&core, &mut io, &mut buf, key).await;
+    let _ = serve_requests(&core, &mut io, &mut buf, key, client).await;
     core.drain_waiters.remove(key);
     let _ = io.close().await;
     core.open.set(core.open.get() - 1);
@@ -42,6 +48,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     buf: &mut Vec<u8>,
     key: u64,
+    client: Option<IpAddr>,
 ) -> std::io::Result<()> {
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
@@ -100,7 +107,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         let body: Vec<u8> = buf.drain(..length).collect();
         let keep_alive = head.keep_alive() && !core.draining.get();
-        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key }).await?;
+        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key, client }).await?;
         if !go_on || !keep_alive {
             io.flush().await?;
             return Ok(());
@@ -164,10 +171,12 @@ async fn read_more<IO: AsyncRead + Unpin>(
     futures_lite::future::or(read, timer).await
 }
 
-/// The connection's unread bytes and its drain-waker key, lent to a request.
+/// The connection's unread bytes, its drain-waker key and its client's address, lent to a
+/// request.
 struct Input<'a> {
     buf: &'a mut Vec<u8>,
     key: u64,
+    client: Option<IpAddr>,
 }
 
 /// Serves one request; `false` when the connection must close after it.
@@ -236,7 +245,7 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
         return preflight(core, io, out, head, keep_alive).await;
     }
     let cors = cors_headers(head);
-    match check_mcp(core, head, body, out, keep_alive) {
+    match check_mcp(core, head, body, out, keep_alive, input.client) {
         Err(status) => {
             core.metrics.record_http_status(status);
             io.write_all(out).await?;
@@ -323,6 +332,7 @@ fn check_mcp(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
+    client: Option<IpAddr>,
 ) -> Result<(usize, Call), u16> {
     let s = &core.settings;
     check_origin(core, head, out, keep_alive)?;
@@ -362,7 +372,7 @@ fn check_mcp(
                 return Err(refusal(out, 415, message, keep_alive, &[]));
             }
             let owner = session.as_ref().map_or(core.core, owner);
-            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version }))
+            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version, client }))
         }
         "GET" | "DELETE" if core.stateless => {
             Err(refusal(out, 405, "Method Not Allowed: stateless server; only POST", keep_alive, allow))
@@ -423,6 +433,15 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
             let ct = (!body.is_empty()).then_some("application/json");
             core.metrics.record_http_status(status);
             http::write_response(out, status, ct, &headers, &body, keep_alive);
+            io.write_all(out).await?;
+            Ok(true)
+        }
+        Reply::Refused { status, body, retry_after_s } => {
+            let mut owned = vec![("Retry-After", retry_after_s.to_string())];
+            owned.extend(cors.iter().cloned());
+            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            core.metrics.record_http_status(status);
+            http::write_response(out, status, Some("application/json"), &headers, &body, keep_alive);
             io.write_all(out).await?;
             Ok(true)
         }

@@ -3,6 +3,7 @@
 //! by message passing to the core that renders `/metrics` (Prometheus text 0.0.4) or `/health`
 //! (JSON). No clock is read here: callers pass `now_ms`, milliseconds since their core started.
 
+use super::admission::{REASON_COUNT, REASON_LABELS};
 use hdrhistogram::Histogram;
 use prometheus::proto::MetricType::{self, COUNTER, GAUGE, HISTOGRAM};
 use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily};
@@ -44,12 +45,12 @@ const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] =
     ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32001", "other"];
 
 /// HTTP statuses counted one by one (the last slot counts every other status).
-const HTTP_STATUSES: [u16; 18] =
-    [101, 200, 202, 204, 400, 403, 404, 405, 406, 408, 409, 411, 413, 415, 426, 431, 500, 503];
+const HTTP_STATUSES: [u16; 19] =
+    [101, 200, 202, 204, 400, 403, 404, 405, 406, 408, 409, 411, 413, 415, 426, 429, 431, 500, 503];
 /// Labels of the HTTP status counters, in the order of [`HTTP_STATUSES`], then "other".
 const HTTP_LABELS: [&str; HTTP_STATUSES.len() + 1] = [
-    "101", "200", "202", "204", "400", "403", "404", "405", "406", "408", "409", "411", "413", "415", "426", "431",
-    "500", "503", "other",
+    "101", "200", "202", "204", "400", "403", "404", "405", "406", "408", "409", "411", "413", "415", "426", "429",
+    "431", "500", "503", "other",
 ];
 
 /// Smallest latency the histogram tells apart, in microseconds.
@@ -95,9 +96,9 @@ pub(crate) enum Transport {
 }
 
 /// Number of [`Transport`] variants.
-const TRANSPORT_COUNT: usize = 4;
+pub(crate) const TRANSPORT_COUNT: usize = 4;
 /// Labels of the transports, indexed by `Transport as usize`.
-const TRANSPORT_LABELS: [&str; TRANSPORT_COUNT] = ["tcp", "http", "websocket", "stdio"];
+pub(crate) const TRANSPORT_LABELS: [&str; TRANSPORT_COUNT] = ["tcp", "http", "websocket", "stdio"];
 /// Directions of cross-core forwarding: requests this core sent, requests it received.
 const FORWARD_LABELS: [&str; 2] = ["sent", "received"];
 
@@ -300,8 +301,17 @@ pub(crate) struct CoreSnapshot {
     pub pool_free_buffers: usize,
     /// The core is draining for shutdown (filled by the caller).
     pub draining: bool,
-    /// The core's queue is over its warn mark (filled by the caller).
+    /// The core's queue, registry slice or a transport's session share is over its warn mark
+    /// (filled by the caller).
     pub degraded: bool,
+    /// Most sessions this core's registry slice holds (filled by the caller).
+    pub session_capacity: usize,
+    /// Sessions in the registry slice by transport (filled by the caller).
+    pub transport_sessions: [u64; TRANSPORT_COUNT],
+    /// Each transport's share of the registry slice, in sessions (filled by the caller).
+    pub transport_session_limits: [u64; TRANSPORT_COUNT],
+    /// New sessions refused, by transport then reason (filled by the caller).
+    pub session_refusals: [[u64; REASON_COUNT]; TRANSPORT_COUNT],
     /// Messages by method.
     pub messages: [u64; METHOD_LABELS.len()],
     /// Error answers by JSON-RPC code.
@@ -331,7 +341,7 @@ pub(crate) struct CoreSnapshot {
 type Labelled =
     (&'static str, &'static str, MetricType, &'static str, &'static [&'static str], fn(&CoreSnapshot) -> &[u64]);
 /// The labelled families of `/metrics`.
-const LABELLED: [Labelled; 6] = [
+const LABELLED: [Labelled; 8] = [
     ("ringmcp_messages_total", "Messages handled, by method.", COUNTER, "method", &METHOD_LABELS, |s| &s.messages),
     ("ringmcp_errors_total", "Error answers, by JSON-RPC code.", COUNTER, "code", &ERROR_LABELS, |s| &s.errors),
     ("ringmcp_connections", "Open connections.", GAUGE, "transport", &TRANSPORT_LABELS, |s| &s.connections_open),
@@ -344,15 +354,34 @@ const LABELLED: [Labelled; 6] = [
     ("ringmcp_forwarded_total", "Requests passed between cores.", COUNTER, "direction", &FORWARD_LABELS, |s| {
         &s.forwarded
     }),
+    (
+        "ringmcp_transport_sessions",
+        "Sessions in the core's registry slice, by transport.",
+        GAUGE,
+        "transport",
+        &TRANSPORT_LABELS,
+        |s| &s.transport_sessions,
+    ),
+    (
+        "ringmcp_transport_session_limit",
+        "Sessions a transport may hold on the core (its share).",
+        GAUGE,
+        "transport",
+        &TRANSPORT_LABELS,
+        |s| &s.transport_session_limits,
+    ),
 ];
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 8] = [
+const SINGLE: [Single; 9] = [
     ("ringmcp_queue_depth", "Admitted, unanswered requests.", GAUGE, |s| s.queue_depth as f64),
     ("ringmcp_queue_capacity", "Request queue capacity.", GAUGE, |s| s.queue_capacity as f64),
     ("ringmcp_queue_rejects_total", "Requests refused as overloaded.", COUNTER, |s| s.queue_rejects as f64),
     ("ringmcp_sessions", "Sessions in the core's registry slice.", GAUGE, |s| s.sessions as f64),
+    ("ringmcp_session_capacity", "Most sessions the core's registry slice holds.", GAUGE, |s| {
+        s.session_capacity as f64
+    }),
     ("ringmcp_pool_hits_total", "Buffers reused from the pool.", COUNTER, |s| s.pool_hits as f64),
     ("ringmcp_pool_misses_total", "Buffers allocated because the pool was empty.", COUNTER, |s| s.pool_misses as f64),
     ("ringmcp_pool_drops_total", "Returned buffers freed instead of kept.", COUNTER, |s| s.pool_drops as f64),
@@ -366,12 +395,13 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
     for (name, help, kind, label, values, counts) in LABELLED {
         let per_core = |s: &CoreSnapshot| {
             let pairs = values.iter().zip(counts(s));
-            pairs.map(|(v, n)| sample(kind, labels(s.core, Some((label, v))), *n as f64)).collect::<Vec<_>>()
+            pairs.map(|(v, n)| sample(kind, labels(s.core, &[(label, v)]), *n as f64)).collect::<Vec<_>>()
         };
         fams.push(family(name, help, kind, snaps.iter().flat_map(per_core).collect()));
     }
+    fams.push(refusals_family(snaps));
     for (name, help, kind, value) in SINGLE {
-        let metrics = snaps.iter().map(|s| sample(kind, labels(s.core, None), value(s)));
+        let metrics = snaps.iter().map(|s| sample(kind, labels(s.core, &[]), value(s)));
         fams.push(family(name, help, kind, metrics.collect()));
     }
     let help = "Request latency from read to answer, in seconds.";
@@ -386,6 +416,24 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
         log::error!("metrics encoding failed: {e}");
     }
     out
+}
+
+/// `ringmcp_session_refusals_total{core,transport,reason}`: every pair, zeros included, so
+/// that rates work from the first refusal on.
+fn refusals_family(snaps: &[CoreSnapshot]) -> MetricFamily {
+    let per_core = |s: &CoreSnapshot| {
+        let pairs = TRANSPORT_LABELS.iter().enumerate().flat_map(|(t, transport)| {
+            REASON_LABELS.iter().enumerate().map(move |(r, reason)| (t, r, *transport, *reason))
+        });
+        pairs
+            .map(|(t, r, transport, reason)| {
+                let labels = labels(s.core, &[("transport", transport), ("reason", reason)]);
+                sample(COUNTER, labels, s.session_refusals[t][r] as f64)
+            })
+            .collect::<Vec<_>>()
+    };
+    let help = "New sessions refused, by transport and reason.";
+    family("ringmcp_session_refusals_total", help, COUNTER, snaps.iter().flat_map(per_core).collect())
 }
 
 /// A metric family; the encoder prints `help` as its `# HELP` line.
@@ -433,13 +481,13 @@ fn histogram(s: &CoreSnapshot) -> Metric {
         b
     });
     h.set_bucket(buckets.collect());
-    let mut m = Metric::from_label(labels(s.core, None));
+    let mut m = Metric::from_label(labels(s.core, &[]));
     m.set_histogram(h);
     m
 }
 
-/// The label pairs of one sample: `core` first, then the family's own label if it has one.
-fn labels(core: usize, extra: Option<(&str, &str)>) -> Vec<LabelPair> {
+/// The label pairs of one sample: `core` first, then the family's own labels.
+fn labels(core: usize, extra: &[(&str, &str)]) -> Vec<LabelPair> {
     let pair = |name: &str, value: &str| {
         let mut p = LabelPair::default();
         p.set_name(name.to_owned());
@@ -447,7 +495,7 @@ fn labels(core: usize, extra: Option<(&str, &str)>) -> Vec<LabelPair> {
         p
     };
     let mut v = vec![pair("core", itoa::Buffer::new().format(core))];
-    v.extend(extra.map(|(n, val)| pair(n, val)));
+    v.extend(extra.iter().map(|(n, val)| pair(n, val)));
     v
 }
 
@@ -461,7 +509,28 @@ struct Health {
     throughput_msg_sec: f64,
     errors_1m: u64,
     sessions: usize,
+    sessions_by_transport: ByTransport<u64>,
+    session_fill_percent: SessionFill,
     cores: Vec<CoreHealth>,
+}
+
+/// One number per transport, by name.
+#[derive(Serialize)]
+struct ByTransport<T> {
+    tcp: T,
+    http: T,
+    websocket: T,
+    stdio: T,
+}
+
+/// How full the registry slices and the network transports' shares are: on the fullest core,
+/// in percent (what the `session_warn_percent` mark is compared with).
+#[derive(Serialize)]
+struct SessionFill {
+    registry: f64,
+    tcp: f64,
+    http: f64,
+    websocket: f64,
 }
 
 /// One core's line in `/health`.
@@ -476,7 +545,8 @@ struct CoreHealth {
 }
 
 /// Renders `/health` as JSON: status is "draining" if any core drains, else "degraded" if any
-/// core is degraded, else "healthy". `connections_total` is the server-wide open count (every
+/// core is degraded (its queue, registry slice or a transport's session share over its warn
+/// mark, see `session_fill_percent`), else "healthy". `connections_total` is the server-wide open count (every
 /// transport); `rss_bytes` comes from [`rss_bytes`]. Rates are rounded to one decimal.
 pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rss_bytes: u64) -> String {
     let status = if snaps.iter().any(|s| s.draining) {
@@ -505,9 +575,34 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
         throughput_msg_sec: one_decimal(snaps.iter().map(|s| s.throughput_msg_sec).sum()),
         errors_1m: snaps.iter().map(|s| s.errors_1m).sum(),
         sessions: snaps.iter().map(|s| s.sessions).sum(),
+        sessions_by_transport: {
+            let sum = |t: Transport| snaps.iter().map(|s| s.transport_sessions[t as usize]).sum();
+            ByTransport {
+                tcp: sum(Transport::Tcp),
+                http: sum(Transport::Http),
+                websocket: sum(Transport::WebSocket),
+                stdio: sum(Transport::Stdio),
+            }
+        },
+        session_fill_percent: session_fill(snaps),
         cores,
     };
     sonic_rs::to_string(&health).expect("health JSON holds only finite numbers and fixed strings")
+}
+
+/// The fill of the fullest core's registry slice and of each network transport's fullest share.
+fn session_fill(snaps: &[CoreSnapshot]) -> SessionFill {
+    let percent = |held: u64, limit: u64| if limit == 0 { 0.0 } else { held as f64 * 100.0 / limit as f64 };
+    let fullest = |f: &dyn Fn(&CoreSnapshot) -> f64| one_decimal(snaps.iter().map(f).fold(0.0, f64::max));
+    let share = |t: Transport| {
+        fullest(&|s: &CoreSnapshot| percent(s.transport_sessions[t as usize], s.transport_session_limits[t as usize]))
+    };
+    SessionFill {
+        registry: fullest(&|s: &CoreSnapshot| percent(s.sessions as u64, s.session_capacity as u64)),
+        tcp: share(Transport::Tcp),
+        http: share(Transport::Http),
+        websocket: share(Transport::WebSocket),
+    }
 }
 
 /// Rounds to one decimal place, so that `/health` does not print float noise.
@@ -657,6 +752,13 @@ mod tests {
         snaps[1].sessions = 2;
         snaps[0].sessions = 1;
         snaps[0].degraded = true;
+        for s in &mut snaps {
+            s.session_capacity = 100;
+            s.transport_session_limits = [25, 50, 25, 1];
+        }
+        snaps[0].transport_sessions = [1, 0, 0, 0];
+        snaps[1].transport_sessions = [0, 45, 1, 0];
+        snaps[1].session_refusals[1] = [7, 2, 0, 0];
         snaps
     }
 
@@ -678,6 +780,15 @@ mod tests {
             r#"ringmcp_queue_capacity{core="1"} 10000"#,
             r#"ringmcp_sessions{core="0"} 1"#,
             r#"ringmcp_forwarded_total{core="1",direction="received"} 1"#,
+            "# TYPE ringmcp_transport_sessions gauge",
+            r#"ringmcp_transport_sessions{core="1",transport="http"} 45"#,
+            r#"ringmcp_transport_sessions{core="0",transport="tcp"} 1"#,
+            r#"ringmcp_transport_session_limit{core="0",transport="http"} 50"#,
+            r#"ringmcp_session_capacity{core="1"} 100"#,
+            "# TYPE ringmcp_session_refusals_total counter",
+            r#"ringmcp_session_refusals_total{core="1",transport="http",reason="transport_full"} 7"#,
+            r#"ringmcp_session_refusals_total{core="1",transport="http",reason="address_full"} 2"#,
+            r#"ringmcp_session_refusals_total{core="0",transport="websocket",reason="registry_full"} 0"#,
             "# TYPE ringmcp_request_duration_seconds histogram",
             r#"ringmcp_request_duration_seconds_bucket{core="1",le="0.00025"} 0"#,
             r#"ringmcp_request_duration_seconds_bucket{core="1",le="0.5"} 3"#,
@@ -699,7 +810,9 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 15);
+        assert_eq!(families, 19);
+        let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
+        assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {
             let value = |suffix: &str| {
                 let prefix = format!("ringmcp_request_duration_seconds_{suffix}{{core=\"{core}\"");
@@ -726,9 +839,20 @@ mod tests {
             "throughput_msg_sec",
             "errors_1m",
             "sessions",
+            "sessions_by_transport",
+            "session_fill_percent",
             "cores",
         ];
         assert_eq!(keys, want);
+        assert_eq!(
+            sonic_rs::to_string(&v["sessions_by_transport"]).unwrap(),
+            r#"{"tcp":1,"http":45,"websocket":1,"stdio":0}"#
+        );
+        // The fullest core wins: core 1's registry slice holds 2 of 100, core 0's 1.
+        assert_eq!(
+            sonic_rs::to_string(&v["session_fill_percent"]).unwrap(),
+            r#"{"registry":2.0,"tcp":4.0,"http":90.0,"websocket":4.0}"#
+        );
         assert_eq!(v["status"].as_str(), Some("degraded"));
         assert_eq!((v["connections"].as_u64(), v["queue_depth"].as_u64()), (Some(2), Some(7)));
         assert_eq!(

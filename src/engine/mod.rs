@@ -2,6 +2,7 @@
 //! SO_REUSEPORT listener, queue, buffer pool and registry slice; cores share nothing but one
 //! connection counter (touched at accept and close only) and a shutdown message.
 
+mod admission;
 mod conn;
 mod core;
 mod dispatch;
@@ -303,9 +304,10 @@ fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: glommio::net::TcpStrea
         return;
     }
     let _ = stream.set_nodelay(true);
+    let client = stream.peer_addr().ok().map(|a| a.ip());
     let (ctx, global) = (ctx.clone(), global.clone());
     glommio::spawn_local(async move {
-        conn::serve_tcp(ctx, stream).await;
+        conn::serve_tcp(ctx, stream, client).await;
         global.connections.fetch_sub(1, Ordering::AcqRel);
     })
     .detach();

@@ -14,11 +14,12 @@
 use super::core::{CoreCtx, SessionEntry};
 use super::metrics::method_index;
 use crate::http;
-use crate::jsonrpc::{self, code, Message};
+use crate::jsonrpc::{self, Message};
 use crate::mcp::{self, Ctx, Phase, Session, Sink, PROTOCOL_VERSIONS};
 use ringmcp_shards::SessionId;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -31,8 +32,15 @@ const PRIMING_SINCE: &str = "2025-11-25";
 
 /// What an HTTP connection asks a session's owner.
 pub(crate) enum Call {
-    /// POST /mcp: one JSON-RPC message. `session` is absent for `initialize` (and stateless).
-    Post { session: Option<SessionId>, body: Vec<u8>, prefers_sse: bool, header_version: Option<&'static str> },
+    /// POST /mcp: one JSON-RPC message from `client`. `session` is absent for `initialize`
+    /// (and stateless).
+    Post {
+        session: Option<SessionId>,
+        body: Vec<u8>,
+        prefers_sse: bool,
+        header_version: Option<&'static str>,
+        client: Option<IpAddr>,
+    },
     /// GET /mcp: the session's stream, or a resumed one.
     Get { session: SessionId, last_event_id: Option<String> },
     /// DELETE /mcp: end the session.
@@ -43,6 +51,8 @@ pub(crate) enum Call {
 pub(crate) enum Reply {
     /// A whole answer: status, JSON body (may be empty), the session id header to send.
     Done { status: u16, body: Vec<u8>, session: Option<SessionId> },
+    /// No session could be opened: 429 or 503, a JSON-RPC error body, `Retry-After` seconds.
+    Refused { status: u16, body: Vec<u8>, retry_after_s: u64 },
     /// The answer is an SSE stream.
     Stream { session: Option<SessionId> },
     /// One formatted SSE event.
@@ -286,8 +296,8 @@ const TRANSPORT_ERROR: i32 = -32000;
 /// Serves one call on the session's owner (this core).
 pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: flume::Sender<Reply>) {
     match call {
-        Call::Post { session, body, prefers_sse, header_version } => {
-            post(core, session, &body, prefers_sse, header_version, reply)
+        Call::Post { session, body, prefers_sse, header_version, client } => {
+            post(core, session, &body, Post { prefers_sse, header_version, client }, reply)
         }
         Call::Get { session, last_event_id } => get(core, session, last_event_id, reply),
         Call::Delete { session } => match core.end_session(&session) {
@@ -301,14 +311,15 @@ fn not_found(reply: &flume::Sender<Reply>) {
     refuse(reply, 404, TRANSPORT_ERROR, "Not Found: unknown or ended session; initialize a new one");
 }
 
-fn post(
-    core: &Rc<CoreCtx>,
-    session_id: Option<SessionId>,
-    body: &[u8],
+/// What a POST carries besides its session and body.
+struct Post {
     prefers_sse: bool,
     header_version: Option<&'static str>,
-    reply: flume::Sender<Reply>,
-) {
+    client: Option<IpAddr>,
+}
+
+fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: flume::Sender<Reply>) {
+    let Post { prefers_sse, header_version, client } = p;
     let message = match jsonrpc::parse_within(body, core.max_json_depth) {
         Ok(m) => m,
         Err(invalid) => {
@@ -319,16 +330,29 @@ fn post(
             return done(&reply, 400, out);
         }
     };
-    let is_initialize = matches!(&message, Message::Request { method, .. } if method == "initialize");
+    let initialize_id = match &message {
+        Message::Request { id, method, .. } if method == "initialize" => Some(*id),
+        _ => None,
+    };
+    let is_initialize = initialize_id.is_some();
     let entry = match session_id {
         Some(id) => match core.http_session(&id) {
             Some(entry) => Some(entry),
             None => return not_found(&reply),
         },
         None if core.stateless => None,
-        None if is_initialize => match core.open_http_session() {
+        None if is_initialize => match core.open_http_session(client) {
             Ok(entry) => Some(entry),
-            Err(e) => return refuse(&reply, 503, code::OVERLOADED, &format!("Server overloaded: {e}")),
+            Err(refusal) => {
+                let error = refusal.rpc_error();
+                let mut body = Vec::new();
+                jsonrpc::write_error(&mut body, initialize_id, &error);
+                body.pop();
+                core.metrics.record_request(method_index("initialize"), 0, Some(error.code), core.now_ms());
+                let (status, retry_after_s) = (refusal.status(), refusal.retry_after_s());
+                let _ = reply.send(Reply::Refused { status, body, retry_after_s });
+                return;
+            }
         },
         None => {
             return refuse(&reply, 400, TRANSPORT_ERROR, "Bad Request: Mcp-Session-Id header is required");

@@ -3,11 +3,11 @@
 //! protocol error closes with its code. As on NDJSON, every answer produced from one read
 //! goes out in one write, and past `max_inflight_per_connection` the socket is not read.
 
-use super::core::CoreCtx;
+use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
 use super::metrics::Transport;
 use crate::http::{self, Head};
-use crate::mcp::{self, Session};
+use crate::mcp;
 use crate::ws::{self, Decoder, Event};
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
@@ -18,8 +18,6 @@ use std::task::{Poll, Waker};
 
 /// Close code for a binary frame (RFC 6455: unacceptable data type).
 const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
-/// Close code when the server cannot take another session (RFC 6455: try again later).
-const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// Answers an upgrade request at `/mcp/ws`: 101 and the session, or the refusal. Returns
 /// whether the HTTP connection goes on (only after a refusal).
@@ -89,33 +87,28 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     mut buf: Vec<u8>,
 ) -> std::io::Result<()> {
-    let entry = match core.open_session() {
-        Ok(e) => e,
-        Err(e) => {
-            let mut out = Vec::new();
-            ws::write_close(&mut out, CLOSE_TRY_AGAIN_LATER, &format!("server overloaded: {e}"));
-            return io.write_all(&out).await;
-        }
-    };
+    // Without room in the registry the socket is still served: ping needs no session.
+    let bound = core.open_bound_session(Transport::WebSocket);
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(Transport::WebSocket);
     let shared = Rc::new(RefCell::new(Shared::default()));
-    let sink: Rc<dyn mcp::Sink> = Rc::new(WsSink { shared: shared.clone(), waker: entry.waker.clone() });
-    entry.session.borrow().peer.set_unrelated(Some(sink.clone()));
-    entry.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
+    let sink: Rc<dyn mcp::Sink> = Rc::new(WsSink { shared: shared.clone(), waker: bound.waker.clone() });
+    bound.session.borrow().peer.set_unrelated(Some(sink.clone()));
+    bound.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
     let mut ws = WsSession {
         core: core.clone(),
-        session: entry.session.clone(),
+        drain_key: core.drain_waiters.key(),
+        bound,
         shared,
         sink,
-        waker: entry.waker.clone(),
         closing: false,
         lines: Vec::new(),
     };
     let result = ws.run(io, &mut buf).await;
     ws.shared.borrow_mut().closed = true;
-    entry.session.borrow().peer.close();
-    core.close_session(&entry.id);
+    ws.bound.session.borrow().peer.close();
+    core.close_bound(&ws.bound);
+    core.drain_waiters.remove(ws.drain_key);
     core.open.set(core.open.get() - 1);
     core.metrics.conn_closed(Transport::WebSocket);
     result
@@ -123,10 +116,13 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
 
 struct WsSession {
     core: Rc<CoreCtx>,
-    session: Rc<RefCell<Session>>,
+    /// The socket's session; its waker wakes this task.
+    bound: BoundSession,
+    /// This task's slot among the core's drain waiters, used while the session is outside
+    /// the registry (whose entries the drain wakes).
+    drain_key: u64,
     shared: Rc<RefCell<Shared>>,
     sink: Rc<dyn mcp::Sink>,
-    waker: Rc<RefCell<Option<Waker>>>,
     /// A close was sent: flush, then hang up.
     closing: bool,
     /// Reused for each message's answer lines before they are framed.
@@ -135,7 +131,7 @@ struct WsSession {
 
 impl WsSession {
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut IO, buf: &mut Vec<u8>) -> std::io::Result<()> {
-        let waker = self.waker.clone();
+        let waker = self.bound.waker.clone();
         let mut decoder = Decoder::new(self.core.max_message_bytes);
         loop {
             let used = self.decode(&mut decoder, buf);
@@ -161,6 +157,9 @@ impl WsSession {
                     return Poll::Ready(Ok(true));
                 }
                 *waker.borrow_mut() = Some(cx.waker().clone());
+                if !self.bound.is_admitted() {
+                    self.core.drain_waiters.register(self.drain_key, cx.waker());
+                }
                 if !reading {
                     return Poll::Pending;
                 }
@@ -225,13 +224,13 @@ impl WsSession {
 
     fn answer(&mut self, batch: &mut dispatch::Batch, message: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
-        let later = dispatch::handle_message(&self.core, batch, &self.session, &self.sink, message, &mut lines);
+        let later = dispatch::handle_message(&self.core, batch, &self.bound, &self.sink, message, &mut lines);
         frame_lines(&mut self.shared.borrow_mut().out, &lines);
         lines.clear();
         self.lines = lines;
         let Some(later) = later else { return };
         self.shared.borrow_mut().inflight += 1;
-        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.waker.clone());
+        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
         glommio::spawn_local(async move {
             let outcome = dispatch::run_later(&core, fut).await;

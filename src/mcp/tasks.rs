@@ -134,7 +134,8 @@ impl TaskTable {
     /// A new `working` task of `owner`, living `ttl_ms` (the client's wish, default
     /// [`TASK_TTL_MS_DEFAULT`], cut to [`TASK_TTL_MS_MAX`]); returns its id.
     ///
-    /// Errors: -32010 (overloaded) when the core or the session holds the most tasks allowed.
+    /// Errors: -32010 (overloaded) when the core or the session holds the most tasks allowed;
+    /// -32603 if the OS random source fails.
     pub fn create(&self, owner: SessionId, ttl_ms: Option<u64>, now_ms: u64) -> Result<Box<str>, RpcError> {
         self.sweep(now_ms, None);
         let mut inner = self.inner.borrow_mut();
@@ -148,7 +149,9 @@ impl TaskTable {
             )));
         }
         let id = loop {
-            let id = inner.ids.next_hex();
+            let id = inner.ids.next_hex().map_err(|e| {
+                RpcError::new(code::INTERNAL_ERROR, format!("Internal error: cannot create a task id: {e}"))
+            })?;
             if !inner.tasks.contains_key(&id) {
                 break id;
             }
