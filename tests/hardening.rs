@@ -124,11 +124,7 @@ fn a_million_levels_of_nesting_over_websocket_get_an_error_and_the_socket_stays_
 #[test]
 fn invalid_json_is_a_parse_error_on_every_transport_even_where_nobody_reads() {
     let server = Server::start(&["--cores", "1"]);
-    let mut tcp = initialized_tcp(&server);
-    let session = common::http_session(server.port);
-    let mut http = HttpConn::connect(server.port);
-    let mut ws = ws_open(server.port);
-    ws_call(&mut ws, INIT);
+    let (mut tcp, session, mut http, mut ws) = every_transport(&server);
     for line in INVALID {
         assert_eq!(tcp.call(line), PARSE_ERROR, "ndjson: {line}");
         let resp = http.call(&Req::mcp_in(server.port, &session, line));
@@ -144,11 +140,7 @@ fn invalid_json_is_a_parse_error_on_every_transport_even_where_nobody_reads() {
 #[test]
 fn responses_with_null_or_unknown_ids_are_never_answered() {
     let server = Server::start(&["--cores", "1"]);
-    let mut tcp = initialized_tcp(&server);
-    let session = common::http_session(server.port);
-    let mut http = HttpConn::connect(server.port);
-    let mut ws = ws_open(server.port);
-    ws_call(&mut ws, INIT);
+    let (mut tcp, session, mut http, mut ws) = every_transport(&server);
     for line in RESPONSES {
         // NDJSON and WebSocket: the next answer on the wire is the ping's, so none came first.
         tcp.send(line);
@@ -221,6 +213,17 @@ fn at_shutdown_a_held_back_request_is_served_when_the_drain_leaves_time() {
         r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"slept 300 ms"}]}}"#
     );
     assert_eq!(conn.recv_line(), PONG);
+}
+
+/// An initialized session on each transport: NDJSON, Streamable HTTP (its id and a
+/// connection to send on) and WebSocket.
+fn every_transport(server: &Server) -> (Conn, String, HttpConn, HttpConn) {
+    let tcp = initialized_tcp(server);
+    let session = common::http_session(server.port);
+    let http = HttpConn::connect(server.port);
+    let mut ws = ws_open(server.port);
+    ws_call(&mut ws, INIT);
+    (tcp, session, http, ws)
 }
 
 fn ws_open(port: u16) -> HttpConn {
