@@ -204,6 +204,7 @@ pub fn parse_within(line: &[u8], depth_max: usize) -> Result<Message<'_>, Invali
         Some(id) => Some(id.map_err(|()| bad_id())?),
     };
     let method = match method {
+        Some(m) if m.plain => Some(Cow::Borrowed(&span(m.value)[1..m.value.len() - 1])),
         Some(m) if m.kind == scan::Kind::String => Some(method_name(id, span(m.value))?),
         Some(_) => return Err(invalid(id, "Invalid Request: \"method\" must be a string")),
         None => None,

@@ -54,6 +54,8 @@ pub struct Member<'a> {
     pub value: &'a [u8],
     /// The value's type.
     pub kind: Kind,
+    /// A string without escapes: its contents are the raw bytes between the quotes.
+    pub plain: bool,
 }
 
 /// Calls `f` with each member of the object `text` (one object with nothing but whitespace
@@ -95,9 +97,9 @@ pub fn members_within<'a>(
         let key = &text[i + 1..key_end - 1];
         i = colon(text, key_end)?;
         match value_end(text, i, 1, depth_max) {
-            Ok((end, kind)) => {
+            Ok((end, kind, escaped)) => {
                 if go_on {
-                    go_on = f(Member { key, value: &text[i..end], kind });
+                    go_on = f(Member { key, value: &text[i..end], kind, plain: kind == Kind::String && !escaped });
                 }
                 i = end;
             }
@@ -121,15 +123,78 @@ pub fn members_within<'a>(
 pub fn validate(text: &str, depth_max: usize) -> Result<Kind, ScanError> {
     let (text, depth_max) = (text.as_bytes(), depth_max.min(JSON_DEPTH_CAP));
     let start = skip_ws(text, 0);
-    let (end, kind) = value_end(text, start, 0, depth_max)?;
+    let (end, kind, _) = value_end(text, start, 0, depth_max)?;
     only_whitespace_after(text, end).map(|()| kind)
 }
 
-/// The raw value of member `key` of the object `text` (the first, if repeated); `None` if
-/// absent or if `text` is not an object [`members`] walks without error.
+/// [`members`] for text that is valid already: a span of a message that [`members_within`]
+/// accepted (`params`, a tool's `arguments`, `_meta`), or JSON a serializer wrote. It only
+/// finds boundaries — strings by their quotes, containers by counting brackets — which is
+/// what makes the second and third walk of a request cheap (bench/README.md). On text that
+/// is not valid it may give wrong spans or an error, never a panic.
+///
+/// Errors: [`ScanError::Syntax`] where the boundaries do not add up, [`ScanError::EscapedKey`]
+/// as in [`members`].
+pub fn members_of_valid<'a>(text: &'a str, mut f: impl FnMut(Member<'a>) -> bool) -> Result<(), ScanError> {
+    let text = text.as_bytes();
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return Err(ScanError::Syntax);
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b'}') {
+        return Ok(());
+    }
+    let (mut go_on, mut outcome) = (true, Ok(()));
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return Err(ScanError::Syntax);
+        }
+        let (key_end, escaped) = quoted_end(text, i)?;
+        if escaped {
+            outcome = Err(ScanError::EscapedKey);
+        }
+        let key = &text[i + 1..key_end - 1];
+        i = colon(text, key_end)?;
+        let (end, kind, plain) = match text.get(i) {
+            Some(b'"') => {
+                let (end, escaped) = quoted_end(text, i)?;
+                (end, Kind::String, !escaped)
+            }
+            Some(b'{') => (skip_counting(text, i)?, Kind::Object, false),
+            Some(b'[') => (skip_counting(text, i)?, Kind::Array, false),
+            Some(&b) => {
+                let end = i + text[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .ok_or(ScanError::Syntax)?;
+                let kind = match b {
+                    b't' | b'f' => Kind::Bool,
+                    b'n' => Kind::Null,
+                    _ => Kind::Number,
+                };
+                (end, kind, false)
+            }
+            None => return Err(ScanError::Syntax),
+        };
+        if go_on {
+            go_on = f(Member { key, value: &text[i..end], kind, plain });
+        }
+        i = skip_ws(text, end);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b'}') => return outcome,
+            _ => return Err(ScanError::Syntax),
+        }
+    }
+}
+
+/// The raw value of member `key` of the object `text`, which is valid already (see
+/// [`members_of_valid`]); the first, if repeated. `None` if absent or if `text` is not an
+/// object.
 pub fn get<'a>(text: &'a str, key: &[u8]) -> Option<Member<'a>> {
     let mut found = None;
-    members(text, |m| {
+    members_of_valid(text, |m| {
         if m.key == key {
             found = Some(m);
         }
@@ -211,6 +276,39 @@ fn string_end(text: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
     }
 }
 
+/// [`string_end`] by boundaries only (for valid text): the index just past the closing quote
+/// and whether there were escapes.
+fn quoted_end(text: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
+    let mut i = start + 1;
+    let mut escaped = false;
+    loop {
+        i += quote_or_backslash(text.get(i..).unwrap_or_default()).ok_or(ScanError::Syntax)?;
+        if text[i] == b'"' {
+            return Ok((i + 1, escaped));
+        }
+        escaped = true;
+        i += 2; // the backslash and the byte it escapes
+    }
+}
+
+/// [`special_byte`] without the control bytes, for [`quoted_end`].
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        let hits = zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\').map(|p| offset + p)
+}
+
 /// The index just past the escape whose backslash is at `i`.
 fn escape_end(text: &[u8], i: usize) -> Result<usize, ScanError> {
     match text.get(i + 1) {
@@ -244,14 +342,14 @@ fn special_byte(bytes: &[u8]) -> Option<usize> {
     chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|p| offset + p)
 }
 
-/// The index just past the value starting at `i`, inside a container at level `depth`, and
-/// its kind.
-fn value_end(text: &[u8], i: usize, depth: usize, depth_max: usize) -> Result<(usize, Kind), ScanError> {
+/// The index just past the value starting at `i`, inside a container at level `depth`, its
+/// kind, and (for a string) whether it has escapes.
+fn value_end(text: &[u8], i: usize, depth: usize, depth_max: usize) -> Result<(usize, Kind, bool), ScanError> {
     match text.get(i) {
-        Some(b'"') => Ok((string_end(text, i)?.0, Kind::String)),
-        Some(b'{') => Ok((container_end(text, i, depth, depth_max)?, Kind::Object)),
-        Some(b'[') => Ok((container_end(text, i, depth, depth_max)?, Kind::Array)),
-        _ => scalar_end(text, i),
+        Some(b'"') => string_end(text, i).map(|(end, escaped)| (end, Kind::String, escaped)),
+        Some(b'{') => Ok((container_end(text, i, depth, depth_max)?, Kind::Object, false)),
+        Some(b'[') => Ok((container_end(text, i, depth, depth_max)?, Kind::Array, false)),
+        _ => scalar_end(text, i).map(|(end, kind)| (end, kind, false)),
     }
 }
 
@@ -300,30 +398,44 @@ fn number_end(text: &[u8], mut i: usize) -> Option<usize> {
     Some(i)
 }
 
-/// Which of the open containers are arrays: one bit a level, no allocation.
+/// Which of the open containers are arrays, one bit a level: the first 64 levels in one word,
+/// deeper ones (only in messages nested past 64 levels) in words added on the way, at most
+/// [`JSON_DEPTH_CAP`] / 64 of them since the caller's limit is checked before each push.
+#[derive(Default)]
 struct Brackets {
-    bits: [u64; JSON_DEPTH_CAP / 64],
+    low: u64,
+    high: Vec<u64>,
     len: usize,
 }
 
 impl Brackets {
     fn push(&mut self, is_array: bool) {
-        let (word, bit) = (self.len / 64, self.len % 64);
-        self.bits[word] = (self.bits[word] & !(1 << bit)) | (u64::from(is_array) << bit);
+        debug_assert!(self.len < JSON_DEPTH_CAP, "the depth limit is checked before a push");
+        let bit = self.len % 64;
+        let word = match self.len / 64 {
+            0 => &mut self.low,
+            w if w > self.high.len() => {
+                self.high.push(0);
+                self.high.last_mut().expect("just pushed")
+            }
+            w => &mut self.high[w - 1],
+        };
+        *word = (*word & !(1 << bit)) | (u64::from(is_array) << bit);
         self.len += 1;
     }
 
     /// Whether the innermost open container is an array; `None` when none is open.
     fn top(&self) -> Option<bool> {
         let last = self.len.checked_sub(1)?;
-        Some(self.bits[last / 64] >> (last % 64) & 1 == 1)
+        let word = if last < 64 { self.low } else { self.high[last / 64 - 1] };
+        Some(word >> (last % 64) & 1 == 1)
     }
 }
 
 /// The index just past the array or object at `start`, which opens level `depth + 1`: every
 /// byte validated, iteratively, refusing any level past `depth_max` (≤ [`JSON_DEPTH_CAP`]).
 fn container_end(text: &[u8], start: usize, depth: usize, depth_max: usize) -> Result<usize, ScanError> {
-    let mut open = Brackets { bits: [0; JSON_DEPTH_CAP / 64], len: 0 };
+    let mut open = Brackets::default();
     let mut i = start;
     loop {
         // `i` is at a value.
@@ -376,7 +488,7 @@ fn skip_counting(text: &[u8], start: usize) -> Result<usize, ScanError> {
     while let Some(&b) = text.get(i) {
         match b {
             b'"' => {
-                i = string_end(text, i)?.0;
+                i = quoted_end(text, i)?.0;
                 continue;
             }
             b'{' | b'[' => depth += 1,
@@ -531,6 +643,33 @@ mod tests {
         assert_eq!(validate(&format!("{mixed}1{closing}"), 1024), Ok(Kind::Array));
         let swapped = format!("{mixed}1{}", closing.replacen('}', "]", 1));
         assert_eq!(validate(&swapped, 1024), Err(ScanError::Syntax));
+    }
+
+    /// On every text the strict walk accepts, the boundary-only walk finds the same members.
+    #[test]
+    fn the_walk_of_valid_text_agrees_with_the_strict_one() {
+        let texts = [
+            r#" { "a" : 1 , "b":"x\"}","c":{"d":[1,{"e":"]"}]},"f":[],"g":true,"h":null,"i":-1.5e3 } "#,
+            r#"{"name":"echo","arguments":{"text":"h\u00e9 \\ \"q\""},"_meta":{"progressToken":7}}"#,
+            r#"{}"#,
+            r#"{"a\u0041":[[{"b":"}"}]],"n":false}"#,
+        ];
+        for text in texts {
+            let (mut strict, mut loose) = (Vec::new(), Vec::new());
+            let a = members(text, |m| {
+                strict.push(m);
+                true
+            });
+            let b = members_of_valid(text, |m| {
+                loose.push(m);
+                true
+            });
+            assert_eq!((a, strict), (b, loose), "{text}");
+        }
+        // Invalid text gives an error or some spans, never a panic.
+        for bad in ["", "{", r#"{"a"#, r#"{"a":"#, r#"{"a":[}"#, r#"{"a":1"#, r#"{"a":"x\"#] {
+            let _ = members_of_valid(bad, |_| true);
+        }
     }
 
     #[test]

@@ -151,13 +151,13 @@ impl<'a> ToolCall<'a> {
     /// not a string, or not valid Unicode (a lone UTF-16 surrogate escape such as `\ud800`).
     pub fn str(&self, key: &str) -> Result<Cow<'_, str>, ToolError> {
         let raw = self.typed(key, scan::Kind::String, "a string")?;
-        match scan::plain_str(raw) {
-            Some(s) => Ok(Cow::Borrowed(s)),
-            // Valid JSON (the scanner checked every escape): only a lone surrogate fails here.
-            None => sonic_rs::from_str::<String>(raw).map(Cow::Owned).map_err(|_| {
-                ToolError(format!("argument \"{key}\" is not valid Unicode: it has a lone UTF-16 surrogate escape"))
-            }),
+        if self.arg(key).is_some_and(|a| a.plain) {
+            return Ok(Cow::Borrowed(&raw[1..raw.len() - 1]));
         }
+        // Valid JSON (the scanner checked every escape): only a lone surrogate fails here.
+        sonic_rs::from_str::<String>(raw).map(Cow::Owned).map_err(|_| {
+            ToolError(format!("argument \"{key}\" is not valid Unicode: it has a lone UTF-16 surrogate escape"))
+        })
     }
 
     /// A number argument. Errors if absent, not a number, or beyond the range of an `f64`
@@ -226,6 +226,8 @@ pub(crate) struct Arg {
     key: (u32, u32),
     value: (u32, u32),
     kind: scan::Kind,
+    /// A string without escapes.
+    plain: bool,
 }
 
 impl Arg {
@@ -246,17 +248,23 @@ pub(crate) enum Args {
 }
 
 /// How many arguments a call keeps without allocating.
-const ARGS_INLINE: usize = 8;
+const ARGS_INLINE: usize = 4;
 
 impl Args {
-    /// The top-level members of the object `text`, once. Errors: what [`scan::members`] says
-    /// (an escaped key among them: normalize the text and parse again).
+    /// The top-level members of the object `text`, once. `text` is valid JSON already (a span
+    /// of a parsed request, or serializer output): see [`scan::members_of_valid`], whose
+    /// errors these are (an escaped key among them: normalize the text and parse again).
     fn parse(text: &str) -> Result<Args, scan::ScanError> {
         let mut args = Args::Inline(heapless::Vec::new());
         let offset = |part: &[u8]| (part.as_ptr() as usize - text.as_ptr() as usize) as u32;
-        scan::members(text, |m| {
+        scan::members_of_valid(text, |m| {
             let key = (offset(m.key), offset(m.key) + m.key.len() as u32);
-            args.push(Arg { key, value: (offset(m.value), offset(m.value) + m.value.len() as u32), kind: m.kind });
+            args.push(Arg {
+                key,
+                value: (offset(m.value), offset(m.value) + m.value.len() as u32),
+                kind: m.kind,
+                plain: m.plain,
+            });
             true
         })?;
         Ok(args)
@@ -377,14 +385,17 @@ impl Tool {
     /// Errors: [`ArgError::Invalid`] names the problem (it becomes an `isError` result);
     /// [`ArgError::Unreadable`] means a key has escapes or the text is not one valid object:
     /// normalize it and parse again.
+    /// `arguments` is valid JSON already (a span of a parsed request).
     pub(crate) fn parse_arguments(&self, arguments: &str) -> Result<Args, ArgError> {
         let args = Args::parse(arguments).map_err(|_| ArgError::Unreadable)?;
         check(&self.checks, &args, arguments, "argument").map_err(ArgError::Invalid)?;
         Ok(args)
     }
 
-    /// [`Tool::parse_arguments`] without keeping the parse.
+    /// [`Tool::parse_arguments`] without keeping the parse, for any text (it is validated
+    /// first: invalid JSON is [`ArgError::Unreadable`]).
     pub fn check_arguments(&self, arguments: &str) -> Result<(), ArgError> {
+        scan::validate(arguments, crate::limits::JSON_DEPTH_CAP).map_err(|_| ArgError::Unreadable)?;
         self.parse_arguments(arguments).map(drop)
     }
 }

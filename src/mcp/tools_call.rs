@@ -241,7 +241,7 @@ fn progress_token(meta: &str) -> Option<&str> {
 /// whose re-serialized arguments the scanner then reads.
 fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
     let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
-    let scanned = scan::members(raw, |m| {
+    let scanned = scan::members_of_valid(raw, |m| {
         match m.key {
             b"name" => name = Some(m),
             b"arguments" => arguments = Some(m),
@@ -255,10 +255,10 @@ fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
         return read_params_full(raw);
     }
     let name = match name {
-        Some(m) if m.kind == scan::Kind::String => match scan::plain_str(scan::span_str(raw, m.value)) {
-            Some(plain) => Cow::Borrowed(plain),
-            None => Cow::Owned(sonic_rs::from_slice::<String>(m.value).map_err(|_| bad_name())?),
-        },
+        Some(m) if m.plain => Cow::Borrowed(&scan::span_str(raw, m.value)[1..m.value.len() - 1]),
+        Some(m) if m.kind == scan::Kind::String => {
+            Cow::Owned(sonic_rs::from_slice::<String>(m.value).map_err(|_| bad_name())?)
+        }
         Some(_) => return Err(bad_name()),
         None => return Err(RpcError::invalid_params("Invalid params: missing \"name\", the tool to call")),
     };
