@@ -247,6 +247,12 @@ pub(crate) enum Args {
     Heap(Vec<Arg>),
 }
 
+impl Default for Args {
+    fn default() -> Args {
+        Args::Inline(heapless::Vec::new())
+    }
+}
+
 /// How many arguments a call keeps without allocating.
 const ARGS_INLINE: usize = 4;
 
@@ -255,7 +261,16 @@ impl Args {
     /// of a parsed request, or serializer output): see [`scan::members_of_valid`], whose
     /// errors these are (an escaped key among them: normalize the text and parse again).
     fn parse(text: &str) -> Result<Args, scan::ScanError> {
-        let mut args = Args::Inline(heapless::Vec::new());
+        let mut args = Args::default();
+        args.parse_into(text)?;
+        Ok(args)
+    }
+
+    /// [`Args::parse`] into `self` (emptied first), so that the list is built where it stays:
+    /// moving it through results costs more than building it (store-forwarding stalls).
+    fn parse_into(&mut self, text: &str) -> Result<(), scan::ScanError> {
+        *self = Args::default();
+        let args = self;
         let offset = |part: &[u8]| (part.as_ptr() as usize - text.as_ptr() as usize) as u32;
         scan::members_of_valid(text, |m| {
             let key = (offset(m.key), offset(m.key) + m.key.len() as u32);
@@ -266,8 +281,7 @@ impl Args {
                 plain: m.plain,
             });
             true
-        })?;
-        Ok(args)
+        })
     }
 
     fn push(&mut self, arg: Arg) {
@@ -385,18 +399,18 @@ impl Tool {
     /// Errors: [`ArgError::Invalid`] names the problem (it becomes an `isError` result);
     /// [`ArgError::Unreadable`] means a key has escapes or the text is not one valid object:
     /// normalize it and parse again.
-    /// `arguments` is valid JSON already (a span of a parsed request).
-    pub(crate) fn parse_arguments(&self, arguments: &str) -> Result<Args, ArgError> {
-        let args = Args::parse(arguments).map_err(|_| ArgError::Unreadable)?;
-        check(&self.checks, &args, arguments, "argument").map_err(ArgError::Invalid)?;
-        Ok(args)
+    /// `arguments` is valid JSON already (a span of a parsed request); the parse goes to
+    /// `args`, where the call keeps it.
+    pub(crate) fn parse_arguments(&self, arguments: &str, args: &mut Args) -> Result<(), ArgError> {
+        args.parse_into(arguments).map_err(|_| ArgError::Unreadable)?;
+        check(&self.checks, args, arguments, "argument").map_err(ArgError::Invalid)
     }
 
     /// [`Tool::parse_arguments`] without keeping the parse, for any text (it is validated
     /// first: invalid JSON is [`ArgError::Unreadable`]).
     pub fn check_arguments(&self, arguments: &str) -> Result<(), ArgError> {
         scan::validate(arguments, crate::limits::JSON_DEPTH_CAP).map_err(|_| ArgError::Unreadable)?;
-        self.parse_arguments(arguments).map(drop)
+        self.parse_arguments(arguments, &mut Args::default())
     }
 }
 

@@ -11,7 +11,9 @@ use super::peer::{NotifySink, RequestPeer, Sink};
 use super::tasks::TaskTable;
 use super::{params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
-use crate::api::tool::{ArgError, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult};
+use crate::api::tool::{
+    ArgError, Args, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult,
+};
 use crate::jsonrpc::{code, Id, RpcError};
 use crate::panics;
 use crate::scan;
@@ -43,15 +45,16 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     if let Err(e) = check_task_support(tool, task.is_some(), tasks.is_some()) {
         return Answer::Error(e);
     }
-    let parsed = match tool.parse_arguments(&arguments) {
+    let mut args = Args::default();
+    let parsed = match tool.parse_arguments(&arguments, &mut args) {
         Err(ArgError::Unreadable) => normalize(&arguments).map(|n| {
-            let result = tool.parse_arguments(&n);
+            let result = tool.parse_arguments(&n, &mut args);
             (Cow::Owned(n), result)
         }),
         result => Ok((arguments, result)),
     };
-    let (arguments, args) = match parsed {
-        Ok((arguments, Ok(args))) => (arguments, args),
+    let arguments = match parsed {
+        Ok((arguments, Ok(()))) => arguments,
         Ok((_, Err(ArgError::Invalid(problem)))) => {
             let message = format!("Invalid arguments for tool {}: {problem}", tool.name());
             let result = CallToolResult::error(message);
