@@ -1,11 +1,13 @@
 //! Bad input never crashes a session and never loses or doubles an answer: seeded mutations
 //! of real MCP messages go through the same session code as the transports
 //! (`Server::handle_lines`), and every request or malformed line gets exactly one answer.
+//! Which lines are requests, notifications, responses or not messages at all is decided by an
+//! oracle that shares no code with the server (`common/oracle.rs`: serde_json in strict mode).
 //! Replay one seed with `RINGMCP_FUZZ_SEED=N cargo test --test robustness`. (`sleep` is left
 //! out of the corpus: a mutated duration could be minutes.)
 
-use ringmcp::jsonrpc::{self, Message};
-use std::collections::HashMap;
+#[path = "common/oracle.rs"]
+mod oracle;
 
 /// Mutated messages per seed.
 const CASES_PER_SEED: usize = 4_000;
@@ -66,37 +68,74 @@ fn mutated_messages_get_exactly_one_answer_each_and_never_crash() {
         }
         let input = lines.join("\n") + "\n";
         let output = server.handle_lines(&input);
-        let mut got: HashMap<String, usize> = HashMap::new();
-        for answer in output.lines() {
-            let v: serde_json::Value = serde_json::from_str(answer)
-                .unwrap_or_else(|e| panic!("seed {seed}: answer is not JSON ({e}): {answer}"));
-            assert!(v.get("result").is_some() != v.get("error").is_some(), "seed {seed}: {answer}");
-            *got.entry(v["id"].to_string()).or_default() += 1;
+        // Mutations never insert a newline, but classify what the server reads: physical lines.
+        let read: Vec<&str> = input.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+        if let Err(e) = oracle::check_session(&read, &output) {
+            let culprits = culprits(&server, &read[1..]);
+            panic!("seed {seed}: {e}\nlines that fail on their own:\n{culprits}(replay with RINGMCP_FUZZ_SEED={seed})");
         }
-        let want = expected_answers(&lines);
-        assert_eq!(got, want, "seed {seed}: answers per id differ (replay with RINGMCP_FUZZ_SEED={seed})");
     }
 }
 
-/// Answers each id should get: one per request, one (`null`) per line that is not a message.
-/// Lines with newlines inside were split by the mutation, so classify each physical line.
-fn expected_answers(lines: &[String]) -> HashMap<String, usize> {
-    let mut want: HashMap<String, usize> = HashMap::new();
-    for line in lines.iter().flat_map(|l| l.split('\n')) {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
+/// The first few lines that fail the oracle alone (after the handshake), with what they got:
+/// with ids repeated across thousands of lines, the session-wide check cannot say which line an
+/// answer belonged to.
+fn culprits(server: &ringmcp::Server, lines: &[&str]) -> String {
+    let (mut shown, mut count) = (String::new(), 0);
+    for line in lines {
+        if count == 8 {
+            break;
         }
-        let id = match jsonrpc::parse(line.as_bytes()) {
-            Ok(Message::Request { id, .. }) => serde_json::from_str::<serde_json::Value>(id.0).unwrap().to_string(),
-            Ok(Message::Notification { .. } | Message::Response { .. }) => continue,
-            Err(e) => e
-                .id
-                .map_or("null".to_string(), |id| serde_json::from_str::<serde_json::Value>(id.0).unwrap().to_string()),
-        };
-        *want.entry(id).or_default() += 1;
+        let output = server.handle_lines(&format!("{INIT}\n{line}\n"));
+        if oracle::check_session(&[INIT, line], &output).is_err() {
+            let answers: Vec<&str> = output.lines().skip(1).collect();
+            shown += &format!("  {line}\n    got {answers:?}\n");
+            count += 1;
+        }
     }
-    want
+    shown
+}
+
+#[test]
+fn oracle_reads_lines_by_json_rpc_rules_not_by_the_server() {
+    let class = |line: &str| {
+        format!("{:?}", oracle::classify(line.as_bytes())).split([' ', '{', '(']).next().unwrap().to_string()
+    };
+    for (line, want) in [
+        (r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":tru}}"#, "NotJson"),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"b" 1}}"#, "NotJson"),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":[1,]}}"#, "NotJson"),
+        (r#"{"jsonrpc":"2.0","i\u0064":1,"method":"p\u0069ng"}"#, "Request"),
+        // RFC 8259 lets a parser refuse these two, so either reading is accepted.
+        (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"\ud800"}}"#, "Limited"),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"n":1e999}}"#, "Limited"),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"\ud83d\ude00","n":1e308}}"#, "Request"),
+        (r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, "Notification"),
+        (r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"m"}}"#, "Response"),
+        (r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#, "BadMessage"),
+        (r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#, "Duplicate"),
+        ("[1]", "NotObject"),
+        (" \r", "Blank"),
+    ] {
+        assert_eq!(class(line), want, "{line}");
+    }
+    let deep =
+        |n: usize| format!(r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+    assert_eq!(class(&deep(oracle::DEPTH_MAX - 1)), "Request");
+    assert_eq!(class(&deep(oracle::DEPTH_MAX)), "TooDeep");
+}
+
+#[test]
+fn oracle_catches_missing_doubled_and_unwanted_answers() {
+    let lines = [r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, "{", r#"{"jsonrpc":"2.0","method":"n"}"#];
+    let ok = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+    let parse_error = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"m"}}"#;
+    let check = |out: &[&str]| oracle::check_session(&lines, &(out.join("\n") + "\n"));
+    assert_eq!(check(&[ok, parse_error]), Ok(()));
+    assert!(check(&[ok]).is_err(), "the invalid line is not answered");
+    assert!(check(&[ok, ok, parse_error]).is_err(), "the request is answered twice");
+    assert!(check(&[ok, parse_error, parse_error]).is_err(), "the notification is answered");
+    assert!(check(&[r#"{"jsonrpc":"2.0","id":null,"result":{}}"#, parse_error]).is_err(), "a result to id null");
 }
 
 /// One to four byte-level edits from a JSON-flavoured alphabet (or a truncation).
