@@ -21,7 +21,9 @@ pub enum Frame<'a> {
 /// (not counting the line ending) are [`Frame::TooLong`].
 pub fn next_frame(buf: &[u8], max_message_bytes: usize) -> Frame<'_> {
     let Some(nl) = memchr::memchr(b'\n', buf) else {
-        return if buf.len() > max_message_bytes { Frame::TooLong } else { Frame::Incomplete };
+        // A read can end between a line's `\r` and its `\n`: that `\r` is not the line's.
+        let allowed = max_message_bytes + usize::from(buf.last() == Some(&b'\r'));
+        return if buf.len() > allowed { Frame::TooLong } else { Frame::Incomplete };
     };
     let line = &buf[..nl];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -56,5 +58,8 @@ mod tests {
         assert_eq!(next_frame(b"0123456789A", 10), Frame::TooLong);
         assert_eq!(next_frame(b"0123456789A\n", 10), Frame::TooLong);
         assert_eq!(next_frame(b"0123456789\r\n", 10), Frame::Line(b"0123456789", 12));
+        // A read that ends between the `\r` and the `\n` of a line of exactly the limit.
+        assert_eq!(next_frame(b"0123456789\r", 10), Frame::Incomplete);
+        assert_eq!(next_frame(b"0123456789A\r", 10), Frame::TooLong);
     }
 }

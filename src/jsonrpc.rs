@@ -210,7 +210,12 @@ pub fn parse_within(line: &[u8], depth_max: usize) -> Result<Message<'_>, Invali
         None => None,
     };
     let params = params.map(|p| (p.kind, span(p.value)));
-    classify(id, jsonrpc.map(|j| j.value) == Some(b"\"2.0\""), method, params)
+    classify(id, jsonrpc.is_some_and(|j| is_2_0(span(j.value), j.plain)), method, params)
+}
+
+/// Whether a `jsonrpc` member's raw value is the string "2.0" (escaped or not).
+fn is_2_0(raw: &str, plain: bool) -> bool {
+    raw == "\"2.0\"" || (!plain && raw.starts_with('"') && sonic_rs::from_str::<String>(raw).is_ok_and(|s| s == "2.0"))
 }
 
 /// A method name from its raw (valid) string: borrowed, or unescaped by sonic-rs, which
@@ -253,9 +258,14 @@ fn too_deep(id: Option<Id<'_>>, depth_max: usize) -> Invalid<'_> {
 /// The full parse (sonic-rs), for an object the scanner validated but whose keys have
 /// escapes (so raw keys cannot be compared).
 fn parse_full(line: &[u8]) -> Result<Message<'_>, Invalid<'_>> {
-    let env: Envelope<'_> = sonic_rs::from_slice(line).map_err(|_| Invalid {
+    // The text is valid JSON (the scanner checked it): what serde refuses here is a member
+    // named twice (`"id"` and `"i\u0064"`) or a key with a lone surrogate.
+    let env: Envelope<'_> = sonic_rs::from_slice(line).map_err(|e| Invalid {
         id: None,
-        error: RpcError::new(code::PARSE_ERROR, "Parse error: a key is not valid Unicode"),
+        error: RpcError::new(
+            code::INVALID_REQUEST,
+            format!("Invalid Request: {}", e.to_string().lines().next().unwrap_or("unreadable members")),
+        ),
     })?;
     let id = env.id.as_ref().map(|v| parse_id(v, line).ok_or(()));
     if env.method.is_none() && (env.result.is_some() || env.error.is_some()) {
@@ -280,7 +290,7 @@ fn parse_full(line: &[u8]) -> Result<Message<'_>, Invalid<'_>> {
         }
         None => None,
     };
-    let jsonrpc_ok = env.jsonrpc.as_ref().map(LazyValue::as_raw_str) == Some("\"2.0\"");
+    let jsonrpc_ok = env.jsonrpc.as_ref().is_some_and(|j| is_2_0(j.as_raw_str(), false));
     classify(id, jsonrpc_ok, method, params)
 }
 
@@ -484,6 +494,12 @@ mod tests {
         assert!(
             matches!(parse(br#"{"jsonrpc":"2.0","id":1,"method":"p\u0069ng"}"#), Ok(Message::Request { method, .. }) if method == "ping")
         );
+
+        // "2.0" written with an escape is still "2.0"; a member named twice is -32600.
+        assert!(matches!(parse(br#"{"jsonrpc":"2\u002e0","id":1,"method":"ping"}"#), Ok(Message::Request { .. })));
+        assert!(parse(br#"{"jsonrpc":"2\u002e1","id":1,"method":"ping"}"#).is_err());
+        let twice = br#"{"j\u0073onrpc":"2.0","id":1,"i\u0064":2,"method":"ping"}"#;
+        assert_eq!(parse(twice).unwrap_err().error.code, code::INVALID_REQUEST);
     }
 
     #[test]

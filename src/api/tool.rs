@@ -150,8 +150,9 @@ impl<'a> ToolCall<'a> {
     /// A string argument (borrowed unless it has escapes). Errors (as a tool error) if absent,
     /// not a string, or not valid Unicode (a lone UTF-16 surrogate escape such as `\ud800`).
     pub fn str(&self, key: &str) -> Result<Cow<'_, str>, ToolError> {
-        let raw = self.typed(key, scan::Kind::String, "a string")?;
-        if self.arg(key).is_some_and(|a| a.plain) {
+        let arg = self.typed(key, scan::Kind::String, "a string")?;
+        let raw = arg.value_in(&self.arguments);
+        if arg.plain {
             return Ok(Cow::Borrowed(&raw[1..raw.len() - 1]));
         }
         // Valid JSON (the scanner checked every escape): only a lone surrogate fails here.
@@ -163,7 +164,7 @@ impl<'a> ToolCall<'a> {
     /// A number argument. Errors if absent, not a number, or beyond the range of an `f64`
     /// (such as `1e999`): the result is always finite.
     pub fn f64(&self, key: &str) -> Result<f64, ToolError> {
-        let raw = self.typed(key, scan::Kind::Number, "a number")?;
+        let raw = self.typed(key, scan::Kind::Number, "a number")?.value_in(&self.arguments);
         match raw.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(f),
             _ => Err(ToolError(format!("argument \"{key}\" is out of range: {raw} is beyond ±1.8e308"))),
@@ -174,7 +175,7 @@ impl<'a> ToolCall<'a> {
     /// or beyond ±9e15 when written as a fraction or with an exponent.
     pub fn i64(&self, key: &str) -> Result<i64, ToolError> {
         let bad = || ToolError(format!("argument \"{key}\" must be an integer"));
-        let raw = self.typed(key, scan::Kind::Number, "an integer").map_err(|_| bad())?;
+        let raw = self.typed(key, scan::Kind::Number, "an integer").map_err(|_| bad())?.value_in(&self.arguments);
         if let Ok(i) = raw.parse::<i64>() {
             return Ok(i);
         }
@@ -192,7 +193,7 @@ impl<'a> ToolCall<'a> {
 
     /// A boolean argument. Errors if absent or not a boolean.
     pub fn bool(&self, key: &str) -> Result<bool, ToolError> {
-        Ok(self.typed(key, scan::Kind::Bool, "a boolean")? == "true")
+        Ok(self.typed(key, scan::Kind::Bool, "a boolean")?.value_in(&self.arguments) == "true")
     }
 
     /// All arguments, parsed into a value tree (for handlers that want one). Errors if a
@@ -210,10 +211,10 @@ impl<'a> ToolCall<'a> {
         self.args.iter().find(|a| a.key_in(&self.arguments) == key)
     }
 
-    /// The raw text of argument `key` if it has JSON type `kind`; else "must be {what}".
-    fn typed(&self, key: &str, kind: scan::Kind, what: &str) -> Result<&str, ToolError> {
+    /// Argument `key` if it has JSON type `kind`; else "must be {what}".
+    fn typed(&self, key: &str, kind: scan::Kind, what: &str) -> Result<&Arg, ToolError> {
         match self.arg(key) {
-            Some(a) if a.kind == kind => Ok(a.value_in(&self.arguments)),
+            Some(a) if a.kind == kind => Ok(a),
             _ => Err(ToolError(format!("argument \"{key}\" must be {what}"))),
         }
     }

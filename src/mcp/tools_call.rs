@@ -9,7 +9,7 @@
 
 use super::peer::{NotifySink, RequestPeer, Sink};
 use super::tasks::TaskTable;
-use super::{params, write_json, Answer, Ctx};
+use super::{answer, params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
 use crate::api::tool::{
     ArgError, Args, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult,
@@ -80,13 +80,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => match panics::guarded(|| f(&call)) {
-            Ok(result) => match into_result(tool.output.as_deref(), result) {
-                Ok(result) => {
-                    write_tool_result(out, &result);
-                    Answer::Done
-                }
-                Err(e) => Answer::Error(e),
-            },
+            Ok(result) => answer(write_result(out, tool.output.as_deref(), result)),
             Err(_) => Answer::Error(panicked(tool.name())),
         },
         ToolHandler::Async(f) => {
@@ -101,11 +95,10 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
             Answer::Later(Box::pin(async move {
                 let run = async {
                     Some(match panics::guarded_future(fut).await {
-                        Ok(result) => into_result(output.as_deref(), result).map(|result| {
+                        Ok(result) => {
                             let mut out = Vec::new();
-                            write_tool_result(&mut out, &result);
-                            out
-                        }),
+                            write_result(&mut out, output.as_deref(), result).map(|()| out)
+                        }
                         Err(_) => Err(panicked(&name)),
                     })
                 };
@@ -347,13 +340,26 @@ fn bad_arguments() -> RpcError {
 
 /// The result to send: a handler's failure is an `isError` result; a structured result that
 /// breaks the tool's `outputSchema` (checked in debug builds and tests) is -32603.
+/// Writes what a handler returned (see [`into_result`]), checked and serialized in place:
+/// moving a whole `CallToolResult` through another `Result` cost more than its checks.
+fn write_result(out: &mut Vec<u8>, output: Option<&OutputCheck>, result: ToolResult) -> Result<(), RpcError> {
+    let result = result.unwrap_or_else(|e| CallToolResult::error(e.0));
+    if let Some(Err(problem)) = output.map(|o| o.verify(&result)) {
+        return Err(broken_output(problem));
+    }
+    write_tool_result(out, &result);
+    Ok(())
+}
+
+fn broken_output(problem: String) -> RpcError {
+    log::error!("{problem}");
+    RpcError::new(code::INTERNAL_ERROR, format!("Internal error: {problem}"))
+}
+
 fn into_result(output: Option<&OutputCheck>, result: ToolResult) -> Result<CallToolResult, RpcError> {
     let result = result.unwrap_or_else(|e| CallToolResult::error(e.0));
     match output.map(|o| o.verify(&result)) {
-        Some(Err(problem)) => {
-            log::error!("{problem}");
-            Err(RpcError::new(code::INTERNAL_ERROR, format!("Internal error: {problem}")))
-        }
+        Some(Err(problem)) => Err(broken_output(problem)),
         _ => Ok(result),
     }
 }

@@ -19,16 +19,22 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut found: Vec<Member<'_>> = Vec::new();
-    if scan::members(data, |m| {
+    let verdict = scan::members(text, |m| {
         found.push(m);
         true
-    })
-    .is_none()
-    {
-        return;
+    });
+    match verdict {
+        Ok(()) => {}
+        // Valid JSON whose raw keys cannot be compared: only validity is checked.
+        Err(scan::ScanError::EscapedKey) => {
+            assert!(oracle::is_json(text), "scanner accepted invalid JSON: {text:?}");
+            return;
+        }
+        Err(_) => return,
     }
     check_spans(data, &found);
-    check_early_stop(data, &found);
+    check_early_stop(text, &found);
+    check_valid_walk(text, &found);
     match sonic_rs::from_str::<sonic_rs::Value>(text) {
         Ok(value) => {
             assert!(oracle::is_json(text), "scanner and sonic-rs accept what RFC 8259 does not: {text:?}");
@@ -60,23 +66,35 @@ fn check_spans(data: &[u8], found: &[Member<'_>]) {
             _ => Kind::Number,
         };
         assert_eq!(m.kind, kind, "kind of {:?}", String::from_utf8_lossy(m.value));
+        assert_eq!(m.plain, kind == Kind::String && !m.value.contains(&b'\\'), "plain of {:?}", m.value);
     }
 }
 
 /// Stopping after k members gives the first k; `get` finds the first member of a name.
-fn check_early_stop(data: &[u8], found: &[Member<'_>]) {
+fn check_early_stop(text: &str, found: &[Member<'_>]) {
     let k = found.len() / 2;
     let mut first = Vec::new();
-    let stopped = scan::members(data, |m| {
+    let stopped = scan::members(text, |m| {
         first.push(m);
         first.len() <= k
     });
-    assert!(stopped.is_some(), "stopping early must not change the verdict");
+    assert!(stopped.is_ok(), "stopping early must not change the verdict");
     assert_eq!(&first[..], &found[..(k + 1).min(found.len())]);
     for m in found {
         let want = found.iter().find(|f| f.key == m.key).copied();
-        assert_eq!(scan::get(data, m.key), want);
+        assert_eq!(scan::get(text, m.key), want);
     }
+}
+
+/// On text the strict walk accepts, the boundary-only walk (for spans of validated messages)
+/// finds the same members.
+fn check_valid_walk(text: &str, found: &[Member<'_>]) {
+    let mut again = Vec::new();
+    let verdict = scan::members_of_valid(text, |m| {
+        again.push(m);
+        true
+    });
+    assert_eq!((verdict, &again[..]), (Ok(()), found), "members_of_valid on {text:?}");
 }
 
 fn same_as_sonic(text: &str, found: &[Member<'_>], value: &sonic_rs::Value) {
