@@ -9,7 +9,7 @@
 //!
 //! I/O-free and clock-free: the caller passes the registry's fill and `now_ms`.
 
-use super::metrics::{Transport, TRANSPORT_COUNT, TRANSPORT_LABELS};
+use super::metrics::{Reason, Transport, REASON_COUNT, REASON_LABELS, TRANSPORT_COUNT, TRANSPORT_LABELS};
 use crate::config::Settings;
 use crate::jsonrpc::{code, RpcError};
 use crate::limits::{CLIENT_IPV6_PREFIX_BITS, SESSION_REFUSAL_LOG_MS, SESSION_SWEEP_MS, STDIO_SESSIONS_MAX};
@@ -17,26 +17,6 @@ use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-
-/// Why a new session was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// The transport holds its whole share of this core's registry slice.
-    TransportFull = 0,
-    /// The client address holds `max_http_sessions_per_address_per_core` HTTP sessions here.
-    AddressFull = 1,
-    /// The registry slice itself is full (only when shares were rounded up to one session).
-    RegistryFull = 2,
-    /// No id could be made (the OS random source failed).
-    Internal = 3,
-}
-
-/// Number of [`Reason`] variants.
-pub(crate) const REASON_COUNT: usize = 4;
-/// Labels of the reasons, indexed by `Reason as usize` (the `reason` label of `/metrics`).
-pub(crate) const REASON_LABELS: [&str; REASON_COUNT] = ["transport_full", "address_full", "registry_full", "internal"];
-
-const _: () = assert!(Reason::Internal as usize + 1 == REASON_COUNT);
 
 /// A refused session: the limit that was hit, with the numbers a client or operator needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

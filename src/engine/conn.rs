@@ -374,7 +374,7 @@ impl Conn {
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
         glommio::spawn_local(async move {
-            let outcome = dispatch::run_later(&core, fut).await;
+            let outcome = super::core::run_later(&core, fut).await;
             {
                 let mut sh = shared.borrow_mut();
                 sh.inflight -= 1;

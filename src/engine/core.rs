@@ -11,9 +11,10 @@ use crate::api::handle::Change;
 use crate::api::Catalog;
 use crate::config::Settings;
 use crate::ids::IdSource;
+use crate::jsonrpc::{code, RpcError};
 use crate::mcp::tasks::{TaskEnv, TaskTable};
 use crate::mcp::Session;
-use crate::mcp::{peer, Phase};
+use crate::mcp::{self, peer, Phase};
 use ringmcp_shards::{Expiry, Registry, SessionId, ShardMap};
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
@@ -456,4 +457,30 @@ impl WakerSet {
             w.wake();
         }
     }
+}
+
+/// Runs a request's future to its outcome, unless the core's drain expires first: then the
+/// request is answered with the draining overload error (every request read gets exactly one
+/// answer, also at shutdown).
+pub(crate) async fn run_later(core: &CoreCtx, fut: mcp::LaterAnswer) -> Option<Result<Vec<u8>, RpcError>> {
+    let key = core.expiry_waiters.key();
+    let expired = std::future::poll_fn(|cx| {
+        if core.drain_expired.get() {
+            return std::task::Poll::Ready(Some(Err(draining())));
+        }
+        core.expiry_waiters.register(key, cx.waker());
+        std::task::Poll::Pending
+    });
+    let outcome = futures_lite::future::or(fut, expired).await;
+    core.expiry_waiters.remove(key);
+    outcome
+}
+
+/// The answer to a request that shutdown cuts short: -32010 with `data.reason: "draining"`.
+pub(crate) fn draining() -> RpcError {
+    RpcError::new(
+        code::OVERLOADED,
+        "Server shutting down: drain_timeout_ms passed before this request was served; retry on another server",
+    )
+    .with_data(&sonic_rs::json!({"reason": "draining"}))
 }

@@ -3,10 +3,9 @@
 
 use super::core::{BoundSession, CoreCtx};
 use super::metrics::method_index;
-use crate::jsonrpc::{self, code, Message, OwnedId, RpcError};
+use crate::jsonrpc::{self, Message, OwnedId};
 use crate::mcp::{self, Ctx, LaterAnswer, Sink};
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Instant;
 
 /// A request whose answer comes later: run `fut`, then write the answer with
@@ -42,33 +41,7 @@ impl Batch {
     }
 }
 
-/// Runs a request's future to its outcome, unless the core's drain expires first: then the
-/// request is answered with the draining overload error (every request read gets exactly one
-/// answer, also at shutdown).
-pub(crate) async fn run_later(core: &CoreCtx, fut: LaterAnswer) -> Option<Result<Vec<u8>, RpcError>> {
-    let key = core.expiry_waiters.key();
-    let expired = std::future::poll_fn(|cx| {
-        if core.drain_expired.get() {
-            return Poll::Ready(Some(Err(draining())));
-        }
-        core.expiry_waiters.register(key, cx.waker());
-        Poll::Pending
-    });
-    let outcome = futures_lite::future::or(fut, expired).await;
-    core.expiry_waiters.remove(key);
-    outcome
-}
-
-/// The answer to a request that shutdown cuts short: -32010 with `data.reason: "draining"`.
-pub(crate) fn draining() -> RpcError {
-    RpcError::new(
-        code::OVERLOADED,
-        "Server shutting down: drain_timeout_ms passed before this request was served; retry on another server",
-    )
-    .with_data(&sonic_rs::json!({"reason": "draining"}))
-}
-
-/// Answers `line` at once with [`draining`] if it is a request (the drain expired before it
+/// Answers `line` at once with [`draining`](super::core::draining) if it is a request (the drain expired before it
 /// was served); nothing for notifications and responses.
 pub(crate) fn refuse_draining(core: &CoreCtx, batch: &Batch, line: &[u8], out: &mut Vec<u8>) {
     let id = match jsonrpc::parse_within(line, core.max_json_depth) {
@@ -76,7 +49,7 @@ pub(crate) fn refuse_draining(core: &CoreCtx, batch: &Batch, line: &[u8], out: &
         Err(invalid) => invalid.id,
         Ok(_) => return,
     };
-    let error = draining();
+    let error = super::core::draining();
     jsonrpc::write_error(out, id, &error);
     core.metrics.record_request(method_index(""), 0, Some(error.code), batch.start_ms);
 }

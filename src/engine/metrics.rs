@@ -3,7 +3,6 @@
 //! by message passing to the core that renders `/metrics` (Prometheus text 0.0.4) or `/health`
 //! (JSON). No clock is read here: callers pass `now_ms`, milliseconds since their core started.
 
-use super::admission::{REASON_COUNT, REASON_LABELS};
 use hdrhistogram::Histogram;
 use prometheus::proto::MetricType::{self, COUNTER, GAUGE, HISTOGRAM};
 use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily};
@@ -99,6 +98,27 @@ pub(crate) enum Transport {
 pub(crate) const TRANSPORT_COUNT: usize = 4;
 /// Labels of the transports, indexed by `Transport as usize`.
 pub(crate) const TRANSPORT_LABELS: [&str; TRANSPORT_COUNT] = ["tcp", "http", "websocket", "stdio"];
+
+/// Why a new session was refused (the `reason` label of `ringmcp_session_refusals_total`;
+/// decided by `admission`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The transport holds its whole share of this core's registry slice.
+    TransportFull = 0,
+    /// The client address holds `max_http_sessions_per_address_per_core` HTTP sessions here.
+    AddressFull = 1,
+    /// The registry slice itself is full (only when shares were rounded up to one session).
+    RegistryFull = 2,
+    /// No id could be made (the OS random source failed).
+    Internal = 3,
+}
+
+/// Number of [`Reason`] variants.
+pub(crate) const REASON_COUNT: usize = 4;
+/// Labels of the reasons, indexed by `Reason as usize` (the `reason` label of `/metrics`).
+pub(crate) const REASON_LABELS: [&str; REASON_COUNT] = ["transport_full", "address_full", "registry_full", "internal"];
+
+const _: () = assert!(Reason::Internal as usize + 1 == REASON_COUNT);
 /// Directions of cross-core forwarding: requests this core sent, requests it received.
 const FORWARD_LABELS: [&str; 2] = ["sent", "received"];
 

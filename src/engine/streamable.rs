@@ -434,7 +434,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
                     }
                     let (core, id) = (core.clone(), jsonrpc::OwnedId::new(id));
                     glommio::spawn_local(async move {
-                        let outcome = super::dispatch::run_later(&core, fut).await;
+                        let outcome = super::core::run_later(&core, fut).await;
                         core.queue.release();
                         let answer = outcome.map(|o| {
                             let mut out = Vec::new();

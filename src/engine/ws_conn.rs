@@ -233,7 +233,7 @@ impl WsSession {
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
         glommio::spawn_local(async move {
-            let outcome = dispatch::run_later(&core, fut).await;
+            let outcome = super::core::run_later(&core, fut).await;
             let mut line = Vec::new();
             dispatch::finish_later(&core, meta, outcome, Some(&mut line));
             {
