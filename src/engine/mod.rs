@@ -225,8 +225,14 @@ impl Server {
             LocalExecutorBuilder::new(Placement::Unbound).io_memory(EXECUTOR_IO_MEMORY_BYTES).make().expect("executor");
         let out = ex.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
-            glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
-            conn::serve(ctx, &mut io).await;
+            // Not a detached task: one would outlive this executor and leak the core (its
+            // pool, histograms and tasks) on every call; the fuzzer's session target ran out
+            // of memory on exactly that.
+            let changes = async {
+                ctx.clone().apply_changes(changes).await;
+                std::future::pending::<()>().await
+            };
+            futures_lite::future::or(conn::serve(ctx.clone(), &mut io), changes).await;
             io.output
         });
         String::from_utf8(out).expect("answers are UTF-8 JSON")
