@@ -72,6 +72,9 @@ macro_rules! settings {
             pub cpus: Option<String>,
             /// Tool pack to serve (`bench`, `conformance`).
             pub pack: String,
+            /// Ring I/O path: `auto` (multishot where the kernel has it), `multishot` (or fail
+            /// at start), `fallback` (single-shot poll and recv, as on kernels before 6.1).
+            pub io_path: String,
             /// Log verbosity on stderr.
             pub log_level: LogLevel,
             /// Optional `instructions` text returned by `initialize`.
@@ -98,6 +101,7 @@ macro_rules! settings {
                     cores: None,
                     cpus: None,
                     pack: "bench".to_string(),
+                    io_path: "auto".to_string(),
                     log_level: LogLevel::Info,
                     instructions: None,
                     stateless: false,
@@ -118,6 +122,11 @@ macro_rules! settings {
             /// Tool pack to serve [default: bench] [values: bench, conformance].
             #[arg(long, value_name = "NAME")]
             pub pack: Option<String>,
+            /// Ring I/O path: auto (multishot where the kernel has it), multishot (or fail at
+            /// start), fallback (single-shot poll then recv, as on kernels before 6.1)
+            /// [default: auto].
+            #[arg(long, value_name = "PATH")]
+            pub io_path: Option<String>,
             /// Log verbosity on stderr [default: info].
             #[arg(long, value_name = "LEVEL")]
             pub log_level: Option<LogLevel>,
@@ -152,6 +161,7 @@ macro_rules! settings {
 
             fn apply(&self, s: &mut Settings) {
                 if let Some(v) = &self.pack { s.pack = v.clone(); }
+                if let Some(v) = &self.io_path { s.io_path = v.clone(); }
                 if let Some(v) = self.log_level { s.log_level = v; }
                 if let Some(v) = &self.instructions { s.instructions = Some(v.clone()); }
                 if self.stateless { s.stateless = true; }
@@ -212,8 +222,16 @@ settings! {
         header_timeout_ms = HEADER_TIMEOUT_MS_DEFAULT, HEADER_TIMEOUT_MS_RANGE;
     " Milliseconds a keep-alive HTTP connection may sit between requests before it is closed."
         idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_RANGE;
-    " Microseconds a core keeps polling for work before it sleeps (0: sleep at once). Saves the wake-up when requests come back to back, for CPU burnt while idle; stdio spins only when pinned to one CPU (taskset)."
+    " Microseconds a core keeps looking at its ring before it sleeps in it (0: sleep at once). Saves the wake-up when requests come back to back, for CPU burnt while idle."
         spin_before_park_us = SPIN_BEFORE_PARK_US_DEFAULT, SPIN_BEFORE_PARK_US_RANGE;
+    " Provided receive buffers in each core's buffer ring (multishot path; rounded up to a power of two). Held per core, not per connection."
+        recv_buffers = RECV_BUFFERS_DEFAULT, RECV_BUFFERS_RANGE;
+    " Bytes of one provided receive buffer."
+        recv_buffer_bytes = RECV_BUFFER_BYTES_DEFAULT, RECV_BUFFER_BYTES_RANGE;
+    " Milliseconds a connection has to finish an NDJSON line or WebSocket frame once it started one; then it is cut."
+        frame_timeout_ms = FRAME_TIMEOUT_MS_DEFAULT, FRAME_TIMEOUT_MS_RANGE;
+    " Bytes of partial frames (unfinished lines, frames and HTTP heads) all connections of one core may hold; past it the connections holding the most are cut first."
+        partial_frame_bytes_per_core = PARTIAL_FRAME_BYTES_PER_CORE_DEFAULT, PARTIAL_FRAME_BYTES_PER_CORE_RANGE;
     " Milliseconds an unused Streamable HTTP session lives before it is ended (then 404)."
         session_idle_timeout_ms = SESSION_IDLE_TIMEOUT_MS_DEFAULT, SESSION_IDLE_TIMEOUT_MS_RANGE;
     " Percent of max_sessions_per_core that Streamable HTTP sessions may hold; past it new ones get 503 (the HTTP, TCP and WebSocket shares add up to at most 100)."
@@ -314,6 +332,9 @@ impl Settings {
         }
         if let Some(list) = &self.cpus {
             crate::cpus::parse_cpu_list(list).map_err(|m| ConfigError { key: "cpus".into(), message: m })?;
+        }
+        if let Err(message) = self.io_path.parse::<ringmcp_ring::IoPathChoice>() {
+            return Err(ConfigError { key: "io_path".into(), message });
         }
         if !PACKS.contains(&self.pack.as_str()) {
             return Err(ConfigError {

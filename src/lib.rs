@@ -33,6 +33,7 @@ pub use api::tool::{TaskSupport, Tool, ToolCall, ToolError, ToolResult};
 pub use api::{Server, ServerBuilder};
 pub use config::Settings;
 pub use engine::ServeError;
+pub use ringmcp_ring::{sleep, timeout, Elapsed};
 
 /// Parses JSON text into a `sonic_rs::Value`, keeping the key order as written (the
 /// `sonic_rs::json!` macro does not keep it). For literals such as tool schemas.

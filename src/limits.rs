@@ -107,6 +107,27 @@ pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 50;
 /// Range of `spin_before_park_us`.
 pub const SPIN_BEFORE_PARK_US_RANGE: (u64, u64) = (0, 10_000);
 
+/// Default of `recv_buffers`: provided receive buffers per core (8 MiB at 4 KiB each).
+pub const RECV_BUFFERS_DEFAULT: u64 = ringmcp_ring::limits::RECV_BUFFERS_DEFAULT as u64;
+/// Range of `recv_buffers` (the kernel allows at most 32,768 per ring).
+pub const RECV_BUFFERS_RANGE: (u64, u64) = (1, ringmcp_ring::limits::RECV_BUFFERS_MAX as u64);
+
+/// Default of `recv_buffer_bytes`: one provided receive buffer.
+pub const RECV_BUFFER_BYTES_DEFAULT: u64 = ringmcp_ring::limits::RECV_BUFFER_BYTES_DEFAULT as u64;
+/// Range of `recv_buffer_bytes`.
+pub const RECV_BUFFER_BYTES_RANGE: (u64, u64) = (64, 1 << 20);
+
+/// Default of `frame_timeout_ms`: a started NDJSON line or WebSocket frame must end this soon.
+pub const FRAME_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Range of `frame_timeout_ms`.
+pub const FRAME_TIMEOUT_MS_RANGE: (u64, u64) = (100, 3_600_000);
+
+/// Default of `partial_frame_bytes_per_core`: bytes of unfinished frames one core holds for all
+/// its connections (2,000 slow clients × 60 KB partial lines would be 120 MB without it).
+pub const PARTIAL_FRAME_BYTES_PER_CORE_DEFAULT: u64 = 64 << 20;
+/// Range of `partial_frame_bytes_per_core`.
+pub const PARTIAL_FRAME_BYTES_PER_CORE_RANGE: (u64, u64) = (64 << 10, 1 << 40);
+
 /// Default of `session_idle_timeout_ms`: a Streamable HTTP session nobody used is ended.
 pub const SESSION_IDLE_TIMEOUT_MS_DEFAULT: u64 = 1_800_000;
 /// Range of `session_idle_timeout_ms`.

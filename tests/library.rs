@@ -86,7 +86,7 @@ fn growing_server() -> Server {
                 handle.resource_updated("demo://note");
                 handle.resource_updated("demo://other");
                 // The cores apply changes by message: give this one a turn before answering.
-                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+                ringmcp::sleep(std::time::Duration::from_millis(50)).await;
                 Ok(CallToolResult::text("grown"))
             }
         }))
@@ -131,7 +131,7 @@ fn task_server() -> Server {
                 .task_support(ringmcp::TaskSupport::Optional)
                 .async_handler(|call| async move {
                     let ms = call.u64("ms")?;
-                    glommio::timer::sleep(std::time::Duration::from_millis(ms)).await;
+                    ringmcp::sleep(std::time::Duration::from_millis(ms)).await;
                     Ok(CallToolResult::text(format!("slept {ms}")))
                 }),
         )

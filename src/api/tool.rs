@@ -108,7 +108,7 @@ impl<'a> ToolCall<'a> {
             None => std::task::Poll::Pending,
         });
         let timer = async {
-            glommio::timer::sleep(timeout).await;
+            ringmcp_ring::sleep(timeout).await;
             Err(ClientError::Timeout)
         };
         let outcome = futures_lite::future::or(answer, timer).await;

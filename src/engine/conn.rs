@@ -86,7 +86,7 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         Pin::new(&mut io).poll_read(cx, &mut scratch)
     });
     let silent = async {
-        glommio::timer::sleep(std::time::Duration::from_millis(core.settings.idle_timeout_ms)).await;
+        ringmcp_ring::sleep(std::time::Duration::from_millis(core.settings.idle_timeout_ms)).await;
         Ok(0)
     };
     let n = match futures_lite::future::or(first, silent).await {
@@ -373,7 +373,7 @@ impl Conn {
         self.shared.borrow_mut().inflight += 1;
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
-        glommio::spawn_local(async move {
+        ringmcp_ring::spawn(async move {
             let outcome = super::core::run_later(&core, fut).await;
             {
                 let mut sh = shared.borrow_mut();

@@ -418,7 +418,7 @@ fn task_table(started: Instant) -> TaskTable {
     TaskTable::new(TaskEnv {
         now_ms: Box::new(move || started.elapsed().as_millis() as u64),
         epoch_unix_ms: since_epoch.as_millis() as u64,
-        spawn: Box::new(|fut| drop(glommio::spawn_local(fut).detach())),
+        spawn: Box::new(|fut| ringmcp_ring::spawn(fut).detach()),
     })
 }
 

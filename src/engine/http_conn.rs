@@ -165,7 +165,7 @@ async fn read_more<IO: AsyncRead + Unpin>(
         }
     });
     let timer = async {
-        glommio::timer::sleep(Duration::from_millis(timeout_ms)).await;
+        ringmcp_ring::sleep(Duration::from_millis(timeout_ms)).await;
         Ok(Read::TimedOut)
     };
     futures_lite::future::or(read, timer).await
@@ -498,7 +498,7 @@ async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
                 }
             });
             let timer = async {
-                glommio::timer::sleep(keepalive).await;
+                ringmcp_ring::sleep(keepalive).await;
                 Wake::Keepalive
             };
             futures_lite::future::or(reply, futures_lite::future::or(client, timer)).await

@@ -1,10 +1,10 @@
-//! Each core's listening socket: built with socket2 (SO_REUSEPORT, the configured backlog)
-//! and handed to glommio, because glommio's own `TcpListener::bind` hard-codes a backlog of
-//! 1024, which overflows at thousands of simultaneous connects.
+//! Each core's listening socket: built with socket2 (SO_REUSEPORT, the configured backlog, not
+//! a hard-coded 1024 that overflows at thousands of simultaneous connects) and handed to the
+//! core's ring, which accepts on it (multishot where the kernel has it).
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// One listening socket per core on `addr`. Port 0 picks a free port for the first socket and
 /// the others join that port; the address actually bound is returned.
@@ -31,12 +31,4 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<OwnedFd> {
     socket.bind(&SockAddr::from(addr)).map_err(annotate)?;
     socket.listen(backlog.min(i32::MAX as u32) as i32).map_err(annotate)?;
     Ok(OwnedFd::from(socket))
-}
-
-/// Gives a listening socket to the calling core's glommio reactor.
-pub fn into_glommio(fd: OwnedFd) -> glommio::net::TcpListener {
-    let raw = fd.into_raw_fd();
-    // SAFETY: `raw` comes from `into_raw_fd` of an OwnedFd we own, so it is an open, listening
-    // TCP socket that nothing else will close; the TcpListener takes over its ownership.
-    unsafe { glommio::net::TcpListener::from_raw_fd(raw) }
 }

@@ -1,6 +1,7 @@
-//! The runtime: one pinned glommio executor per selected CPU, each with its own
-//! SO_REUSEPORT listener, queue, buffer pool and registry slice; cores share nothing but one
-//! connection counter (touched at accept and close only) and a shutdown message.
+//! The runtime: one pinned ring loop (`ringmcp-ring`: one io_uring, one run queue) per
+//! selected CPU, each with its own SO_REUSEPORT listener, queue, buffer pool and registry
+//! slice; cores share nothing but one connection counter (touched at accept and close only)
+//! and a shutdown message.
 
 mod admission;
 mod conn;
@@ -21,17 +22,12 @@ use self::core::CoreCtx;
 use crate::api::Server;
 use crate::config::Settings;
 use crate::limits::{DRAIN_EXPIRED_GRACE_MS, DRAIN_POLL_MS};
-use glommio::{LocalExecutorBuilder, Placement};
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Bytes glommio reserves per executor for storage I/O; ringmcp does no file I/O, so the
-/// minimum (64 KiB) keeps locked memory low.
-const EXECUTOR_IO_MEMORY_BYTES: usize = 64 << 10;
 
 /// Why the server could not start or run.
 #[derive(Debug)]
@@ -98,9 +94,10 @@ impl Server {
             connections: Arc::new(AtomicUsize::new(0)),
             max_connections: settings.max_connections as usize,
         });
+        let builder = ring_builder(settings)?;
         let (mesh, inboxes) = mesh::Mesh::new(cpus.len());
         let mut inboxes = inboxes.into_iter();
-        let (ready_tx, ready_rx) = flume::unbounded::<Result<usize, String>>();
+        let (ready_tx, ready_rx) = flume::unbounded::<Result<(usize, &'static str), String>>();
         let mut drains = Vec::new();
         let mut threads = Vec::new();
         for (core, (cpu, fd)) in cpus.iter().copied().zip(listeners).enumerate() {
@@ -110,37 +107,33 @@ impl Server {
             let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
+            let builder = builder.clone().pin(cpu);
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
-                let ex = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-                    .name(&format!("ringmcp-core-{core}"))
-                    .io_memory(EXECUTOR_IO_MEMORY_BYTES)
-                    .spin_before_park(Duration::from_micros(settings.spin_before_park_us))
-                    .make();
-                let ex = match ex {
-                    Ok(ex) => ex,
-                    Err(e) => {
-                        return drop(ready.send(Err(format!("core {core} (CPU {cpu}): cannot start executor: {e}"))))
-                    }
-                };
-                ex.run(async move {
+                let started = ready.clone();
+                let run = builder.run(async move {
                     let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
                     ctx.raw_echo = raw_echo;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
-                    glommio::spawn_local(mesh::serve_inbox(ctx.clone(), inbox)).detach();
-                    glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
-                    glommio::spawn_local(sweep_sessions(ctx.clone())).detach();
-                    let listener = listener::into_glommio(fd);
-                    let _ = ready.send(Ok(core));
+                    ringmcp_ring::spawn(mesh::serve_inbox(ctx.clone(), inbox)).detach();
+                    ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
+                    ringmcp_ring::spawn(sweep_sessions(ctx.clone())).detach();
+                    let listener = ringmcp_ring::TcpListener::from_fd(fd);
+                    let path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
+                    let _ = started.send(Ok((core, path)));
                     run_core(ctx, listener, global, drain_rx, Duration::from_millis(settings.drain_timeout_ms)).await;
                 });
+                if let Err(e) = run {
+                    let _ = ready.send(Err(format!("core {core} (CPU {cpu}): cannot start its ring: {e}")));
+                }
             })?);
         }
         drop(ready_tx);
+        let mut path = "none";
         for _ in 0..cpus.len() {
             match ready_rx.recv() {
-                Ok(Ok(_)) => {}
+                Ok(Ok((_, p))) => path = p,
                 Ok(Err(e)) => return Err(ServeError::Io(std::io::Error::other(e))),
                 Err(_) => return Err(ServeError::Io(std::io::Error::other("a core exited during start-up"))),
             }
@@ -151,7 +144,7 @@ impl Server {
             format!("pack {}", settings.pack)
         };
         log::info!(
-            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics) with {} cores on CPUs {cpus:?}: {what}",
+            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics) with {} cores on CPUs {cpus:?}, io_uring {path} path: {what}",
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
         );
@@ -167,41 +160,31 @@ impl Server {
     /// every request read before that.
     pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
         raise_limits();
+        let builder = ring_builder(settings)?;
         let (catalog, changes) = self.attach();
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
-        let transport = stdio::Stdio::open()?;
-        // Pinned to one CPU (taskset), stay there: glommio spins before parking only then.
-        let placement = match crate::cpus::online_cpus()[..] {
-            [cpu] => Placement::Fixed(cpu),
-            _ => Placement::Unbound,
+        let fds = stdio::Stdio::open()?;
+        // Pinned to one CPU (taskset): stay there.
+        let builder = match crate::cpus::online_cpus()[..] {
+            [cpu] => builder.pin(cpu),
+            _ => builder,
         };
-        let ex = LocalExecutorBuilder::new(placement)
-            .name("ringmcp-stdio")
-            .io_memory(EXECUTOR_IO_MEMORY_BYTES)
-            .spin_before_park(Duration::from_micros(settings.spin_before_park_us))
-            .make()
-            .map_err(|e| std::io::Error::other(format!("cannot start executor: {e}")))?;
-        ex.run(async move {
+        builder.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
-            glommio::spawn_local(ctx.clone().apply_changes(changes)).detach();
-            let session = match transport {
-                stdio::Stdio::Sockets(fds) => {
-                    log::debug!("stdio: stdin and stdout are sockets, served without a reader thread");
-                    glommio::spawn_local(conn::serve(ctx.clone(), stdio::SocketStdio::new(fds)))
-                }
-                stdio::Stdio::Pipes(io) => glommio::spawn_local(conn::serve(ctx.clone(), io)),
-            };
+            ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
+            log::debug!("stdio: io_uring {} path", ringmcp_ring::io_path().map_or("none", |p| p.as_str()));
+            let session = conn::serve(ctx.clone(), stdio::StdioIo::new(fds));
             let drain = async {
                 let _ = drain_rx.recv_async().await;
                 ctx.start_drain();
-                glommio::timer::sleep(Duration::from_millis(settings.drain_timeout_ms)).await;
+                ringmcp_ring::sleep(Duration::from_millis(settings.drain_timeout_ms)).await;
                 log::warn!("stdio: drain_timeout_ms ({}) passed with requests in flight", settings.drain_timeout_ms);
                 expire_drain(&ctx).await;
             };
             futures_lite::future::or(session, drain).await;
-        });
+        })?;
         Ok(())
     }
 
@@ -221,9 +204,9 @@ impl Server {
 
     fn run_memory(&self, settings: Settings, mut io: MemoryIo) -> String {
         let (catalog, changes) = self.attach();
-        let ex =
-            LocalExecutorBuilder::new(Placement::Unbound).io_memory(EXECUTOR_IO_MEMORY_BYTES).make().expect("executor");
-        let out = ex.run(async move {
+        // A small ring: this loop does no network I/O, only the timers of async tools.
+        let builder = ringmcp_ring::Builder::new().ring_entries(64).recv_buffers(1, 64);
+        let out = builder.run(async move {
             let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
             // Not a detached task: one would outlive this executor and leak the core (its
             // pool, histograms and tasks) on every call; the fuzzer's session target ran out
@@ -235,6 +218,7 @@ impl Server {
             futures_lite::future::or(conn::serve(ctx.clone(), &mut io), changes).await;
             io.output
         });
+        let out = out.expect("a ring for an in-memory session (io_uring is needed)");
         String::from_utf8(out).expect("answers are UTF-8 JSON")
     }
 }
@@ -242,7 +226,7 @@ impl Server {
 /// Accepts until told to drain, then waits (bounded) for this core's connections to finish.
 async fn run_core(
     ctx: Rc<CoreCtx>,
-    listener: glommio::net::TcpListener,
+    listener: ringmcp_ring::TcpListener,
     global: Arc<Global>,
     drain_rx: flume::Receiver<()>,
     drain_timeout: Duration,
@@ -254,7 +238,7 @@ async fn run_core(
                 Err(e) => {
                     // EMFILE and friends: back off briefly instead of spinning on the error.
                     log::warn!("core {}: accept failed: {e}", ctx.core);
-                    glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+                    ringmcp_ring::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
                 }
             }
         }
@@ -267,7 +251,7 @@ async fn run_core(
     ctx.start_drain();
     let deadline = Instant::now() + drain_timeout;
     while ctx.open.get() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+        ringmcp_ring::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
     }
     if ctx.open.get() > 0 {
         log::warn!(
@@ -285,14 +269,14 @@ async fn expire_drain(ctx: &CoreCtx) {
     ctx.expire_drain();
     let deadline = Instant::now() + Duration::from_millis(DRAIN_EXPIRED_GRACE_MS);
     while ctx.open.get() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+        ringmcp_ring::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
     }
 }
 
 /// Ends idle Streamable HTTP sessions, once every `SESSION_SWEEP_MS`.
 async fn sweep_sessions(ctx: Rc<CoreCtx>) {
     while !ctx.draining.get() {
-        glommio::timer::sleep(Duration::from_millis(crate::limits::SESSION_SWEEP_MS)).await;
+        ringmcp_ring::sleep(Duration::from_millis(crate::limits::SESSION_SWEEP_MS)).await;
         let ended = ctx.sweep_idle_sessions();
         if ended > 0 {
             log::debug!("core {}: {ended} idle HTTP sessions ended", ctx.core);
@@ -301,25 +285,25 @@ async fn sweep_sessions(ctx: Rc<CoreCtx>) {
 }
 
 /// Takes one accepted connection, or refuses it at once over the global cap.
-fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: glommio::net::TcpStream) {
+fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: ringmcp_ring::Stream) {
     let before = global.connections.fetch_add(1, Ordering::AcqRel);
     if before >= global.max_connections {
         global.connections.fetch_sub(1, Ordering::AcqRel);
         log::warn!("core {}: refusing a connection: max_connections ({}) reached", ctx.core, global.max_connections);
-        glommio::spawn_local(refuse(stream, global.max_connections)).detach();
+        ringmcp_ring::spawn(refuse(stream, global.max_connections)).detach();
         return;
     }
     let _ = stream.set_nodelay(true);
     let client = stream.peer_addr().ok().map(|a| a.ip());
     let (ctx, global) = (ctx.clone(), global.clone());
-    glommio::spawn_local(async move {
+    ringmcp_ring::spawn(async move {
         conn::serve_tcp(ctx, stream, client).await;
         global.connections.fetch_sub(1, Ordering::AcqRel);
     })
     .detach();
 }
 
-async fn refuse(mut stream: glommio::net::TcpStream, max: usize) {
+async fn refuse(mut stream: ringmcp_ring::Stream, max: usize) {
     use futures_lite::AsyncWriteExt;
     let mut line = Vec::new();
     let err = crate::jsonrpc::RpcError::new(
@@ -350,6 +334,15 @@ fn spawn_signal_thread(drains: Vec<flume::Sender<()>>) -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// The ring loop every core runs, from the settings.
+fn ring_builder(settings: &Settings) -> Result<ringmcp_ring::Builder, ServeError> {
+    let path = settings.io_path.parse().map_err(|m| config_error("io_path", m))?;
+    Ok(ringmcp_ring::Builder::new()
+        .io_path(path)
+        .recv_buffers(settings.recv_buffers as u32, settings.recv_buffer_bytes as u32)
+        .spin_before_park(Duration::from_micros(settings.spin_before_park_us)))
 }
 
 /// Raises the soft limits on open files (one per connection) and locked memory (io_uring

@@ -32,7 +32,7 @@ async fn gather(core: &Rc<CoreCtx>) -> Vec<CoreSnapshot> {
             }
         }
     };
-    let timeout = glommio::timer::sleep(Duration::from_millis(SCRAPE_TIMEOUT_MS));
+    let timeout = ringmcp_ring::sleep(Duration::from_millis(SCRAPE_TIMEOUT_MS));
     futures_lite::future::or(collect, timeout).await;
     snaps.sort_by_key(|s| s.core);
     if snaps.len() < others {

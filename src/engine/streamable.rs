@@ -433,7 +433,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
                         stream.start();
                     }
                     let (core, id) = (core.clone(), jsonrpc::OwnedId::new(id));
-                    glommio::spawn_local(async move {
+                    ringmcp_ring::spawn(async move {
                         let outcome = super::core::run_later(&core, fut).await;
                         core.queue.release();
                         let answer = outcome.map(|o| {

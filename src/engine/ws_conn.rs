@@ -232,7 +232,7 @@ impl WsSession {
         self.shared.borrow_mut().inflight += 1;
         let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
         let (meta, fut) = later.split();
-        glommio::spawn_local(async move {
+        ringmcp_ring::spawn(async move {
             let outcome = super::core::run_later(&core, fut).await;
             let mut line = Vec::new();
             dispatch::finish_later(&core, meta, outcome, Some(&mut line));

@@ -90,7 +90,7 @@ fn sleep() -> Tool {
             if ms > SLEEP_MS_MAX {
                 return Err(ToolError(format!("ms must be at most {SLEEP_MS_MAX}, got {ms}")));
             }
-            glommio::timer::sleep(Duration::from_millis(ms)).await;
+            ringmcp_ring::sleep(Duration::from_millis(ms)).await;
             Ok(CallToolResult::text(format!("slept {ms} ms")))
         })
 }

@@ -201,7 +201,7 @@ fn with_logging() -> Tool {
             let steps = ["Tool execution started", "Tool processing data", "Tool execution completed"];
             for (i, step) in steps.into_iter().enumerate() {
                 if i > 0 {
-                    glommio::timer::sleep(Duration::from_millis(STEP_MS)).await;
+                    ringmcp_ring::sleep(Duration::from_millis(STEP_MS)).await;
                 }
                 call.log("info", None, &to_json(step));
             }
@@ -219,7 +219,7 @@ fn with_progress() -> Tool {
             let mut sent = 0;
             for (i, progress) in [0.0, 50.0, TOTAL].into_iter().enumerate() {
                 if i > 0 {
-                    glommio::timer::sleep(Duration::from_millis(STEP_MS)).await;
+                    ringmcp_ring::sleep(Duration::from_millis(STEP_MS)).await;
                 }
                 let message = format!("Completed step {progress} of {TOTAL}");
                 sent += usize::from(call.progress(progress, Some(TOTAL), Some(&message)));
@@ -245,7 +245,7 @@ fn reconnection() -> Tool {
     .input_schema(empty_schema(true))
     .async_handler(|call| async move {
         call.close_stream(RECONNECT_RETRY_MS);
-        glommio::timer::sleep(Duration::from_millis(RECONNECT_WORK_MS)).await;
+        ringmcp_ring::sleep(Duration::from_millis(RECONNECT_WORK_MS)).await;
         Ok(CallToolResult::text(
             "Reconnection test completed successfully. If you received this, the client properly reconnected after \
              stream closure.",

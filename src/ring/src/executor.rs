@@ -30,8 +30,11 @@ pub(crate) struct Remote {
 
 impl Remote {
     fn push(&self, runnable: Runnable) {
-        if self.queue.push(runnable).is_err() {
-            // Closed: the loop has ended and the task is dropped with the runnable.
+        if let Err(closed) = self.queue.push(runnable) {
+            // The loop has ended. A local task may only be dropped on its own thread, which has
+            // moved on: leak it (this happens only to a task woken from elsewhere after its
+            // loop returned).
+            std::mem::forget(closed.into_inner());
             return;
         }
         if !self.notified.swap(true, Ordering::AcqRel) {
