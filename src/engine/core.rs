@@ -385,6 +385,8 @@ impl CoreCtx {
         snap.pool_drops = pool.dropped;
         snap.pool_free_buffers = free;
         snap.draining = self.draining.get();
+        snap.io_path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
+        snap.ring = ringmcp_ring::stats().unwrap_or_default();
         let registry = self.registry.borrow();
         let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());
         snap.degraded = self.queue.is_degraded() || sessions_degraded;

@@ -354,6 +354,11 @@ pub(crate) struct CoreSnapshot {
     pub throughput_msg_sec: f64,
     /// Error answers in the last [`WINDOW_SECS`] seconds (the current one included).
     pub errors_1m: u64,
+    /// The core's ring I/O path, `multishot` or `fallback` (filled by the caller).
+    pub io_path: &'static str,
+    /// The core's ring counters (filled by the caller).
+    #[serde(skip)]
+    pub ring: ringmcp_ring::Stats,
 }
 
 /// A family labelled `core` and one more label: name, help, type, label name, label values,
@@ -394,7 +399,7 @@ const LABELLED: [Labelled; 8] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 9] = [
+const SINGLE: [Single; 21] = [
     ("ringmcp_queue_depth", "Admitted, unanswered requests.", GAUGE, |s| s.queue_depth as f64),
     ("ringmcp_queue_capacity", "Request queue capacity.", GAUGE, |s| s.queue_capacity as f64),
     ("ringmcp_queue_rejects_total", "Requests refused as overloaded.", COUNTER, |s| s.queue_rejects as f64),
@@ -406,6 +411,44 @@ const SINGLE: [Single; 9] = [
     ("ringmcp_pool_misses_total", "Buffers allocated because the pool was empty.", COUNTER, |s| s.pool_misses as f64),
     ("ringmcp_pool_drops_total", "Returned buffers freed instead of kept.", COUNTER, |s| s.pool_drops as f64),
     ("ringmcp_pool_free_buffers", "Buffers in the pool's free list.", GAUGE, |s| s.pool_free_buffers as f64),
+    (
+        "ringmcp_ring_enters_total",
+        "io_uring_enter calls (each submits all queued operations and may wait).",
+        COUNTER,
+        |s| s.ring.enters as f64,
+    ),
+    ("ringmcp_ring_submissions_total", "Operations submitted to the ring.", COUNTER, |s| s.ring.submitted as f64),
+    ("ringmcp_ring_completions_total", "Completions handled.", COUNTER, |s| s.ring.completions as f64),
+    ("ringmcp_ring_sends_total", "Sends submitted (one per connection with output per loop turn).", COUNTER, |s| {
+        s.ring.sends as f64
+    }),
+    ("ringmcp_ring_short_sends_total", "Sends that moved fewer bytes than asked (the rest followed).", COUNTER, |s| {
+        s.ring.short_sends as f64
+    }),
+    ("ringmcp_ring_recv_rearms_total", "Multishot receives and accepts armed again after they ended.", COUNTER, |s| {
+        s.ring.recv_rearms as f64
+    }),
+    ("ringmcp_ring_recv_enobufs_total", "Multishot receives ended because the buffer ring was empty.", COUNTER, |s| {
+        s.ring.recv_enobufs as f64
+    }),
+    (
+        "ringmcp_ring_recv_pauses_total",
+        "Receives paused because a connection held too many unread bytes.",
+        COUNTER,
+        |s| s.ring.recv_pauses as f64,
+    ),
+    ("ringmcp_ring_sq_full_total", "Times the submission queue filled and was submitted early.", COUNTER, |s| {
+        s.ring.sq_full as f64
+    }),
+    ("ringmcp_ring_remote_wakes_total", "Wake-ups from other threads through the core's eventfd.", COUNTER, |s| {
+        s.ring.remote_wakes as f64
+    }),
+    ("ringmcp_ring_buffers", "Provided receive buffers in the core's buffer ring.", GAUGE, |s| {
+        s.ring.buffers_total as f64
+    }),
+    ("ringmcp_ring_buffers_out", "Provided buffers holding received bytes not yet read.", GAUGE, |s| {
+        s.ring.buffers_out as f64
+    }),
 ];
 
 /// Renders the Prometheus text exposition (format 0.0.4) of all cores, every series labelled
@@ -420,6 +463,8 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
         fams.push(family(name, help, kind, snaps.iter().flat_map(per_core).collect()));
     }
     fams.push(refusals_family(snaps));
+    let paths = snaps.iter().map(|s| sample(GAUGE, labels(s.core, &[("path", s.io_path)]), 1.0)).collect();
+    fams.push(family("ringmcp_io_path", "The core's ring I/O path (multishot or fallback): always 1.", GAUGE, paths));
     for (name, help, kind, value) in SINGLE {
         let metrics = snaps.iter().map(|s| sample(kind, labels(s.core, &[]), value(s)));
         fams.push(family(name, help, kind, metrics.collect()));
@@ -531,6 +576,7 @@ struct Health {
     sessions: usize,
     sessions_by_transport: ByTransport<u64>,
     session_fill_percent: SessionFill,
+    io_path: &'static str,
     cores: Vec<CoreHealth>,
 }
 
@@ -562,6 +608,8 @@ struct CoreHealth {
     sessions: usize,
     messages: u64,
     throughput_msg_sec: f64,
+    io_path: &'static str,
+    recv_buffers_out: u64,
 }
 
 /// Renders `/health` as JSON: status is "draining" if any core drains, else "degraded" if any
@@ -585,6 +633,8 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
             sessions: s.sessions,
             messages: s.messages.iter().sum(),
             throughput_msg_sec: one_decimal(s.throughput_msg_sec),
+            io_path: s.io_path,
+            recv_buffers_out: s.ring.buffers_out,
         })
         .collect();
     let health = Health {
@@ -605,6 +655,12 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
             }
         },
         session_fill_percent: session_fill(snaps),
+        // Every core runs the same path (one setting, one kernel); "mixed" would be a bug.
+        io_path: match snaps.first().map(|s| s.io_path) {
+            Some(p) if snaps.iter().all(|s| s.io_path == p) => p,
+            Some(_) => "mixed",
+            None => "none",
+        },
         cores,
     };
     sonic_rs::to_string(&health).expect("health JSON holds only finite numbers and fixed strings")
@@ -861,6 +917,7 @@ mod tests {
             "sessions",
             "sessions_by_transport",
             "session_fill_percent",
+            "io_path",
             "cores",
         ];
         assert_eq!(keys, want);
@@ -882,7 +939,19 @@ mod tests {
         assert_eq!(v["throughput_msg_sec"].as_f64(), Some(0.4));
         let core1 = &v["cores"][1];
         let keys: Vec<&str> = core1.as_object().unwrap().iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["core", "connections", "queue_depth", "sessions", "messages", "throughput_msg_sec"]);
+        assert_eq!(
+            keys,
+            [
+                "core",
+                "connections",
+                "queue_depth",
+                "sessions",
+                "messages",
+                "throughput_msg_sec",
+                "io_path",
+                "recv_buffers_out"
+            ]
+        );
         assert_eq!(
             (core1["core"].as_u64(), core1["connections"].as_u64(), core1["messages"].as_u64()),
             (Some(1), Some(1), Some(4))

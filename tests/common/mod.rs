@@ -14,8 +14,11 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#;
 
+/// The binary under test: `$RINGMCP_BIN` if set (tests/run sets it to a wrapper that runs
+/// the black-box suites again on the fallback I/O path), else the one cargo built.
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ringmcp")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("RINGMCP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ringmcp").to_string()))
 }
 
 /// A running `ringmcp serve`, killed on drop.
