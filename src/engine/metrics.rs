@@ -831,7 +831,9 @@ mod tests {
         for s in &mut snaps {
             s.session_capacity = 100;
             s.transport_session_limits = [25, 50, 25, 1];
+            s.io_path = "multishot";
         }
+        snaps[1].ring.recv_enobufs = 3;
         snaps[0].transport_sessions = [1, 0, 0, 0];
         snaps[1].transport_sessions = [0, 45, 1, 0];
         snaps[1].session_refusals[1] = [7, 2, 0, 0];
@@ -861,6 +863,8 @@ mod tests {
             r#"ringmcp_transport_sessions{core="0",transport="tcp"} 1"#,
             r#"ringmcp_transport_session_limit{core="0",transport="http"} 50"#,
             r#"ringmcp_session_capacity{core="1"} 100"#,
+            r#"ringmcp_io_path{core="1",path="multishot"} 1"#,
+            r#"ringmcp_ring_recv_enobufs_total{core="1"} 3"#,
             "# TYPE ringmcp_session_refusals_total counter",
             r#"ringmcp_session_refusals_total{core="1",transport="http",reason="transport_full"} 7"#,
             r#"ringmcp_session_refusals_total{core="1",transport="http",reason="address_full"} 2"#,
@@ -886,7 +890,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 19);
+        assert_eq!(families, 32);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {
