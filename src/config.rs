@@ -228,6 +228,8 @@ settings! {
         recv_buffers = RECV_BUFFERS_DEFAULT, RECV_BUFFERS_RANGE;
     " Bytes of one provided receive buffer."
         recv_buffer_bytes = RECV_BUFFER_BYTES_DEFAULT, RECV_BUFFER_BYTES_RANGE;
+    " SO_SNDBUF of every accepted connection, in bytes (0: the kernel's default and autotuning)."
+        send_buffer_bytes = SEND_BUFFER_BYTES_DEFAULT, SEND_BUFFER_BYTES_RANGE;
     " Milliseconds a connection has to finish an NDJSON line or WebSocket frame once it started one; then it is cut."
         frame_timeout_ms = FRAME_TIMEOUT_MS_DEFAULT, FRAME_TIMEOUT_MS_RANGE;
     " Bytes of partial frames (unfinished lines, frames and HTTP heads) all connections of one core may hold; past it the connections holding the most are cut first."

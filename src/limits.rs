@@ -117,6 +117,11 @@ pub const RECV_BUFFER_BYTES_DEFAULT: u64 = ringmcp_ring::limits::RECV_BUFFER_BYT
 /// Range of `recv_buffer_bytes`.
 pub const RECV_BUFFER_BYTES_RANGE: (u64, u64) = (64, 1 << 20);
 
+/// Default of `send_buffer_bytes`: 0 leaves SO_SNDBUF to the kernel (autotuned).
+pub const SEND_BUFFER_BYTES_DEFAULT: u64 = 0;
+/// Range of `send_buffer_bytes` (the kernel doubles the value and clamps it to wmem_max).
+pub const SEND_BUFFER_BYTES_RANGE: (u64, u64) = (0, 1 << 30);
+
 /// Default of `frame_timeout_ms`: a started NDJSON line or WebSocket frame must end this soon.
 pub const FRAME_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Range of `frame_timeout_ms`.

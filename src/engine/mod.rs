@@ -294,6 +294,11 @@ fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: ringmcp_ring::Stream) 
         return;
     }
     let _ = stream.set_nodelay(true);
+    if ctx.settings.send_buffer_bytes > 0 {
+        if let Err(e) = stream.set_send_buffer_size(ctx.settings.send_buffer_bytes as usize) {
+            log::debug!("core {}: SO_SNDBUF {}: {e}", ctx.core, ctx.settings.send_buffer_bytes);
+        }
+    }
     let client = stream.peer_addr().ok().map(|a| a.ip());
     let (ctx, global) = (ctx.clone(), global.clone());
     ringmcp_ring::spawn(async move {
