@@ -133,6 +133,14 @@ pub const PARTIAL_FRAME_BYTES_PER_CORE_DEFAULT: u64 = 64 << 20;
 /// Range of `partial_frame_bytes_per_core`.
 pub const PARTIAL_FRAME_BYTES_PER_CORE_RANGE: (u64, u64) = (64 << 10, 1 << 40);
 
+/// Smallest buffer, in bytes, a connection keeps a partial frame in (sized to the bytes held,
+/// rounded up to a power of two, so that the partial-frame budget counts real memory).
+pub const PARTIAL_FRAME_MIN_BYTES: usize = 256;
+
+/// Capacity, in bytes, past which an idle connection (no partial frame, nothing to write)
+/// frees its read buffer instead of keeping it for the next message.
+pub const IDLE_BUFFER_KEPT_BYTES: usize = 4 << 10;
+
 /// Default of `session_idle_timeout_ms`: a Streamable HTTP session nobody used is ended.
 pub const SESSION_IDLE_TIMEOUT_MS_DEFAULT: u64 = 1_800_000;
 /// Range of `session_idle_timeout_ms`.

@@ -34,6 +34,10 @@ pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// Close code: a message was longer than the configured limit.
 pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+/// Close code: policy violation (a frame not finished within `frame_timeout_ms`).
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+/// Close code: try again later (the server's partial-frame budget is full).
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 const _: () = assert!(CLOSE_REASON_BYTES_MAX + 2 == CONTROL_PAYLOAD_BYTES_MAX);
 const _: () = assert!(FRAME_HEADER_BYTES_MAX == 2 + 8 + 4);
@@ -283,6 +287,12 @@ impl Decoder {
         assert!(max_message_bytes > 0, "a zero message limit would refuse everything");
         let (message, control) = (Vec::new(), Vec::new());
         Decoder { max_message_bytes, frame: None, open: None, message, control, failed: None, closed: false }
+    }
+
+    /// While a frame or a fragmented message is only partly received: the bytes the decoder
+    /// holds for it (its buffers' capacity). `None` between messages.
+    pub fn partial_bytes(&self) -> Option<usize> {
+        (self.frame.is_some() || self.open.is_some()).then(|| self.message.capacity() + self.control.capacity())
     }
 
     /// Reads from the front of `buf` and returns how many bytes it consumed (drain them) and

@@ -263,3 +263,33 @@ fn nesting_at_the_limit_is_served_through_every_parser_and_the_limit_is_configur
     let refused = r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32600,"message":"Invalid Request: JSON nested deeper than 4 levels (max_json_depth)"}}"#;
     assert_eq!(conn.call(over), refused);
 }
+
+#[test]
+fn a_line_or_frame_not_finished_within_frame_timeout_ms_is_cut_with_an_error() {
+    let server = Server::start(&["--cores", "1", "--frame-timeout-ms", "300"]);
+    // NDJSON: half a request, then nothing.
+    let mut conn = initialized_tcp(&server);
+    conn.send_raw(br#"{"jsonrpc":"2.0","id":7,"method":"pi"#);
+    let err: serde_json::Value = serde_json::from_str(&conn.recv_line()).unwrap();
+    assert_eq!(err["error"]["code"], -32600, "{err}");
+    assert_eq!(err["id"], serde_json::Value::Null, "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("frame_timeout_ms (300 ms)"), "{message}");
+    assert_eq!(conn.try_recv_line(), None, "the connection closes after the error");
+    // A client that keeps finishing lines is never cut, however long it stays.
+    let mut busy = initialized_tcp(&server);
+    for _ in 0..6 {
+        busy.send_raw(PING.as_bytes());
+        std::thread::sleep(Duration::from_millis(100));
+        busy.send_raw(b"\n");
+        assert_eq!(busy.recv_line(), PONG);
+    }
+    // WebSocket: a frame header promising 100 bytes, and 10 of them.
+    let mut ws = ws_open(server.port);
+    let frame = ws_frame(WS_TEXT, &[b' '; 100], Some(WS_MASK));
+    ws.send(&frame[..16]);
+    let close = ws.read_ws_frame().expect("a close frame");
+    assert_eq!(close.opcode, 0x8, "{close:?}");
+    assert_eq!(u16::from_be_bytes([close.payload[0], close.payload[1]]), 1008, "policy violation");
+    assert!(String::from_utf8_lossy(&close.payload[2..]).contains("frame_timeout_ms"), "{close:?}");
+}

@@ -585,6 +585,7 @@ fn health_reports_every_documented_field_for_each_core() {
         "sessions",
         "sessions_by_transport",
         "session_fill_percent",
+        "io_path",
         "cores",
     ];
     let mut got = keys.clone();
@@ -605,8 +606,22 @@ fn health_reports_every_documented_field_for_each_core() {
     for (i, core) in cores.iter().enumerate() {
         let mut keys: Vec<&str> = core.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["connections", "core", "messages", "queue_depth", "sessions", "throughput_msg_sec"]);
+        assert_eq!(
+            keys,
+            [
+                "connections",
+                "core",
+                "io_path",
+                "messages",
+                "queue_depth",
+                "recv_buffers_out",
+                "sessions",
+                "throughput_msg_sec"
+            ]
+        );
         assert_eq!(core["core"], i);
+        assert_eq!(core["io_path"], health["io_path"], "every core runs the path the server reports");
+        assert!(health["io_path"] == "multishot" || health["io_path"] == "fallback", "{health}");
         assert_eq!((core["queue_depth"].as_u64(), core["sessions"].as_u64()), (Some(0), Some(0)));
         assert_eq!(core["messages"], 0);
         assert!(core["throughput_msg_sec"].is_number());

@@ -12,6 +12,7 @@ use super::dispatch;
 use super::metrics::Transport;
 use crate::framing::{next_frame, Frame};
 use crate::jsonrpc::{self, code, RpcError};
+use crate::limits::PARTIAL_FRAME_MIN_BYTES;
 use crate::mcp;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
@@ -72,6 +73,10 @@ enum Event {
     Output,
     Eof,
     Wait,
+    /// A started line did not end within `frame_timeout_ms`.
+    FrameTimeout,
+    /// The core's partial-frame budget cut this connection.
+    Cut,
 }
 
 /// Serves a TCP connection from `client`: its first bytes tell NDJSON (`{`) from HTTP (a
@@ -139,6 +144,9 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     let mut conn = Conn {
         core: core.clone(),
         drain_key: core.drain_waiters.key(),
+        frame_key: core.frames.key(),
+        frame_deadline: None,
+        progress: false,
         bound,
         shared,
         sink,
@@ -149,12 +157,14 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     };
     if first > 0 {
         conn.process_read(first);
+        conn.track_partial();
     }
     if let Err(e) = conn.run(&mut io).await {
         log::debug!("core {}: session {}: {e}", core.core, conn.bound.id());
     }
     let _ = io.close().await;
     conn.release_pending();
+    core.frames.release(conn.frame_key);
     conn.bound.session.borrow().peer.close();
     let out = {
         let mut sh = conn.shared.borrow_mut();
@@ -186,6 +196,12 @@ struct Conn {
     /// Bytes read but not yet answered: a partial line, or lines held back by the in-flight
     /// limit. Pooled while non-empty, empty (no allocation) while idle.
     pending: Vec<u8>,
+    /// This connection's key in the core's partial-frame budget.
+    frame_key: u64,
+    /// While a started line is waiting for more bytes: when `frame_timeout_ms` runs out.
+    frame_deadline: Option<std::pin::Pin<Box<ringmcp_ring::Sleep>>>,
+    /// A line was answered since the partial-line clock last started.
+    progress: bool,
     /// A fatal framing error was answered: flush, then close.
     closing: bool,
     /// The peer closed its sending side: answer what is in flight, then close.
@@ -206,7 +222,16 @@ impl Conn {
                 Event::Read(n) => self.process_read(n),
                 Event::Eof => self.eof = true,
                 Event::Output | Event::Wait => {}
+                Event::FrameTimeout => self.cut(format!(
+                    "Invalid Request: a message was started but not finished within frame_timeout_ms ({} ms); closing",
+                    self.core.settings.frame_timeout_ms
+                )),
+                Event::Cut => self.cut(format!(
+                    "Server overloaded: partial messages of this core's connections passed partial_frame_bytes_per_core ({} bytes) and this connection held the most; closing",
+                    self.core.settings.partial_frame_bytes_per_core
+                )),
             }
+            self.track_partial();
         }
     }
 
@@ -242,8 +267,17 @@ impl Conn {
             if !self.bound.is_admitted() {
                 self.core.drain_waiters.register(self.drain_key, cx.waker());
             }
+            if self.core.frames.is_cut(self.frame_key) && !self.closing {
+                return Poll::Ready(Ok(Event::Cut));
+            }
+            self.core.frames.watch(self.frame_key, cx.waker());
             if !self.reading() {
                 return Poll::Pending;
+            }
+            if let Some(deadline) = self.frame_deadline.as_mut() {
+                if std::future::Future::poll(deadline.as_mut(), cx).is_ready() {
+                    return Poll::Ready(Ok(Event::FrameTimeout));
+                }
             }
             let mut scratch = self.core.scratch.borrow_mut();
             match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
@@ -256,6 +290,42 @@ impl Conn {
         .await
     }
 
+    /// Reports the partial line held to the core's budget, and starts (or stops) its
+    /// `frame_timeout_ms` clock.
+    fn track_partial(&mut self) {
+        let held = if self.closing { 0 } else { self.pending.capacity() };
+        if !self.core.frames.hold(self.frame_key, held) && !self.closing {
+            self.cut(format!(
+                "Server overloaded: partial messages of this core's connections passed partial_frame_bytes_per_core ({} bytes) and this connection held the most; closing",
+                self.core.settings.partial_frame_bytes_per_core
+            ));
+            return;
+        }
+        if std::mem::take(&mut self.progress) {
+            // A message ended: the clock restarts for the next one.
+            self.frame_deadline = None;
+        }
+        match (self.pending.is_empty(), self.frame_deadline.is_some()) {
+            (false, false) => {
+                let timeout = std::time::Duration::from_millis(self.core.settings.frame_timeout_ms);
+                self.frame_deadline = Some(Box::pin(ringmcp_ring::sleep(timeout)));
+            }
+            (true, true) => self.frame_deadline = None,
+            _ => {}
+        }
+    }
+
+    /// Answers `message` as an error without id and closes: what is in flight is still
+    /// answered, nothing more is read.
+    fn cut(&mut self, message: String) {
+        log::debug!("core {}: session {}: {message}", self.core.core, self.bound.id());
+        jsonrpc::write_error(&mut self.out_buf(), None, &RpcError::new(code::INVALID_REQUEST, message));
+        self.closing = true;
+        self.frame_deadline = None;
+        self.release_pending();
+        self.core.frames.hold(self.frame_key, 0);
+    }
+
     /// Answers the lines in the first `n` bytes of the core's scratch buffer.
     fn process_read(&mut self, n: usize) {
         let core = self.core.clone();
@@ -264,8 +334,11 @@ impl Conn {
         if self.pending.is_empty() {
             let used = self.process_lines(data);
             if used < data.len() && !self.closing {
-                self.pending = core.pool.borrow_mut().take();
-                self.pending.extend_from_slice(&data[used..]);
+                // Sized to what is held (not a pooled 64 KiB buffer): a partial line costs its
+                // own bytes against the core's budget.
+                let rest = &data[used..];
+                self.pending = Vec::with_capacity(rest.len().next_power_of_two().max(PARTIAL_FRAME_MIN_BYTES));
+                self.pending.extend_from_slice(rest);
             }
         } else {
             // With room for more requests, `pending` holds only a partial line (the run loop
@@ -293,10 +366,7 @@ impl Conn {
     }
 
     fn release_pending(&mut self) {
-        if self.pending.capacity() > 0 {
-            let buf = std::mem::take(&mut self.pending);
-            self.core.pool.borrow_mut().give(buf);
-        }
+        self.pending = Vec::new();
     }
 
     /// Answers complete lines from the front of `buf` while the in-flight limit allows;
@@ -305,6 +375,7 @@ impl Conn {
         let mut batch = dispatch::Batch::begin(&self.core);
         let used = self.answer_lines(&mut batch, buf);
         batch.end(&self.core);
+        self.progress |= used > 0;
         used
     }
 

@@ -85,6 +85,8 @@ pub(crate) struct CoreCtx {
     /// non-blocking `recv` and the parse that follows, never across an await, so an idle
     /// connection holds no buffer at all.
     pub scratch: RefCell<Vec<u8>>,
+    /// Bytes of partial frames all connections hold, bounded by `partial_frame_bytes_per_core`.
+    pub frames: super::frames::FrameBudget,
     pub registry: RefCell<Registry<SessionEntry>>,
     /// Who may add a session to the registry: shares per transport, caps per address.
     admission: Admission,
@@ -144,6 +146,7 @@ impl CoreCtx {
                 settings.pool_buffers_per_core as usize,
             )),
             scratch: RefCell::new(vec![0; settings.buffer_bytes as usize]),
+            frames: super::frames::FrameBudget::new(settings.partial_frame_bytes_per_core as usize),
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
             admission: Admission::new(core, settings),
             draining: Cell::new(false),
@@ -387,6 +390,8 @@ impl CoreCtx {
         snap.draining = self.draining.get();
         snap.io_path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
         snap.ring = ringmcp_ring::stats().unwrap_or_default();
+        snap.partial_frame_bytes = self.frames.total_bytes();
+        snap.partial_frame_cuts = self.frames.cuts();
         let registry = self.registry.borrow();
         let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());
         snap.degraded = self.queue.is_degraded() || sessions_degraded;

@@ -7,6 +7,7 @@ use super::core::CoreCtx;
 use super::mesh::CoreMsg;
 use super::streamable::{self, Call, Reply};
 use crate::http::{self, Head, HeadError};
+use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp::PROTOCOL_VERSIONS;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ringmcp_shards::SessionId;
@@ -23,6 +24,8 @@ enum Read {
     Closed,
     TimedOut,
     Draining,
+    /// The core's partial-frame budget cut this connection.
+    Cut,
 }
 
 /// Serves HTTP from `client` on `io`, whose first bytes (already read) are `buf`.
@@ -36,8 +39,10 @@ pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     // Counted as open so that a drain waits for its answers (an idle one closes at once).
     core.open.set(core.open.get() + 1);
     let key = core.drain_waiters.key();
-    let _ = serve_requests(&core, &mut io, &mut buf, key, client).await;
+    let frame_key = core.frames.key();
+    let _ = serve_requests(&core, &mut io, &mut buf, (key, frame_key), client).await;
     core.drain_waiters.remove(key);
+    core.frames.release(frame_key);
     let _ = io.close().await;
     core.open.set(core.open.get() - 1);
     core.metrics.conn_closed(super::metrics::Transport::Http);
@@ -47,12 +52,22 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
     core: &Rc<CoreCtx>,
     io: &mut IO,
     buf: &mut Vec<u8>,
-    key: u64,
+    (key, frame_key): (u64, u64),
     client: Option<IpAddr>,
 ) -> std::io::Result<()> {
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
     loop {
+        if buf.is_empty() {
+            // Between requests: an idle keep-alive connection gives its buffers back.
+            core.frames.hold(frame_key, 0);
+            if buf.capacity() > IDLE_BUFFER_KEPT_BYTES {
+                *buf = Vec::new();
+            }
+            if out.capacity() > IDLE_BUFFER_KEPT_BYTES {
+                out = Vec::new();
+            }
+        }
         let mut started: Option<Instant> = None;
         let head = loop {
             match http::parse_head(buf, max_header) {
@@ -77,9 +92,10 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
                 None => core.settings.idle_timeout_ms,
                 Some(t) => remaining_ms(t, core.settings.header_timeout_ms),
             };
-            match read_more(core, io, buf, timeout, buf.is_empty(), key).await? {
+            match read_more(core, io, buf, timeout, buf.is_empty(), (key, frame_key)).await? {
                 Read::Bytes => {}
                 Read::Closed | Read::Draining => return Ok(()),
+                Read::Cut => return finish(core, io, &mut out, 503, BUDGET_FULL).await,
                 Read::TimedOut if buf.is_empty() => return Ok(()),
                 Read::TimedOut => return finish(core, io, &mut out, 408, "request head not received in time").await,
             }
@@ -99,9 +115,10 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         let started = started.take().unwrap_or_else(Instant::now);
         while buf.len() < length {
             let timeout = remaining_ms(started, core.settings.header_timeout_ms);
-            match read_more(core, io, buf, timeout, false, key).await? {
+            match read_more(core, io, buf, timeout, false, (key, frame_key)).await? {
                 Read::Bytes | Read::Draining => {}
                 Read::Closed => return Ok(()),
+                Read::Cut => return finish(core, io, &mut out, 503, BUDGET_FULL).await,
                 Read::TimedOut => return finish(core, io, &mut out, 408, "request body not received in time").await,
             }
         }
@@ -114,6 +131,9 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     }
 }
+
+/// Why a connection cut by the partial-frame budget is closed.
+const BUDGET_FULL: &str = "unfinished requests of this core's connections passed partial_frame_bytes_per_core and this connection held the most; retry";
 
 /// What is left of `budget_ms` since `since`, in milliseconds.
 fn remaining_ms(since: Instant, budget_ms: u64) -> u64 {
@@ -144,7 +164,7 @@ async fn read_more<IO: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     timeout_ms: u64,
     idle: bool,
-    key: u64,
+    (key, frame_key): (u64, u64),
 ) -> std::io::Result<Read> {
     let read = poll_fn(|cx| {
         if idle && core.draining.get() {
@@ -153,11 +173,19 @@ async fn read_more<IO: AsyncRead + Unpin>(
         if idle {
             core.drain_waiters.register(key, cx.waker());
         }
+        if core.frames.is_cut(frame_key) {
+            return Poll::Ready(Ok(Read::Cut));
+        }
+        core.frames.watch(frame_key, cx.waker());
         let mut scratch = core.scratch.borrow_mut();
         match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
             Poll::Ready(Ok(0)) => Poll::Ready(Ok(Read::Closed)),
             Poll::Ready(Ok(n)) => {
                 buf.extend_from_slice(&scratch[..n]);
+                // Bytes of a request not yet whole count against the core's budget.
+                if !core.frames.hold(frame_key, buf.capacity()) {
+                    return Poll::Ready(Ok(Read::Cut));
+                }
                 Poll::Ready(Ok(Read::Bytes))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

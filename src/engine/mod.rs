@@ -7,6 +7,7 @@ mod admission;
 mod conn;
 mod core;
 mod dispatch;
+mod frames;
 mod http_conn;
 pub mod listener;
 mod mesh;

@@ -7,6 +7,7 @@ use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
 use super::metrics::Transport;
 use crate::http::{self, Head};
+use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp;
 use crate::ws::{self, Decoder, Event};
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -103,9 +104,13 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
         sink,
         closing: false,
         lines: Vec::new(),
+        frame_key: core.frames.key(),
+        frame_deadline: None,
+        events: 0,
     };
     let result = ws.run(io, &mut buf).await;
     ws.shared.borrow_mut().closed = true;
+    core.frames.release(ws.frame_key);
     ws.bound.session.borrow().peer.close();
     core.close_bound(&ws.bound);
     core.drain_waiters.remove(ws.drain_key);
@@ -127,15 +132,32 @@ struct WsSession {
     closing: bool,
     /// Reused for each message's answer lines before they are framed.
     lines: Vec<u8>,
+    /// This socket's key in the core's partial-frame budget.
+    frame_key: u64,
+    /// While a started frame waits for more bytes: when `frame_timeout_ms` runs out.
+    frame_deadline: Option<Pin<Box<ringmcp_ring::Sleep>>>,
+    /// Frames decoded so far (a new one restarts the `frame_timeout_ms` clock).
+    events: u64,
 }
 
 impl WsSession {
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut IO, buf: &mut Vec<u8>) -> std::io::Result<()> {
         let waker = self.bound.waker.clone();
         let mut decoder = Decoder::new(self.core.max_message_bytes);
+        let (mut timed_out, mut cut) = (false, false);
         loop {
+            if std::mem::take(&mut timed_out) {
+                let reason =
+                    format!("frame not finished within frame_timeout_ms ({} ms)", self.core.settings.frame_timeout_ms);
+                self.close(ws::CLOSE_POLICY_VIOLATION, &reason);
+            }
+            if std::mem::take(&mut cut) {
+                self.close(ws::CLOSE_TRY_AGAIN_LATER, "server partial-frame budget full");
+            }
+            let events = self.events;
             let used = self.decode(&mut decoder, buf);
             buf.drain(..used);
+            self.track_partial(buf, decoder.partial_bytes(), self.events > events);
             let idle = self.shared.borrow().inflight == 0;
             if self.core.draining.get() && idle && !self.closing {
                 ws::write_close(&mut self.shared.borrow_mut().out, ws::CLOSE_GOING_AWAY, "server shutting down");
@@ -160,8 +182,19 @@ impl WsSession {
                 if !self.bound.is_admitted() {
                     self.core.drain_waiters.register(self.drain_key, cx.waker());
                 }
+                if !self.closing && self.core.frames.is_cut(self.frame_key) {
+                    cut = true;
+                    return Poll::Ready(Ok(true));
+                }
+                self.core.frames.watch(self.frame_key, cx.waker());
                 if !reading {
                     return Poll::Pending;
+                }
+                if let Some(deadline) = self.frame_deadline.as_mut() {
+                    if std::future::Future::poll(deadline.as_mut(), cx).is_ready() {
+                        timed_out = true;
+                        return Poll::Ready(Ok(true));
+                    }
                 }
                 let mut scratch = self.core.scratch.borrow_mut();
                 match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
@@ -181,6 +214,26 @@ impl WsSession {
         }
     }
 
+    /// Reports the partial frame held to the core's budget and runs its `frame_timeout_ms`
+    /// clock (restarted whenever a frame ended). An idle socket gives its buffer back.
+    fn track_partial(&mut self, buf: &mut Vec<u8>, in_decoder: Option<usize>, progress: bool) {
+        let partial = !buf.is_empty() || in_decoder.is_some();
+        if progress || !partial {
+            self.frame_deadline = None;
+        }
+        if buf.is_empty() && buf.capacity() > IDLE_BUFFER_KEPT_BYTES {
+            *buf = Vec::new();
+        }
+        if partial && self.frame_deadline.is_none() && !self.closing {
+            let timeout = std::time::Duration::from_millis(self.core.settings.frame_timeout_ms);
+            self.frame_deadline = Some(Box::pin(ringmcp_ring::sleep(timeout)));
+        }
+        let held = if self.closing || !partial { 0 } else { buf.capacity() + in_decoder.unwrap_or(0) };
+        if !self.core.frames.hold(self.frame_key, held) && !self.closing {
+            self.close(ws::CLOSE_TRY_AGAIN_LATER, "server partial-frame budget full");
+        }
+    }
+
     /// Handles the complete frames at the front of `buf`; returns the bytes used.
     fn decode(&mut self, decoder: &mut Decoder, buf: &[u8]) -> usize {
         let mut batch = dispatch::Batch::begin(&self.core);
@@ -196,6 +249,7 @@ impl WsSession {
                 Ok((0, None)) => break,
                 Ok((n, event)) => {
                     used += n;
+                    self.events += u64::from(event.is_some());
                     match event {
                         None => {}
                         Some(Event::Text(message)) => self.answer(batch, &message),
