@@ -323,3 +323,20 @@ fn error_close_reasons_are_sent_whole_when_they_fit_in_a_control_frame() {
     conn.send(&ws_frame(WS_TEXT, &[b' '; 2000], Some(WS_MASK)));
     assert_closed_with(&mut conn, 1009, TOO_BIG_REASON);
 }
+
+#[test]
+fn a_refused_upgrade_keeps_the_request_pipelined_behind_it() {
+    let server = Server::start(&["--cores", "1"]);
+    let mut conn = HttpConn::connect(server.port);
+    let refused = Req::new("GET", "/mcp/ws", server.port)
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("Sec-WebSocket-Version", "8");
+    let mut both = refused.bytes();
+    both.extend_from_slice(&Req::new("GET", "/ready", server.port).bytes());
+    conn.send(&both);
+    assert_eq!(conn.read_response().status, 426);
+    let ready = conn.read_response();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+}

@@ -13,15 +13,13 @@ use serde::Serialize;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use std::borrow::Cow;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
 /// What a handler returns: a result, or a failure the client sees as `isError: true`.
 pub type ToolResult = Result<CallToolResult, ToolError>;
 
-/// A future that stays on the core that created it.
-pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+pub use crate::mcp::LocalFuture;
 
 /// A tool's own failure, shown to the model as an `isError: true` result with this text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use super::mesh::Mesh;
 use super::metrics::{CoreMetrics, CoreSnapshot, Transport};
 use super::pool::BufferPool;
 use super::queue::Queue;
-use super::streamable::{self, HttpState};
+use super::sse::HttpState;
 use crate::api::handle::Change;
 use crate::api::Catalog;
 use crate::config::Settings;
@@ -355,7 +355,7 @@ impl CoreCtx {
         match removed {
             Some(entry) => {
                 self.forget(&entry);
-                streamable::close_entry(&entry);
+                close_entry(&entry);
                 true
             }
             None => false,
@@ -368,7 +368,7 @@ impl CoreCtx {
         let expired = self.registry.borrow_mut().expire_idle(self.now_ms(), usize::MAX);
         for (_, entry) in &expired {
             self.forget(entry);
-            streamable::close_entry(entry);
+            close_entry(entry);
         }
         expired.len()
     }
@@ -490,4 +490,12 @@ pub(crate) fn draining() -> RpcError {
         "Server shutting down: drain_timeout_ms passed before this request was served; retry on another server",
     )
     .with_data(&sonic_rs::json!({"reason": "draining"}))
+}
+
+/// Ends a session's streams and its link to the client (the session is over).
+pub(crate) fn close_entry(entry: &SessionEntry) {
+    entry.session.borrow().peer.close();
+    if let Some(h) = &entry.http {
+        h.close();
+    }
 }

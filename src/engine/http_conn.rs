@@ -5,7 +5,8 @@
 
 use super::core::CoreCtx;
 use super::mesh::CoreMsg;
-use super::streamable::{self, Call, Reply};
+use super::sse::{Call, Reply};
+use super::streamable;
 use crate::http::{self, Head, HeadError};
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp::PROTOCOL_VERSIONS;
@@ -241,7 +242,7 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
             simple(out, 200, Some("text/plain; version=0.0.4; charset=utf-8"), &[], &body);
         }
         ("/health" | "/ready" | "/metrics", _) => simple(out, 405, None, &[("Allow", "GET")], b""),
-        ("/mcp/ws", _) => return super::ws_conn::upgrade(core.clone(), io, out, head, std::mem::take(input.buf)).await,
+        ("/mcp/ws", _) => return upgrade_ws(core.clone(), io, out, head, input.buf).await,
         ("/mcp", _) => return mcp(core, io, out, head, body, keep_alive, input).await,
         _ => {
             let body = http::rpc_error_body(-32600, &format!("Not Found: {}; MCP is served at /mcp", head.path));
@@ -338,8 +339,45 @@ async fn preflight<IO: AsyncWrite + Unpin>(
     Ok(true)
 }
 
+/// Answers an upgrade request at `/mcp/ws`: 101 and the WebSocket session, or the refusal.
+/// Returns whether the HTTP connection goes on (only after a refusal).
+async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    io: &mut IO,
+    out: &mut Vec<u8>,
+    head: &Head,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    if let Err(status) = check_origin(&core, head, out, true) {
+        core.metrics.record_http_status(status);
+        io.write_all(out).await?;
+        return Ok(true);
+    }
+    let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+    let upgrade = match crate::ws::check_upgrade(&head.method, headers) {
+        Ok(u) => u,
+        Err(e) => {
+            let status = e.status();
+            let extra: &[(&str, &str)] = if status == 426 { &[("Sec-WebSocket-Version", "13")] } else { &[] };
+            let body = http::rpc_error_body(-32600, &format!("{}: {e}", http::reason(status)));
+            core.metrics.record_http_status(status);
+            http::write_response(out, status, Some("application/json"), extra, &body, true);
+            io.write_all(out).await?;
+            return Ok(true);
+        }
+    };
+    core.metrics.record_http_status(101);
+    crate::ws::write_accept_response(out, &upgrade.accept, upgrade.protocol);
+    io.write_all(out).await?;
+    out.clear();
+    // Only an accepted upgrade takes the bytes pipelined after it; after a refusal they are
+    // the next HTTP request.
+    super::ws_conn::serve(core, io, std::mem::take(buf)).await?;
+    Ok(false)
+}
+
 /// DNS-rebinding protection: the Host and Origin must be allowed, or 403 (written to `out`).
-pub(super) fn check_origin(core: &CoreCtx, head: &Head, out: &mut Vec<u8>, keep_alive: bool) -> Result<(), u16> {
+fn check_origin(core: &CoreCtx, head: &Head, out: &mut Vec<u8>, keep_alive: bool) -> Result<(), u16> {
     let s = &core.settings;
     if !http::host_allowed(head.header_str("host"), &s.allowed_hosts) {
         let host = head.header_str("host").unwrap_or("");

@@ -2,10 +2,8 @@
 //! which does not own its session goes to the owner here, and the answers come back over the
 //! channel it carries; scrapes of /health and /metrics ask every core the same way.
 
-use super::core::CoreCtx;
 use super::metrics::CoreSnapshot;
-use super::streamable::{self, Call, Reply};
-use std::rc::Rc;
+use super::sse::{Call, Reply};
 
 /// One message to a core.
 pub(crate) enum CoreMsg {
@@ -37,20 +35,5 @@ impl Mesh {
     /// Sends to `core`; `false` if its inbox is full or it has stopped.
     pub fn send(&self, core: usize, msg: CoreMsg) -> bool {
         self.inboxes.get(core).is_some_and(|tx| tx.try_send(msg).is_ok())
-    }
-}
-
-/// Serves this core's inbox until every sender is gone.
-pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<CoreMsg>) {
-    while let Ok(msg) = inbox.recv_async().await {
-        match msg {
-            CoreMsg::Http(call, reply) => {
-                core.metrics.forwarded_received();
-                streamable::handle(&core, call, reply);
-            }
-            CoreMsg::Scrape(reply) => {
-                let _ = reply.send(core.snapshot());
-            }
-        }
     }
 }

@@ -15,6 +15,7 @@ mod metrics;
 mod observe;
 pub mod pool;
 pub mod queue;
+mod sse;
 mod stdio;
 mod streamable;
 mod ws_conn;
@@ -117,7 +118,7 @@ impl Server {
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
-                    ringmcp_ring::spawn(mesh::serve_inbox(ctx.clone(), inbox)).detach();
+                    ringmcp_ring::spawn(serve_inbox(ctx.clone(), inbox)).detach();
                     ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
                     ringmcp_ring::spawn(sweep_sessions(ctx.clone())).detach();
                     let listener = ringmcp_ring::TcpListener::from_fd(fd);
@@ -221,6 +222,21 @@ impl Server {
         });
         let out = out.expect("a ring for an in-memory session (io_uring is needed)");
         String::from_utf8(out).expect("answers are UTF-8 JSON")
+    }
+}
+
+/// Serves this core's inbox until every sender is gone.
+pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<mesh::CoreMsg>) {
+    while let Ok(msg) = inbox.recv_async().await {
+        match msg {
+            mesh::CoreMsg::Http(call, reply) => {
+                core.metrics.forwarded_received();
+                streamable::handle(&core, call, reply);
+            }
+            mesh::CoreMsg::Scrape(reply) => {
+                let _ = reply.send(core.snapshot());
+            }
+        }
     }
 }
 

@@ -6,7 +6,6 @@
 use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
 use super::metrics::Transport;
-use crate::http::{self, Head};
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp;
 use crate::ws::{self, Decoder, Event};
@@ -19,41 +18,6 @@ use std::task::{Poll, Waker};
 
 /// Close code for a binary frame (RFC 6455: unacceptable data type).
 const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
-
-/// Answers an upgrade request at `/mcp/ws`: 101 and the session, or the refusal. Returns
-/// whether the HTTP connection goes on (only after a refusal).
-pub(crate) async fn upgrade<IO: AsyncRead + AsyncWrite + Unpin>(
-    core: Rc<CoreCtx>,
-    io: &mut IO,
-    out: &mut Vec<u8>,
-    head: &Head,
-    buf: Vec<u8>,
-) -> std::io::Result<bool> {
-    if let Err(status) = super::http_conn::check_origin(&core, head, out, true) {
-        core.metrics.record_http_status(status);
-        io.write_all(out).await?;
-        return Ok(true);
-    }
-    let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
-    let upgrade = match ws::check_upgrade(&head.method, headers) {
-        Ok(u) => u,
-        Err(e) => {
-            let status = e.status();
-            let extra: &[(&str, &str)] = if status == 426 { &[("Sec-WebSocket-Version", "13")] } else { &[] };
-            let body = http::rpc_error_body(-32600, &format!("{}: {e}", http::reason(status)));
-            core.metrics.record_http_status(status);
-            http::write_response(out, status, Some("application/json"), extra, &body, true);
-            io.write_all(out).await?;
-            return Ok(true);
-        }
-    };
-    core.metrics.record_http_status(101);
-    ws::write_accept_response(out, &upgrade.accept, upgrade.protocol);
-    io.write_all(out).await?;
-    out.clear();
-    serve(core, io, buf).await?;
-    Ok(false)
-}
 
 /// What the socket's task and its requests' tasks share.
 #[derive(Default)]
@@ -83,7 +47,9 @@ impl mcp::Sink for WsSink {
     }
 }
 
-async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
+/// Serves the WebSocket session on an upgraded connection whose first bytes (read after the
+/// upgrade request) are `buf`.
+pub(super) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     io: &mut IO,
     mut buf: Vec<u8>,

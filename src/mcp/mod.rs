@@ -29,7 +29,9 @@ pub use notifications::handle_notification;
 pub use peer::{Peer, RequestPeer, Sink};
 pub use tasks::TaskTable;
 
-use crate::api::tool::LocalFuture;
+/// A future that stays on the core that created it.
+pub type LocalFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'static>>;
+
 use crate::api::Catalog;
 use crate::jsonrpc::{self, code, Id, RpcError};
 use ringmcp_shards::SessionId;
@@ -215,4 +217,25 @@ fn answer(r: Result<(), RpcError>) -> Answer {
         Ok(()) => Answer::Done,
         Err(e) => Answer::Error(e),
     }
+}
+
+/// `result` (a JSON object) with `"_meta":{"io.modelcontextprotocol/related-task":{"taskId":…}}`
+/// added last, as `tasks/result` must answer.
+pub fn with_related_task(result: &[u8], id: &str) -> Vec<u8> {
+    let body = result.strip_suffix(b"}").filter(|_| result.first() == Some(&b'{'));
+    let body = body.expect("a tool result is a JSON object");
+    let mut out = Vec::with_capacity(result.len() + 96);
+    out.extend_from_slice(body);
+    if body.len() > 1 {
+        out.push(b',');
+    }
+    out.extend_from_slice(br#""_meta":{"io.modelcontextprotocol/related-task":{"taskId":"#);
+    write_str(&mut out, id);
+    out.extend_from_slice(b"}}}");
+    out
+}
+
+/// `s` as a JSON string.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    sonic_rs::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }

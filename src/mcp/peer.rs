@@ -6,6 +6,7 @@
 //! each session an unrelated-messages sink; the core only formats messages and keeps state.
 
 use super::logging_set_level::LEVELS;
+use super::write_str;
 use crate::jsonrpc::Id;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -327,7 +328,7 @@ impl RequestPeer {
                 && params_json.ends_with('}')
                 && crate::scan::get(params_json, b"_meta").is_none()
         });
-        let tagged = tagged.map(|task| super::tasks::with_related_task(params_json.as_bytes(), task));
+        let tagged = tagged.map(|task| super::with_related_task(params_json.as_bytes(), task));
         let params_json = tagged.as_deref().map_or(params_json, |t| std::str::from_utf8(t).expect("JSON is UTF-8"));
         let started = self.peer.start_request(method, params_json, &mut m);
         self.sink.send(&m);
@@ -388,10 +389,6 @@ pub fn notification(method: &str, params_json: Option<&str>) -> Vec<u8> {
     }
     m.push(b'}');
     m
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    sonic_rs::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 fn write_number(out: &mut Vec<u8>, x: f64) {

@@ -10,7 +10,7 @@
 //! created it: to every other session it does not exist.
 
 use super::peer::RequestPeer;
-use crate::api::tool::LocalFuture;
+use super::{with_related_task, write_str, LocalFuture};
 use crate::ids::IdSource;
 use crate::jsonrpc::{code, RpcError};
 use crate::limits::{
@@ -401,22 +401,6 @@ fn overloaded(why: String) -> RpcError {
     RpcError::new(code::OVERLOADED, format!("Server overloaded: cannot create a task: {why}"))
 }
 
-/// `result` (a JSON object) with `"_meta":{"io.modelcontextprotocol/related-task":{"taskId":…}}`
-/// added last, as `tasks/result` must answer.
-pub fn with_related_task(result: &[u8], id: &str) -> Vec<u8> {
-    let body = result.strip_suffix(b"}").filter(|_| result.first() == Some(&b'{'));
-    let body = body.expect("a tool result is a JSON object");
-    let mut out = Vec::with_capacity(result.len() + 96);
-    out.extend_from_slice(body);
-    if body.len() > 1 {
-        out.push(b',');
-    }
-    out.extend_from_slice(br#""_meta":{"io.modelcontextprotocol/related-task":{"taskId":"#);
-    write_str(&mut out, id);
-    out.extend_from_slice(b"}}}");
-    out
-}
-
 /// Milliseconds since the Unix epoch as an RFC 3339 / ISO 8601 UTC time with milliseconds,
 /// e.g. `2025-11-25T10:30:00.000Z`.
 pub fn iso8601(unix_ms: u64) -> String {
@@ -441,10 +425,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let y = yoe + era * 400 + i64::from(m <= 2);
     debug_assert!((1..=12).contains(&m) && (1..=31).contains(&d));
     (y, m, d)
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    sonic_rs::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The loop itself: tasks, the wait, timers, and wake-ups from other threads.
 
+use crate::deadlines::Timers;
 use crate::limits::{RECV_BUFFERS_DEFAULT, RECV_BUFFER_BYTES_DEFAULT, RING_ENTRIES_DEFAULT, TASKS_PER_TURN_MAX};
 use crate::reactor::{Reactor, RingConfig};
-use crate::timer::Timers;
 use crate::IoPathChoice;
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;

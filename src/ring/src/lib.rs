@@ -18,6 +18,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod bufring;
+mod deadlines;
 mod executor;
 pub mod limits;
 mod net;

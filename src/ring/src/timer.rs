@@ -1,51 +1,17 @@
-//! Timers: deadlines in an ordered map; the earliest bounds the ring's wait.
+//! Sleep and timeout: futures whose wakers wait in the loop's deadlines.
 
+use crate::deadlines::TimerKey;
 use crate::executor;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-#[derive(Default)]
-pub(crate) struct Timers {
-    next_seq: u64,
-    map: BTreeMap<(Instant, u64), Waker>,
-}
-
-impl Timers {
-    fn insert(&mut self, at: Instant, waker: Waker) -> u64 {
-        self.next_seq += 1;
-        self.map.insert((at, self.next_seq), waker);
-        self.next_seq
-    }
-
-    /// The earliest deadline.
-    pub fn next(&self) -> Option<Instant> {
-        self.map.keys().next().map(|&(at, _)| at)
-    }
-
-    /// Moves the wakers of every deadline at or before `now` into `wake`.
-    pub fn fire(&mut self, now: Instant, wake: &mut Vec<Waker>) {
-        while let Some(entry) = self.map.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            wake.push(entry.remove());
-        }
-    }
-
-    /// Every waker (at shutdown, to drop them outside a borrow).
-    pub fn take_all(&mut self) -> Vec<Waker> {
-        std::mem::take(&mut self.map).into_values().collect()
-    }
-}
 
 /// A future that completes at a deadline; see [`sleep`].
 #[must_use = "a Sleep does nothing unless awaited"]
 pub struct Sleep {
     at: Instant,
-    key: Option<(Instant, u64)>,
+    key: Option<TimerKey>,
 }
 
 /// Completes after `duration`, on the ring loop of this thread (its wait is bounded by the
@@ -72,7 +38,7 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.at {
             if let Some(key) = self.key.take() {
-                executor::with(|core| core.timers.borrow_mut().map.remove(&key));
+                executor::with(|core| core.timers.borrow_mut().remove(key));
             }
             return Poll::Ready(());
         }
@@ -80,17 +46,10 @@ impl Future for Sleep {
         let key = self.key;
         let new_key = executor::with(|core| {
             let mut timers = core.timers.borrow_mut();
-            if let Some(key) = key {
-                match timers.map.get_mut(&key) {
-                    Some(w) if w.will_wake(cx.waker()) => return key,
-                    Some(w) => {
-                        *w = cx.waker().clone();
-                        return key;
-                    }
-                    None => {}
-                }
+            match key {
+                Some(key) if timers.rewake(key, cx.waker()) => key,
+                _ => timers.insert(at, cx.waker().clone()),
             }
-            (at, timers.insert(at, cx.waker().clone()))
         });
         self.key = Some(new_key);
         Poll::Pending
@@ -103,7 +62,7 @@ impl Drop for Sleep {
             // Outside a loop (the loop is gone) there is nothing to remove.
             let _ = executor::try_with(|core| {
                 if let Ok(mut timers) = core.timers.try_borrow_mut() {
-                    timers.map.remove(&key);
+                    timers.remove(key);
                 }
             });
         }
