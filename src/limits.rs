@@ -141,6 +141,14 @@ pub const PARTIAL_FRAME_MIN_BYTES: usize = 256;
 /// frees its read buffer instead of keeping it for the next message.
 pub const IDLE_BUFFER_KEPT_BYTES: usize = 4 << 10;
 
+/// Replies one HTTP request's channel holds at least (SSE events waiting for a slow reader);
+/// past it the reader's live stream ends and it resumes from the replay buffer.
+pub const SSE_QUEUE_EVENTS: usize = 1_024;
+
+/// Milliseconds a request forwarded to its session's core may wait to be taken from that
+/// core's inbox before the client gets 503.
+pub const FORWARD_PICKUP_TIMEOUT_MS: u64 = 5_000;
+
 /// Default of `session_idle_timeout_ms`: a Streamable HTTP session nobody used is ended.
 pub const SESSION_IDLE_TIMEOUT_MS_DEFAULT: u64 = 1_800_000;
 /// Range of `session_idle_timeout_ms`.

@@ -4,7 +4,6 @@
 //! `/health`, `/ready`, `/metrics`.
 
 use super::core::CoreCtx;
-use super::mesh::CoreMsg;
 use super::sse::{Call, Reply};
 use super::streamable;
 use crate::http::{self, Head, HeadError};
@@ -130,6 +129,23 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
             io.flush().await?;
             return Ok(());
         }
+    }
+}
+
+/// The owner's first reply. A request forwarded to another core (`taken` is its pick-up flag)
+/// must be picked up within `FORWARD_PICKUP_TIMEOUT_MS`, or `None`: the answer is then a 503
+/// (a core stuck behind its inbox does not hold the connection forever). Once picked up it
+/// runs as long as it needs.
+async fn first_reply(
+    rx: &flume::Receiver<Reply>,
+    taken: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Option<Result<Reply, flume::RecvError>> {
+    let Some(taken) = taken else { return Some(rx.recv_async().await) };
+    let deadline = Duration::from_millis(crate::limits::FORWARD_PICKUP_TIMEOUT_MS);
+    match ringmcp_ring::timeout(deadline, rx.recv_async()).await {
+        Ok(r) => Some(r),
+        Err(_) if taken.load(std::sync::atomic::Ordering::Acquire) => Some(rx.recv_async().await),
+        Err(_) => None,
     }
 }
 
@@ -281,18 +297,20 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
             Ok(true)
         }
         Ok((owner, call)) => {
-            let (tx, rx) = flume::unbounded();
+            let (tx, rx) = super::sse::reply_channel(core.sse_replay);
+            let mut taken = None;
             if owner == core.core {
                 streamable::handle(core, call, tx);
-            } else if core.mesh.send(owner, CoreMsg::Http(call, tx)) {
+            } else if let Some(flag) = core.mesh.forward(owner, call, tx) {
                 core.metrics.forwarded_sent();
+                taken = Some(flag);
             } else {
                 let status = refusal(out, 503, "Service Unavailable: the session's core is busy", keep_alive, &[]);
                 core.metrics.record_http_status(status);
                 io.write_all(out).await?;
                 return Ok(true);
             }
-            answer(core, io, out, rx, keep_alive, input, &cors).await
+            answer(core, io, out, (rx, taken), keep_alive, input, &cors).await
         }
     }
 }
@@ -472,14 +490,26 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
     core: &Rc<CoreCtx>,
     io: &mut IO,
     out: &mut Vec<u8>,
-    rx: flume::Receiver<Reply>,
+    (rx, taken): (flume::Receiver<Reply>, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>),
     keep_alive: bool,
     input: Input<'_>,
     cors: &[(&str, String)],
 ) -> std::io::Result<bool> {
-    let first = match rx.recv_async().await {
-        Ok(r) => r,
-        Err(_) => {
+    let first = match first_reply(&rx, taken).await {
+        Some(Ok(r)) => r,
+        None => {
+            let status = refusal(
+                out,
+                503,
+                "Service Unavailable: the session's core did not take the request within the forwarding deadline; retry",
+                keep_alive,
+                &[],
+            );
+            core.metrics.record_http_status(status);
+            io.write_all(out).await?;
+            return Ok(true);
+        }
+        Some(Err(_)) => {
             let status = refusal(out, 500, "Internal Server Error: the session's core did not answer", false, &[]);
             core.metrics.record_http_status(status);
             io.write_all(out).await?;

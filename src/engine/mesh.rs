@@ -4,11 +4,13 @@
 
 use super::metrics::CoreSnapshot;
 use super::sse::{Call, Reply};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// One message to a core.
 pub(crate) enum CoreMsg {
-    /// Serve a Streamable HTTP call for a session this core owns.
-    Http(Call, flume::Sender<Reply>),
+    /// Serve a Streamable HTTP call for a session this core owns; set the flag when taking it.
+    Http(Call, flume::Sender<Reply>, Arc<AtomicBool>),
     /// Report this core's counters.
     Scrape(flume::Sender<CoreSnapshot>),
 }
@@ -30,6 +32,13 @@ impl Mesh {
     /// Number of cores (0 for a process without a mesh: stdio, tests).
     pub fn cores(&self) -> usize {
         self.inboxes.len()
+    }
+
+    /// Forwards an HTTP call to its session's owner `core`; the flag it returns turns true
+    /// when the owner takes the call. `None` if the owner's inbox is full or it has stopped.
+    pub fn forward(&self, core: usize, call: Call, reply: flume::Sender<Reply>) -> Option<Arc<AtomicBool>> {
+        let taken = Arc::new(AtomicBool::new(false));
+        self.send(core, CoreMsg::Http(call, reply, taken.clone())).then_some(taken)
     }
 
     /// Sends to `core`; `false` if its inbox is full or it has stopped.

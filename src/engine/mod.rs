@@ -229,7 +229,8 @@ impl Server {
 pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<mesh::CoreMsg>) {
     while let Ok(msg) = inbox.recv_async().await {
         match msg {
-            mesh::CoreMsg::Http(call, reply) => {
+            mesh::CoreMsg::Http(call, reply, taken) => {
+                taken.store(true, std::sync::atomic::Ordering::Release);
                 core.metrics.forwarded_received();
                 streamable::handle(&core, call, reply);
             }

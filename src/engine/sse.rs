@@ -49,6 +49,12 @@ pub(crate) enum Reply {
     End,
 }
 
+/// The channel one HTTP request's replies travel on: bounded (a slow SSE reader cannot grow
+/// it), with room for the whole replay buffer of `replay_events` and the replies around it.
+pub(crate) fn reply_channel(replay_events: usize) -> (flume::Sender<Reply>, flume::Receiver<Reply>) {
+    flume::bounded(crate::limits::SSE_QUEUE_EVENTS.max(replay_events + 4))
+}
+
 /// A Streamable HTTP session's streams, kept by its owner.
 #[derive(Default)]
 pub(crate) struct HttpState {
@@ -210,16 +216,17 @@ impl Stream {
     pub(super) fn resume(&self, after: Option<u64>, reply: flume::Sender<Reply>) {
         let mut st = self.state.borrow_mut();
         if let Some(old) = st.subscriber.take() {
-            let _ = old.send(Reply::End);
+            let _ = old.try_send(Reply::End);
         }
-        let _ = reply.send(Reply::Stream { session: None });
+        // The channel holds the whole replay buffer and more (see `reply_channel`).
+        let _ = reply.try_send(Reply::Stream { session: None });
         for (seq, event) in &st.replay {
             if after.is_none_or(|a| *seq > a) {
-                let _ = reply.send(Reply::Event(event.to_vec()));
+                let _ = reply.try_send(Reply::Event(event.to_vec()));
             }
         }
         if st.finished {
-            let _ = reply.send(Reply::End);
+            let _ = reply.try_send(Reply::End);
         } else {
             st.subscriber = Some(reply);
         }
@@ -253,7 +260,13 @@ impl StreamState {
 
     fn send(&mut self, reply: Reply) {
         if let Some(s) = &self.subscriber {
-            if s.send(reply).is_err() {
+            // A reader too slow to take `reply_channel`'s worth of events loses its live
+            // stream (it may resume from the replay buffer with Last-Event-ID) rather than
+            // growing a queue without bound.
+            if let Err(e) = s.try_send(reply) {
+                if matches!(e, flume::TrySendError::Full(_)) {
+                    log::debug!("SSE: a slow reader's stream was ended (its queue was full)");
+                }
                 self.subscriber = None;
             }
         }

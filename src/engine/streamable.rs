@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 fn done(reply: &flume::Sender<Reply>, status: u16, body: Vec<u8>) {
-    let _ = reply.send(Reply::Done { status, body, session: None });
+    let _ = reply.try_send(Reply::Done { status, body, session: None });
 }
 
 fn refuse(reply: &flume::Sender<Reply>, status: u16, code: i32, message: &str) {
@@ -91,7 +91,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
                 body.pop();
                 core.metrics.record_request(method_index("initialize"), 0, Some(error.code), core.now_ms());
                 let (status, retry_after_s) = (refusal.status(), refusal.retry_after_s());
-                let _ = reply.send(Reply::Refused { status, body, retry_after_s });
+                let _ = reply.try_send(Reply::Refused { status, body, retry_after_s });
                 return;
             }
         },
