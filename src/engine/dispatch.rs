@@ -1,10 +1,13 @@
-//! One message of a connection-bound session (an NDJSON line, a WebSocket text frame):
-//! parse, admit, answer, count. Shared by the NDJSON and WebSocket drivers.
+//! One message: parse, admit, answer, count. The one path every transport's messages take:
+//! NDJSON lines, WebSocket text frames ([`handle_message`]) and Streamable HTTP POSTs
+//! (`streamable`, which resolves the session first, then [`handle_request`] or
+//! [`handle_other`]).
 
 use super::core::{BoundSession, CoreCtx};
 use super::metrics::method_index;
-use crate::jsonrpc::{self, Message, OwnedId};
-use crate::mcp::{self, Ctx, LaterAnswer, Sink};
+use crate::jsonrpc::{self, Id, Message, OwnedId};
+use crate::mcp::{self, Ctx, LaterAnswer, Session, Sink, TaskTable};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -54,8 +57,18 @@ pub(crate) fn refuse_draining(core: &CoreCtx, batch: &Batch, line: &[u8], out: &
     core.metrics.record_request(method_index(""), 0, Some(error.code), batch.start_ms);
 }
 
-/// Answers `line`: the answer (ending in `\n`) is appended to `out`, or the request is
-/// returned to be run.
+/// Where a message is answered: its session, the sink its server-to-client messages go to,
+/// the task table (none for a stateless HTTP request, which no one could poll again), and for
+/// a connection-bound session its binding (admitted to the registry at `initialize`).
+pub(crate) struct Target<'a> {
+    pub session: &'a Rc<RefCell<Session>>,
+    pub sink: &'a Rc<dyn Sink>,
+    pub tasks: Option<&'a Rc<TaskTable>>,
+    pub bound: Option<&'a BoundSession>,
+}
+
+/// Answers `line` of a connection-bound session (an NDJSON line, a WebSocket text frame): the
+/// answer (ending in `\n`) is appended to `out`, or the request is returned to be run.
 pub(crate) fn handle_message(
     core: &CoreCtx,
     batch: &mut Batch,
@@ -72,59 +85,84 @@ pub(crate) fn handle_message(
             return None;
         }
     };
-    let session = &bound.session;
+    let target = Target { session: &bound.session, sink, tasks: Some(&core.tasks), bound: Some(bound) };
+    match message {
+        Message::Request { id, method, params } => handle_request(core, batch, &target, (id, &method, params), out),
+        other => {
+            handle_other(core, batch, &bound.session, other, line);
+            None
+        }
+    }
+}
+
+/// Takes a notification or a response (nothing is answered).
+pub(crate) fn handle_other(
+    core: &CoreCtx,
+    batch: &Batch,
+    session: &Rc<RefCell<Session>>,
+    message: Message<'_>,
+    line: &[u8],
+) {
     match message {
         Message::Notification { method, params } => {
             mcp::handle_notification(&mut session.borrow_mut(), &method, params);
             core.metrics.record_notification(batch.start_ms);
-            None
         }
         Message::Response { id } => {
             if let Some(id) = id {
                 mcp::handle_response(&session.borrow(), id, line);
             }
+        }
+        Message::Request { .. } => unreachable!("requests go to handle_request"),
+    }
+}
+
+/// Admits and answers one request: the answer (ending in `\n`) is appended to `out`, or the
+/// request is returned to be run ([`finish_later`] then writes its answer).
+pub(crate) fn handle_request(
+    core: &CoreCtx,
+    batch: &mut Batch,
+    target: &Target<'_>,
+    (id, method, params): (Id<'_>, &str, Option<&str>),
+    out: &mut Vec<u8>,
+) -> Option<Later> {
+    let method_idx = method_index(method);
+    // A connection whose transport had no room for its session gets one now, or -32010.
+    if let Some(bound) = target.bound.filter(|b| !b.is_admitted() && method == "initialize") {
+        if let Err(refusal) = core.admit_bound(bound) {
+            let error = refusal.rpc_error();
+            jsonrpc::write_error(out, Some(id), &error);
+            core.metrics.count_request(method_idx, Some(error.code), batch.start_ms);
+            batch.answered += 1;
+            return None;
+        }
+    }
+    if let Err(e) = core.queue.try_admit() {
+        jsonrpc::write_error(out, Some(id), &e);
+        core.metrics.record_request(method_idx, 0, Some(e.code), batch.start_ms);
+        return None;
+    }
+    let mark = out.len();
+    let later = {
+        let mut session = target.session.borrow_mut();
+        let catalog = core.catalog();
+        let mut ctx = Ctx {
+            catalog: &catalog,
+            session: &mut session,
+            page_size: core.page_size,
+            sink: target.sink,
+            tasks: target.tasks,
+        };
+        mcp::handle_request(&mut ctx, id, method, params, out)
+    };
+    match later {
+        None => {
+            core.queue.release();
+            core.metrics.count_request(method_idx, error_code(&out[mark..], id.0.len()), batch.start_ms);
+            batch.answered += 1;
             None
         }
-        Message::Request { id, method, params } => {
-            let method_idx = method_index(&method);
-            // A connection whose transport had no room for its session gets one now, or -32010.
-            if !bound.is_admitted() && method == "initialize" {
-                if let Err(refusal) = core.admit_bound(bound) {
-                    let error = refusal.rpc_error();
-                    jsonrpc::write_error(out, Some(id), &error);
-                    core.metrics.count_request(method_idx, Some(error.code), batch.start_ms);
-                    batch.answered += 1;
-                    return None;
-                }
-            }
-            if let Err(e) = core.queue.try_admit() {
-                jsonrpc::write_error(out, Some(id), &e);
-                core.metrics.record_request(method_idx, 0, Some(e.code), batch.start_ms);
-                return None;
-            }
-            let mark = out.len();
-            let later = {
-                let mut session = session.borrow_mut();
-                let catalog = core.catalog();
-                let mut ctx = Ctx {
-                    catalog: &catalog,
-                    session: &mut session,
-                    page_size: core.page_size,
-                    sink,
-                    tasks: Some(&core.tasks),
-                };
-                mcp::handle_request(&mut ctx, id, &method, params, out)
-            };
-            match later {
-                None => {
-                    core.queue.release();
-                    core.metrics.count_request(method_idx, error_code(&out[mark..], id.0.len()), batch.start_ms);
-                    batch.answered += 1;
-                    None
-                }
-                Some(fut) => Some(Later { id: OwnedId::new(id), fut, method: method_idx, start: batch.start }),
-            }
-        }
+        Some(fut) => Some(Later { id: OwnedId::new(id), fut, method: method_idx, start: batch.start }),
     }
 }
 

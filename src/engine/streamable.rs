@@ -12,16 +12,16 @@
 //! rest live.
 
 use super::core::CoreCtx;
+use super::dispatch;
 use super::metrics::method_index;
 use super::sse::{Call, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
 use crate::http;
 use crate::jsonrpc::{self, Message};
-use crate::mcp::{self, Ctx, Phase, Session, Sink, PROTOCOL_VERSIONS};
+use crate::mcp::{Phase, Session, Sink, PROTOCOL_VERSIONS};
 use ringmcp_shards::SessionId;
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Instant;
 
 fn done(reply: &flume::Sender<Reply>, status: u16, body: Vec<u8>) {
     let _ = reply.try_send(Reply::Done { status, body, session: None });
@@ -112,80 +112,48 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
             (Rc::new(RefCell::new(s)), None)
         }
     };
-    match message {
-        Message::Notification { method, params } => {
-            mcp::handle_notification(&mut session.borrow_mut(), &method, params);
-            core.metrics.record_notification(core.now_ms());
-            done(&reply, 202, Vec::new());
+    let mut batch = dispatch::Batch::begin(core);
+    let Message::Request { id, method, params } = message else {
+        dispatch::handle_other(core, &batch, &session, message, body);
+        return done(&reply, 202, Vec::new());
+    };
+    let no = http_state.as_ref().map_or(1, |h| h.next_stream_no());
+    let version = session.borrow().protocol_version;
+    let opts = StreamOpts {
+        prefers_sse,
+        priming: http_state.is_some() && (is_initialize || version >= PRIMING_SINCE),
+        session_header: entry.as_ref().filter(|_| new_session).map(|e| e.id),
+        replay_cap: if http_state.is_some() { core.sse_replay } else { 0 },
+    };
+    let stream = Stream::new(no, http_state.clone(), reply, opts);
+    let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
+    // Stateless sessions last one request: no task could be found again.
+    let tasks = entry.as_ref().map(|_| &core.tasks);
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None };
+    let mut out = Vec::new();
+    let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
+    batch.end(core);
+    if is_initialize && new_session && session.borrow().phase == Phase::New {
+        // initialize failed: the session was never made.
+        if let Some(e) = &entry {
+            core.end_session(&e.id);
         }
-        Message::Response { id } => {
-            if let Some(id) = id {
-                mcp::handle_response(&session.borrow(), id, body);
-            }
-            done(&reply, 202, Vec::new());
-        }
-        Message::Request { id, method, params } => {
-            let (start, method_idx) = (Instant::now(), method_index(&method));
-            if let Err(e) = core.queue.try_admit() {
-                let mut out = Vec::new();
-                jsonrpc::write_error(&mut out, Some(id), &e);
-                out.pop();
-                core.metrics.record_request(method_idx, 0, Some(e.code), core.now_ms());
-                return done(&reply, 200, out);
-            }
-            let no = http_state.as_ref().map_or(1, |h| h.next_stream_no());
-            let version = session.borrow().protocol_version;
-            let opts = StreamOpts {
-                prefers_sse,
-                priming: http_state.is_some() && (is_initialize || version >= PRIMING_SINCE),
-                session_header: entry.as_ref().filter(|_| new_session).map(|e| e.id),
-                replay_cap: if http_state.is_some() { core.sse_replay } else { 0 },
-            };
-            let stream = Stream::new(no, http_state.clone(), reply, opts);
-            let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
-            let mut out = Vec::new();
-            let later = {
-                let mut s = session.borrow_mut();
-                let catalog = core.catalog();
-                // Stateless sessions last one request: no task could be found again.
-                let tasks = entry.as_ref().map(|_| &core.tasks);
-                let mut ctx = Ctx { catalog: &catalog, session: &mut s, page_size: core.page_size, sink: &sink, tasks };
-                mcp::handle_request(&mut ctx, id, &method, params, &mut out)
-            };
-            if is_initialize && new_session && session.borrow().phase == Phase::New {
-                // initialize failed: the session was never made.
-                if let Some(e) = &entry {
-                    core.end_session(&e.id);
-                }
-                stream.forget_session_header();
-            }
-            match later {
-                None => {
-                    core.queue.release();
-                    record(core, method_idx, start, &out, id.0.len());
-                    stream.finish(Some(out));
-                }
-                Some(fut) => {
-                    if prefers_sse {
-                        stream.start();
-                    }
-                    let (core, id) = (core.clone(), jsonrpc::OwnedId::new(id));
-                    ringmcp_ring::spawn(async move {
-                        let outcome = super::core::run_later(&core, fut).await;
-                        core.queue.release();
-                        let answer = outcome.map(|o| {
-                            let mut out = Vec::new();
-                            mcp::write_later(&mut out, id.as_id(), Some(o));
-                            record(&core, method_idx, start, &out, id.as_id().0.len());
-                            out
-                        });
-                        stream.finish(answer);
-                    })
-                    .detach();
-                }
-            }
-        }
+        stream.forget_session_header();
     }
+    let Some(later) = later else { return stream.finish(Some(out)) };
+    if prefers_sse {
+        stream.start();
+    }
+    let core = core.clone();
+    let (meta, fut) = later.split();
+    ringmcp_ring::spawn(async move {
+        let outcome = super::core::run_later(&core, fut).await;
+        let answered = outcome.is_some();
+        let mut out = Vec::new();
+        dispatch::finish_later(&core, meta, outcome, Some(&mut out));
+        stream.finish(answered.then_some(out));
+    })
+    .detach();
 }
 
 fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: flume::Sender<Reply>) {
@@ -215,10 +183,6 @@ fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: 
     let stream = Stream::new(0, Some(http_state), reply, opts);
     stream.start();
     entry.session.borrow().peer.set_unrelated(Some(Rc::new(StreamSink(stream))));
-}
-
-fn record(core: &CoreCtx, method: usize, start: Instant, answer: &[u8], id_len: usize) {
-    super::dispatch::record(core, method, start, super::dispatch::error_code(answer, id_len));
 }
 
 /// `<stream>:<seq>` → its parts.
