@@ -9,64 +9,18 @@
 
 use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
+use super::link::{Framing, Link};
 use super::metrics::Transport;
 use crate::framing::{next_frame, Frame};
 use crate::jsonrpc::{self, code, RpcError};
 use crate::limits::PARTIAL_FRAME_MIN_BYTES;
 use crate::mcp;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use std::cell::RefCell;
 use std::future::poll_fn;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
-
-/// State shared by the connection's task and the tasks of its async requests.
-#[derive(Default)]
-struct Shared {
-    /// Answers not yet written.
-    out: Vec<u8>,
-    /// Requests of this connection admitted and not yet answered.
-    inflight: usize,
-    /// The connection is gone: late answers are dropped (their queue slot is still freed).
-    closed: bool,
-}
-
-/// Where a connection's server-to-client messages go: the connection's next write. A message
-/// sent while a request is being answered inline (a sync tool reporting progress) is held
-/// aside and placed before that request's answer.
-struct ConnSink {
-    core: Rc<CoreCtx>,
-    shared: Rc<RefCell<Shared>>,
-    aside: RefCell<Vec<u8>>,
-    waker: Rc<RefCell<Option<Waker>>>,
-}
-
-impl mcp::Sink for ConnSink {
-    fn send(&self, message: &[u8]) {
-        match self.shared.try_borrow_mut() {
-            Ok(mut sh) => {
-                if !sh.closed {
-                    if sh.out.capacity() == 0 {
-                        sh.out = self.core.pool.borrow_mut().take();
-                    }
-                    sh.out.extend_from_slice(message);
-                    sh.out.push(b'\n');
-                }
-                drop(sh);
-                if let Some(w) = self.waker.borrow_mut().take() {
-                    w.wake();
-                }
-            }
-            Err(_) => {
-                let mut aside = self.aside.borrow_mut();
-                aside.extend_from_slice(message);
-                aside.push(b'\n');
-            }
-        }
-    }
-}
+use std::task::Poll;
 
 enum Event {
     Read(usize),
@@ -131,15 +85,9 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     log::debug!("core {}: session {} opened (in the registry: {})", core.core, bound.id(), bound.is_admitted());
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(transport);
-    let shared = Rc::new(RefCell::new(Shared::default()));
-    let sink: Rc<ConnSink> = Rc::new(ConnSink {
-        core: core.clone(),
-        shared: shared.clone(),
-        aside: RefCell::new(Vec::new()),
-        waker: bound.waker.clone(),
-    });
-    let dyn_sink: Rc<dyn mcp::Sink> = sink.clone();
-    bound.session.borrow().peer.set_unrelated(Some(dyn_sink.clone()));
+    let link = Link::new(core.clone(), Framing::Lines, bound.waker.clone());
+    let sink: Rc<dyn mcp::Sink> = link.clone();
+    bound.session.borrow().peer.set_unrelated(Some(sink.clone()));
     bound.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
     let mut conn = Conn {
         core: core.clone(),
@@ -148,9 +96,8 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
         frame_deadline: None,
         progress: false,
         bound,
-        shared,
+        link,
         sink,
-        dyn_sink,
         pending: Vec::new(),
         closing: false,
         eof: false,
@@ -166,14 +113,7 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     conn.release_pending();
     core.frames.release(conn.frame_key);
     conn.bound.session.borrow().peer.close();
-    let out = {
-        let mut sh = conn.shared.borrow_mut();
-        sh.closed = true;
-        std::mem::take(&mut sh.out)
-    };
-    if out.capacity() > 0 {
-        core.pool.borrow_mut().give(out);
-    }
+    conn.link.close();
     let id = conn.bound.id();
     core.close_bound(&conn.bound);
     core.drain_waiters.remove(conn.drain_key);
@@ -189,10 +129,10 @@ struct Conn {
     /// This task's slot among the core's drain waiters, used while the session is outside
     /// the registry (whose entries the drain wakes).
     drain_key: u64,
-    shared: Rc<RefCell<Shared>>,
-    sink: Rc<ConnSink>,
-    /// The same sink, as the MCP core takes it.
-    dyn_sink: Rc<dyn mcp::Sink>,
+    /// Output, requests in flight, async answers.
+    link: Rc<Link>,
+    /// The same link, as the sink the MCP core sends through.
+    sink: Rc<dyn mcp::Sink>,
     /// Bytes read but not yet answered: a partial line, or lines held back by the in-flight
     /// limit. Pooled while non-empty, empty (no allocation) while idle.
     pending: Vec<u8>,
@@ -236,7 +176,7 @@ impl Conn {
     }
 
     fn has_room(&self) -> bool {
-        self.shared.borrow().inflight < self.core.max_inflight
+        self.link.inflight() < self.core.max_inflight
     }
 
     fn reading(&self) -> bool {
@@ -244,7 +184,7 @@ impl Conn {
     }
 
     fn done(&self) -> bool {
-        let idle = self.shared.borrow().inflight == 0 && self.shared.borrow().out.is_empty();
+        let idle = self.link.idle();
         let stopping = self.closing || self.eof || self.core.draining.get();
         idle && stopping
     }
@@ -252,7 +192,7 @@ impl Conn {
     /// Waits for bytes to read (if reading), answers to write, or a state change.
     async fn next_event<IO: AsyncRead + Unpin>(&mut self, io: &mut IO) -> std::io::Result<Event> {
         poll_fn(|cx| {
-            if !self.shared.borrow().out.is_empty() {
+            if self.link.has_output() {
                 return Poll::Ready(Ok(Event::Output));
             }
             if self.done() {
@@ -319,7 +259,7 @@ impl Conn {
     /// answered, nothing more is read.
     fn cut(&mut self, message: String) {
         log::debug!("core {}: session {}: {message}", self.core.core, self.bound.id());
-        jsonrpc::write_error(&mut self.out_buf(), None, &RpcError::new(code::INVALID_REQUEST, message));
+        jsonrpc::write_error(&mut self.link.out(), None, &RpcError::new(code::INVALID_REQUEST, message));
         self.closing = true;
         self.frame_deadline = None;
         self.release_pending();
@@ -397,7 +337,7 @@ impl Conn {
                             self.core.max_message_bytes
                         ),
                     );
-                    jsonrpc::write_error(&mut self.out_buf(), None, &err);
+                    jsonrpc::write_error(&mut self.link.out(), None, &err);
                     self.closing = true;
                     return buf.len();
                 }
@@ -406,73 +346,29 @@ impl Conn {
         used
     }
 
-    fn out_buf(&self) -> std::cell::RefMut<'_, Vec<u8>> {
-        let mut shared = self.shared.borrow_mut();
-        if shared.out.capacity() == 0 {
-            shared.out = self.core.pool.borrow_mut().take();
-        }
-        std::cell::RefMut::map(shared, |s| &mut s.out)
-    }
-
     fn answer_line(&mut self, batch: &mut dispatch::Batch, line: &[u8]) {
-        if self.core.raw_echo {
-            let mut out = self.out_buf();
+        let core = &self.core;
+        if core.raw_echo {
+            let mut out = self.link.out();
             out.extend_from_slice(line);
             out.push(b'\n');
             return;
         }
-        let core = self.core.clone();
-        let mut out = self.out_buf();
         if core.drain_expired.get() {
-            return dispatch::refuse_draining(&core, batch, line, &mut out);
+            return dispatch::refuse_draining(core, batch, line, &mut self.link.out());
         }
-        let mark = out.len();
-        let later = dispatch::handle_message(&core, batch, &self.bound, &self.dyn_sink, line, &mut out);
-        // Messages a sync handler sent while its request was answered inline go before it.
-        let aside = std::mem::take(&mut *self.sink.aside.borrow_mut());
-        if !aside.is_empty() {
-            out.splice(mark..mark, aside);
-        }
-        drop(out);
-        if let Some(later) = later {
-            self.spawn_later(later);
-        }
-    }
-
-    /// Runs an async request on this core; its answer joins the connection's next write.
-    fn spawn_later(&self, later: dispatch::Later) {
-        self.shared.borrow_mut().inflight += 1;
-        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
-        let (meta, fut) = later.split();
-        ringmcp_ring::spawn(async move {
-            let outcome = super::core::run_later(&core, fut).await;
-            {
-                let mut sh = shared.borrow_mut();
-                sh.inflight -= 1;
-                if sh.closed {
-                    dispatch::finish_later(&core, meta, outcome, None);
-                } else {
-                    if sh.out.capacity() == 0 {
-                        sh.out = core.pool.borrow_mut().take();
-                    }
-                    dispatch::finish_later(&core, meta, outcome, Some(&mut sh.out));
-                }
-            }
-            if let Some(w) = waker.borrow_mut().take() {
-                w.wake();
-            }
-        })
-        .detach();
+        let (bound, sink) = (&self.bound, &self.sink);
+        self.link.answer(|out| dispatch::handle_message(core, batch, bound, sink, line, out));
     }
 
     /// Writes every answer produced so far in one write, then returns the buffer to the pool.
     async fn flush<IO: AsyncWrite + Unpin>(&mut self, io: &mut IO) -> std::io::Result<()> {
-        let out = std::mem::take(&mut self.shared.borrow_mut().out);
+        let out = self.link.take_output();
         if out.capacity() == 0 {
             return Ok(());
         }
         let written = if out.is_empty() { Ok(()) } else { io.write_all(&out).await };
-        self.core.pool.borrow_mut().give(out);
+        self.link.recycle(out);
         if written.is_ok() && (self.closing || self.core.draining.get()) {
             io.flush().await?;
         }

@@ -9,6 +9,7 @@ mod core;
 mod dispatch;
 mod frames;
 mod http_conn;
+mod link;
 pub mod listener;
 mod mesh;
 mod metrics;

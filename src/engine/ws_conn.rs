@@ -5,47 +5,19 @@
 
 use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
+use super::link::{Framing, Link};
 use super::metrics::Transport;
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp;
 use crate::ws::{self, Decoder, Event};
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use std::cell::RefCell;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
 /// Close code for a binary frame (RFC 6455: unacceptable data type).
 const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
-
-/// What the socket's task and its requests' tasks share.
-#[derive(Default)]
-struct Shared {
-    /// Frames not yet written.
-    out: Vec<u8>,
-    inflight: usize,
-    closed: bool,
-}
-
-/// Server-to-client messages become text frames in the next write.
-struct WsSink {
-    shared: Rc<RefCell<Shared>>,
-    waker: Rc<RefCell<Option<Waker>>>,
-}
-
-impl mcp::Sink for WsSink {
-    fn send(&self, message: &[u8]) {
-        let mut sh = self.shared.borrow_mut();
-        if !sh.closed {
-            ws::write_text(&mut sh.out, message.strip_suffix(b"\n").unwrap_or(message));
-        }
-        drop(sh);
-        if let Some(w) = self.waker.borrow_mut().take() {
-            w.wake();
-        }
-    }
-}
 
 /// Serves the WebSocket session on an upgraded connection whose first bytes (read after the
 /// upgrade request) are `buf`.
@@ -58,24 +30,23 @@ pub(super) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let bound = core.open_bound_session(Transport::WebSocket);
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(Transport::WebSocket);
-    let shared = Rc::new(RefCell::new(Shared::default()));
-    let sink: Rc<dyn mcp::Sink> = Rc::new(WsSink { shared: shared.clone(), waker: bound.waker.clone() });
+    let link = Link::new(core.clone(), Framing::WsText, bound.waker.clone());
+    let sink: Rc<dyn mcp::Sink> = link.clone();
     bound.session.borrow().peer.set_unrelated(Some(sink.clone()));
     bound.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
     let mut ws = WsSession {
         core: core.clone(),
         drain_key: core.drain_waiters.key(),
         bound,
-        shared,
+        link,
         sink,
         closing: false,
-        lines: Vec::new(),
         frame_key: core.frames.key(),
         frame_deadline: None,
         events: 0,
     };
     let result = ws.run(io, &mut buf).await;
-    ws.shared.borrow_mut().closed = true;
+    ws.link.close();
     core.frames.release(ws.frame_key);
     ws.bound.session.borrow().peer.close();
     core.close_bound(&ws.bound);
@@ -92,12 +63,12 @@ struct WsSession {
     /// This task's slot among the core's drain waiters, used while the session is outside
     /// the registry (whose entries the drain wakes).
     drain_key: u64,
-    shared: Rc<RefCell<Shared>>,
+    /// Output, requests in flight, async answers.
+    link: Rc<Link>,
+    /// The same link, as the sink the MCP core sends through.
     sink: Rc<dyn mcp::Sink>,
     /// A close was sent: flush, then hang up.
     closing: bool,
-    /// Reused for each message's answer lines before they are framed.
-    lines: Vec<u8>,
     /// This socket's key in the core's partial-frame budget.
     frame_key: u64,
     /// While a started frame waits for more bytes: when `frame_timeout_ms` runs out.
@@ -124,24 +95,24 @@ impl WsSession {
             let used = self.decode(&mut decoder, buf);
             buf.drain(..used);
             self.track_partial(buf, decoder.partial_bytes(), self.events > events);
-            let idle = self.shared.borrow().inflight == 0;
+            let idle = self.link.inflight() == 0;
             if self.core.draining.get() && idle && !self.closing {
-                ws::write_close(&mut self.shared.borrow_mut().out, ws::CLOSE_GOING_AWAY, "server shutting down");
+                ws::write_close(&mut self.link.out(), ws::CLOSE_GOING_AWAY, "server shutting down");
                 self.closing = true;
             }
-            let out = std::mem::take(&mut self.shared.borrow_mut().out);
-            if !out.is_empty() {
-                io.write_all(&out).await?;
-            }
+            let out = self.link.take_output();
+            let written = if out.is_empty() { Ok(()) } else { io.write_all(&out).await };
+            self.link.recycle(out);
+            written?;
             if self.closing && idle {
                 return io.flush().await;
             }
             let draining = self.core.draining.get();
-            let reading = !self.closing && !draining && self.shared.borrow().inflight < self.core.max_inflight;
+            let reading = !self.closing && !draining && self.link.inflight() < self.core.max_inflight;
             let got = poll_fn(|cx| {
                 // Draining: wake to send the close once nothing is in flight (answers wake us).
-                let drain_now = self.core.draining.get() && !self.closing && self.shared.borrow().inflight == 0;
-                if !self.shared.borrow().out.is_empty() || drain_now {
+                let drain_now = self.core.draining.get() && !self.closing && self.link.inflight() == 0;
+                if self.link.has_output() || drain_now {
                     return Poll::Ready(Ok(true));
                 }
                 *waker.borrow_mut() = Some(cx.waker().clone());
@@ -210,7 +181,7 @@ impl WsSession {
 
     fn decode_frames(&mut self, batch: &mut dispatch::Batch, decoder: &mut Decoder, buf: &[u8]) -> usize {
         let mut used = 0;
-        while !self.closing && self.shared.borrow().inflight < self.core.max_inflight {
+        while !self.closing && self.link.inflight() < self.core.max_inflight {
             match decoder.decode(&buf[used..]) {
                 Ok((0, None)) => break,
                 Ok((n, event)) => {
@@ -222,7 +193,7 @@ impl WsSession {
                         Some(Event::Binary(_)) => {
                             self.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported; send JSON-RPC as text")
                         }
-                        Some(Event::Ping(payload)) => ws::write_pong(&mut self.shared.borrow_mut().out, &payload),
+                        Some(Event::Ping(payload)) => ws::write_pong(&mut self.link.out(), &payload),
                         Some(Event::Pong(_)) => {}
                         Some(Event::Close(code, _)) => self.close(code.unwrap_or(ws::CLOSE_NORMAL), ""),
                     }
@@ -238,42 +209,12 @@ impl WsSession {
 
     fn close(&mut self, code: u16, reason: &str) {
         // write_close cuts the reason to what a control frame holds, at a char boundary.
-        ws::write_close(&mut self.shared.borrow_mut().out, code, reason);
+        ws::write_close(&mut self.link.out(), code, reason);
         self.closing = true;
     }
 
     fn answer(&mut self, batch: &mut dispatch::Batch, message: &[u8]) {
-        let mut lines = std::mem::take(&mut self.lines);
-        let later = dispatch::handle_message(&self.core, batch, &self.bound, &self.sink, message, &mut lines);
-        frame_lines(&mut self.shared.borrow_mut().out, &lines);
-        lines.clear();
-        self.lines = lines;
-        let Some(later) = later else { return };
-        self.shared.borrow_mut().inflight += 1;
-        let (core, shared, waker) = (self.core.clone(), self.shared.clone(), self.bound.waker.clone());
-        let (meta, fut) = later.split();
-        ringmcp_ring::spawn(async move {
-            let outcome = super::core::run_later(&core, fut).await;
-            let mut line = Vec::new();
-            dispatch::finish_later(&core, meta, outcome, Some(&mut line));
-            {
-                let mut sh = shared.borrow_mut();
-                sh.inflight -= 1;
-                if !sh.closed {
-                    frame_lines(&mut sh.out, &line);
-                }
-            }
-            if let Some(w) = waker.borrow_mut().take() {
-                w.wake();
-            }
-        })
-        .detach();
-    }
-}
-
-/// Frames each answer line as one text message.
-fn frame_lines(out: &mut Vec<u8>, lines: &[u8]) {
-    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        ws::write_text(out, line);
+        let (core, bound, sink) = (&self.core, &self.bound, &self.sink);
+        self.link.answer(|lines| dispatch::handle_message(core, batch, bound, sink, message, lines));
     }
 }
