@@ -37,7 +37,13 @@ impl Server {
 
     /// Like [`Server::start`] for another subcommand (`ceiling`).
     pub fn start_cmd(cmd: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(bin())
+        Server::start_exe(bin(), cmd, args)
+    }
+
+    /// Like [`Server::start_cmd`] with a given binary instead of [`bin`] (a test of a flag the
+    /// `$RINGMCP_BIN` wrapper sets itself runs the binary cargo built).
+    pub fn start_exe(exe: &str, cmd: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(exe)
             .args([cmd, "--listen", "127.0.0.1:0", "--log-level", "info"])
             .args(args)
             .stdin(Stdio::null())
