@@ -830,3 +830,25 @@ fn raise_fd_limit(needed: usize) {
     }
     assert!(limit.rlim_cur >= needed as u64 * 2, "RLIMIT_NOFILE {} is too low for {needed} sockets", limit.rlim_cur);
 }
+
+#[test]
+fn silent_connections_show_in_metrics_until_they_speak() {
+    let server = Server::start(&["--cores", "1"]);
+    let port = server.port;
+    let mut silent: Vec<Client> = (0..3).map(|_| Client::connect(port)).collect();
+    let unidentified = r#"ringmcp_connections_unidentified{core="0"}"#;
+    // The scrape's own connection has spoken (its request), so it is not counted.
+    let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+    while Metrics::scrape(port).get(unidentified) != 3.0 {
+        assert!(std::time::Instant::now() < deadline, "three silent sockets never showed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(silent[0].call(PING), PONG);
+    assert_eq!(Metrics::scrape(port).get(unidentified), 2.0);
+    drop(silent);
+    let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+    while Metrics::scrape(port).get(unidentified) != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "closed silent sockets still counted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -48,7 +48,12 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         ringmcp_ring::sleep(std::time::Duration::from_millis(core.settings.idle_timeout_ms)).await;
         Ok(0)
     };
-    let n = match futures_lite::future::or(first, silent).await {
+    // Until its first bytes say which transport it speaks, the connection counts as
+    // unidentified (ringmcp_connections_unidentified), so that silent sockets show too.
+    core.unidentified.set(core.unidentified.get() + 1);
+    let read = futures_lite::future::or(first, silent).await;
+    core.unidentified.set(core.unidentified.get() - 1);
+    let n = match read {
         Ok(0) | Err(_) => return,
         Ok(n) => n,
     };

@@ -115,6 +115,8 @@ pub(crate) struct CoreCtx {
     pub raw_echo: bool,
     /// Open connections (or stdio sessions) on this core.
     pub open: Cell<usize>,
+    /// Accepted connections that have not sent their first bytes yet (transport unknown).
+    pub unidentified: Cell<usize>,
     /// Tasks (task-augmented `tools/call`) of this core's sessions.
     pub tasks: Rc<TaskTable>,
     ids: RefCell<IdSource>,
@@ -162,6 +164,7 @@ impl CoreCtx {
             settings: settings.clone(),
             raw_echo: false,
             open: Cell::new(0),
+            unidentified: Cell::new(0),
             tasks: Rc::new(task_table(started)),
             ids: RefCell::new(IdSource::default()),
             started,
@@ -391,6 +394,7 @@ impl CoreCtx {
         snap.io_path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
         snap.ring = ringmcp_ring::stats().unwrap_or_default();
         snap.partial_frame_bytes = self.frames.total_bytes();
+        snap.connections_unidentified = self.unidentified.get();
         snap.partial_frame_cuts = self.frames.cuts();
         let registry = self.registry.borrow();
         let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());

@@ -356,6 +356,8 @@ pub(crate) struct CoreSnapshot {
     pub errors_1m: u64,
     /// The core's ring I/O path, `multishot` or `fallback` (filled by the caller).
     pub io_path: &'static str,
+    /// Accepted connections whose first bytes have not come yet (filled by the caller).
+    pub connections_unidentified: usize,
     /// Bytes of partial frames the core's connections hold (filled by the caller).
     pub partial_frame_bytes: usize,
     /// Connections cut by the partial-frame budget (filled by the caller).
@@ -403,7 +405,7 @@ const LABELLED: [Labelled; 8] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 23] = [
+const SINGLE: [Single; 24] = [
     ("ringmcp_queue_depth", "Admitted, unanswered requests.", GAUGE, |s| s.queue_depth as f64),
     ("ringmcp_queue_capacity", "Request queue capacity.", GAUGE, |s| s.queue_capacity as f64),
     ("ringmcp_queue_rejects_total", "Requests refused as overloaded.", COUNTER, |s| s.queue_rejects as f64),
@@ -447,6 +449,12 @@ const SINGLE: [Single; 23] = [
     ("ringmcp_ring_remote_wakes_total", "Wake-ups from other threads through the core's eventfd.", COUNTER, |s| {
         s.ring.remote_wakes as f64
     }),
+    (
+        "ringmcp_connections_unidentified",
+        "Accepted connections that sent nothing yet (transport unknown).",
+        GAUGE,
+        |s| s.connections_unidentified as f64,
+    ),
     ("ringmcp_partial_frame_bytes", "Bytes of unfinished messages the core's connections hold.", GAUGE, |s| {
         s.partial_frame_bytes as f64
     }),
@@ -903,7 +911,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 34);
+        assert_eq!(families, 35);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {
