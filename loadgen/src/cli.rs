@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
+use ringmcp_ring::IoPathChoice;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -88,6 +89,10 @@ pub struct WorkloadArgs {
     /// request line comes back unchanged and counts as its answer.
     #[arg(long)]
     pub echo: bool,
+    /// The I/O path of loadgen's rings: `auto` (multishot where the kernel has it),
+    /// `multishot` (or fail at start), `fallback` (single-shot poll and recv).
+    #[arg(long, value_name = "PATH", default_value = "auto")]
+    pub io_path: IoPathChoice,
 }
 
 /// `loadgen run`.
@@ -249,6 +254,7 @@ pub fn run_config(
         timeout: Duration::from_millis(w.timeout_ms),
         server_pid: w.server_pid,
         quiet: w.quiet,
+        io_path: w.io_path,
     };
     crate::answer::set_echo_mode(w.echo);
     run::validate(&config)?;

@@ -1,10 +1,9 @@
 //! Fixed limits of loadgen, and raising RLIMIT_NOFILE for many connections.
 
-/// File descriptors kept free beyond one per connection: stdio, each worker's io_uring and
-/// eventfds, /proc reads, output files.
+/// File descriptors kept free beyond one per connection: stdio, /proc reads, output files.
 pub const FD_MARGIN: u64 = 64;
 
-/// File descriptors per worker thread (its io_uring rings, eventfd, timers).
+/// File descriptors per worker thread: its io_uring and its eventfd, with room to spare.
 pub const FD_PER_WORKER: u64 = 8;
 
 /// Handshakes one worker runs at once; more connections wait for a slot, so a burst of
@@ -29,9 +28,6 @@ pub const PUBLISH_INTERVAL_MS: u64 = 250;
 /// How long a WebSocket connection's final close frame may take to write before the socket
 /// is dropped anyway (a server that stopped reading must not hold up the end of the run).
 pub const WS_CLOSE_WRITE_TIMEOUT_MS: u64 = 100;
-
-/// io_uring registered-buffer memory per worker (`LocalExecutorBuilder::io_memory`).
-pub const IO_MEMORY_BYTES: usize = 64 << 10;
 
 const _: () = assert!(READ_BUFFER_MIN_BYTES <= READ_BUFFER_MAX_BYTES);
 const _: () = assert!(READ_BUFFER_MAX_BYTES <= MESSAGE_MAX_BYTES);

@@ -32,6 +32,10 @@ pub struct Report {
     pub shape: RunShape,
     /// `closed` or `open`.
     pub mode: String,
+    /// The I/O path the workers' rings ran: `multishot` or `fallback` (what `io_path: auto`
+    /// came to on this kernel).
+    #[serde(default)]
+    pub io_path_used: String,
     /// Connections that finished the handshake.
     pub connections_established: u64,
     /// TCP connect (or process spawn) + `initialize` answer, in ms.
@@ -172,6 +176,10 @@ pub struct RunShape {
     pub duration_s: f64,
     /// Length of the warmup before it, in s.
     pub warmup_s: f64,
+    /// The I/O path asked of loadgen's rings (`--io-path`): `auto`, `multishot` or
+    /// `fallback`.
+    #[serde(default)]
+    pub io_path: String,
 }
 
 /// What a run measured.
@@ -190,6 +198,8 @@ pub struct Measured<'a> {
     pub connect_all_us: u64,
     /// Server stats, if asked for.
     pub server: Option<ServerStats>,
+    /// The I/O path the workers' rings ran.
+    pub io_path_used: String,
 }
 
 impl Report {
@@ -199,6 +209,7 @@ impl Report {
         let throughput = if shape.duration_s > 0.0 { c.answers_measured as f64 / shape.duration_s } else { 0.0 };
         Report {
             mode: if shape.rate.is_some() { "open" } else { "closed" }.to_string(),
+            io_path_used: m.io_path_used,
             shape,
             connections_established: m.established,
             connect_ms: Percentiles3::of_us(m.connect),
@@ -239,8 +250,8 @@ impl Report {
         let rate = self.shape.rate.map_or_else(|| "closed loop".to_string(), |r| format!("open loop at {r} req/s"));
         let _ = writeln!(
             s,
-            "loadgen {} ({}, {}), workload {}",
-            self.shape.url, self.shape.transport, rate, self.shape.workload
+            "loadgen {} ({}, {}), workload {}, io path {} (asked {})",
+            self.shape.url, self.shape.transport, rate, self.shape.workload, self.io_path_used, self.shape.io_path
         );
         let _ = writeln!(
             s,
@@ -338,6 +349,7 @@ mod tests {
             rate: None,
             duration_s: 2.0,
             warmup_s: 0.5,
+            io_path: "auto".into(),
         };
         Report::new(
             shape,
@@ -349,6 +361,7 @@ mod tests {
                 established: 2,
                 connect_all_us: 2_500,
                 server: None,
+                io_path_used: "multishot".into(),
             },
         )
     }
@@ -390,6 +403,8 @@ mod tests {
             "throughput_msg_s",
             "latency_us",
             "server",
+            "io_path",
+            "io_path_used",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
@@ -400,14 +415,25 @@ mod tests {
     }
 
     #[test]
-    fn summary_names_the_verdict() {
+    fn summary_names_the_verdict_and_the_io_path_asked_and_used() {
         let mut r = sample();
         assert!(r.summary().contains("PASS"));
+        assert!(r.summary().lines().next().is_some_and(|l| l.ends_with("io path multishot (asked auto)")));
         r.lost = 1;
         r.exact = false;
         r.passed = false;
         assert!(r.summary().contains("FAIL"));
         assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn reports_from_before_the_io_path_fields_still_read() {
+        let mut json = serde_json::to_value(sample()).expect("serializes");
+        let fields = json.as_object_mut().expect("an object");
+        fields.remove("io_path");
+        fields.remove("io_path_used");
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert_eq!((back.shape.io_path.as_str(), back.io_path_used.as_str()), ("", ""));
     }
 
     #[test]

@@ -186,14 +186,61 @@ fn stdio_spawns_one_process_per_connection() {
     )
     .expect("script");
     let url = format!("stdio:sh {}", script.display());
-    let (code, report, out) =
-        loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "300ms", "--warmup", "0s"]);
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(report["transport"], "stdio");
-    assert_eq!(n(&report, "connections_established"), 2);
-    assert!(n(&report, "sent") > 0);
-    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    for path in ["auto", "fallback"] {
+        let (code, report, out) = loadgen_json(&[
+            "run",
+            "--url",
+            &url,
+            "--connections",
+            "2",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--io-path",
+            path,
+        ]);
+        assert_eq!(code, 0, "{path}: {out}");
+        assert_eq!(report["transport"], "stdio");
+        assert_eq!(n(&report, "connections_established"), 2);
+        assert!(n(&report, "sent") > 0);
+        assert_eq!(n(&report, "sent"), n(&report, "ok"), "{path}: {report}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_io_path_gives_exact_accounting_and_the_report_names_it() {
+    let url = ndjson_server(Arc::new(|id, _| vec![ok_line(id)]));
+    let (code, report, out) = closed_run(&url, "4", "8", "300ms", "0s", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["io_path"], "auto");
+    let used = report["io_path_used"].as_str().expect("io_path_used").to_string();
+    assert!(used == "multishot" || used == "fallback", "{report}");
+    assert!(out.contains(&format!("io path {used} (asked auto)")), "{out}");
+    // Multishot is asked for only where auto found it: on an older kernel it fails at start.
+    let asked = if used == "multishot" { vec!["fallback", "multishot"] } else { vec!["fallback"] };
+    for path in asked {
+        let (code, report, out) = closed_run(&url, "4", "8", "300ms", "0s", &["--io-path", path]);
+        assert_eq!(code, 0, "{path}: {out}");
+        assert_eq!((report["io_path"].as_str(), report["io_path_used"].as_str()), (Some(path), Some(path)));
+        assert!(n(&report, "sent") > 0);
+        assert_eq!(n(&report, "sent"), n(&report, "ok"), "{path}: {report}");
+        assert!(out.contains(&format!("io path {path} (asked {path})")), "{out}");
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_start_abandons_the_run_with_exit_2() {
+    let url = ndjson_server(Arc::new(|id, _| vec![ok_line(id)]));
+    // CPU 1000 passes the flag's syntax but no machine here has it online: that worker's
+    // ring cannot be pinned, and the worker on CPU 0 must not wait for it.
+    let started = std::time::Instant::now();
+    let (code, _, err) =
+        loadgen(&["run", "--url", &url, "--cpus", "0,1000", "--connections", "2", "--duration", "10s", "--quiet"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the worker on CPU 1000"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the run was abandoned, not run: {err}");
 }
 
 #[test]
@@ -207,6 +254,9 @@ fn unsupported_urls_and_flag_combinations_exit_2_with_a_reason() {
     let (code, _, err) = loadgen(&["run", "--url", "http://127.0.0.1:1/mcp", "--inflight", "4"]);
     assert_eq!(code, 2);
     assert!(err.contains("--inflight 4") && err.contains("pipelining"), "{err}");
+    let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--io-path", "epoll"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("auto, multishot or fallback"), "{err}");
     let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--connections", "100000000"]);
     assert_eq!(code, 2);
     assert!(err.contains("ulimit") && err.contains("limits.conf"), "{err}");

@@ -6,10 +6,10 @@ use crate::answer::{self, Message, Outcome};
 use crate::http::{parse_response, Parsed, PostHead, Response};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES};
 use crate::request::{self, INITIALIZE_ID};
-use crate::run::io::Io;
 use crate::run::state::{Conn, Env};
 use futures_lite::future;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use ringmcp_ring::Stream;
 use std::rc::Rc;
 
 /// Reads responses off one connection, keeping bytes past the current one.
@@ -27,7 +27,7 @@ impl ResponseReader {
     }
 
     /// The next response; `Ok(None)` if `stop` says to give up while waiting.
-    async fn next(&mut self, io: &mut Io, stop: Option<(&Conn, &Env)>) -> Result<Option<Response>, String> {
+    async fn next(&mut self, io: &mut Stream, stop: Option<(&Conn, &Env)>) -> Result<Option<Response>, String> {
         loop {
             if let Parsed::Complete(response, used) = parse_response(&self.buf[..self.filled], false)? {
                 self.consume(used);
@@ -89,7 +89,7 @@ async fn until_drain_end(conn: &Conn, env: &Env) {
 ///
 /// # Errors
 /// I/O errors, non-2xx statuses, or an `initialize` answer that is missing or an error.
-pub async fn handshake(io: &mut Io, path: &str, host: &str) -> Result<(Vec<u8>, PostHead), String> {
+pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u8>, PostHead), String> {
     let mut reader = ResponseReader::new(Vec::new());
     let mut out = Vec::new();
     let body = request::initialize(false);
@@ -128,7 +128,7 @@ pub async fn handshake(io: &mut Io, path: &str, host: &str) -> Result<(Vec<u8>, 
 
 /// Runs the workload on one session: POST, wait for the answer, repeat (closed loop), or
 /// POST at the scheduled times when the previous answer is in (open loop).
-pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
+pub async fn drive(mut io: Stream, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
     let mut reader = ResponseReader::new(leftover);
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);

@@ -1,12 +1,13 @@
-//! The byte streams loadgen drives (TCP, or a Unix socket pair to a spawned stdio server),
-//! and a one-waiter wake-up signal for tasks on the same executor.
+//! The byte streams loadgen drives, all [`Stream`]s of the worker's ring (TCP, or a Unix
+//! socket pair to a spawned stdio server), and a one-waiter wake-up signal for tasks on the
+//! same loop.
 
-use futures_lite::io::{AsyncRead, AsyncWrite};
+use ringmcp_ring::Stream;
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
@@ -33,93 +34,47 @@ impl std::fmt::Debug for CpuSet {
     }
 }
 
-/// One connection's byte stream.
-pub enum Io {
-    /// A TCP connection.
-    Tcp(glommio::net::TcpStream),
-    /// Our end of the socket pair whose other end is a child's stdin and stdout.
-    Unix(glommio::net::UnixStream),
+/// Connects over TCP through the ring, with Nagle off (requests are batched by us, not by the
+/// kernel).
+pub async fn connect_tcp(addr: SocketAddr) -> io::Result<Stream> {
+    let stream = Stream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
-impl Io {
-    /// Connects over TCP with Nagle off (requests are batched by us, not by the kernel).
-    pub async fn connect_tcp(addr: SocketAddr) -> io::Result<Io> {
-        let stream = glommio::net::TcpStream::connect(addr).await.map_err(io::Error::from)?;
-        stream.set_nodelay(true).map_err(io::Error::from)?;
-        Ok(Io::Tcp(stream))
-    }
-
-    /// Spawns `argv` with its stdin and stdout both on one end of a Unix socket pair, and
-    /// returns the other end. The child's stderr is inherited unless `quiet`. The child runs
-    /// on `affinity` (the CPUs loadgen was allowed at start), not on the pinned worker's CPU
-    /// it would otherwise inherit.
-    ///
-    /// A socket rather than pipes so that io_uring can poll it like the TCP path; a stdio
-    /// server reading stdin with read(2) cannot tell the difference.
-    pub fn spawn_stdio(argv: &[String], quiet: bool, affinity: Option<CpuSet>) -> io::Result<(Io, Child)> {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-        let theirs_out = theirs.try_clone()?;
-        let (program, args) = argv.split_first().ok_or_else(|| io::Error::other("empty stdio command"))?;
-        let mut command = Command::new(program);
-        if let Some(CpuSet(mask)) = affinity {
-            // SAFETY: the closure runs between fork and exec; it only makes one syscall
-            // (async-signal-safe) on a copy of the mask it owns, and allocates nothing.
-            unsafe {
-                command.pre_exec(move || {
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mask);
-                    Ok(())
-                });
-            }
+/// Spawns `argv` with its stdin and stdout both on one end of a Unix socket pair, and returns
+/// the other end on this thread's ring. The child's stderr is inherited unless `quiet`. The
+/// child runs on `affinity` (the CPUs loadgen was allowed at start), not on the pinned
+/// worker's CPU it would otherwise inherit.
+///
+/// A socket rather than pipes so that the ring receives from it like from a TCP connection
+/// (multishot recv); a stdio server reading stdin with read(2) cannot tell the difference.
+pub fn spawn_stdio(argv: &[String], quiet: bool, affinity: Option<CpuSet>) -> io::Result<(Stream, Child)> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let theirs_out = theirs.try_clone()?;
+    let (program, args) = argv.split_first().ok_or_else(|| io::Error::other("empty stdio command"))?;
+    let mut command = Command::new(program);
+    if let Some(CpuSet(mask)) = affinity {
+        // SAFETY: the closure runs between fork and exec; it only makes one syscall
+        // (async-signal-safe) on a copy of the mask it owns, and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mask);
+                Ok(())
+            });
         }
-        let child = command
-            .args(args)
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::from(OwnedFd::from(theirs_out)))
-            .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("spawning `{program}`: {e}")))?;
-        ours.set_nonblocking(true)?;
-        let fd = ours.into_raw_fd();
-        // SAFETY: `fd` was just released by `into_raw_fd`, so it is open and owned by nobody
-        // else; the glommio stream takes over closing it.
-        let stream = unsafe { glommio::net::UnixStream::from_raw_fd(fd) };
-        Ok((Io::Unix(stream), child))
     }
+    let child = command
+        .args(args)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
+        .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("spawning `{program}`: {e}")))?;
+    Ok((Stream::from_socket(OwnedFd::from(ours)), child))
 }
 
-impl AsyncRead for Io {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Unix(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Io::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_close(cx),
-            Io::Unix(s) => Pin::new(s).poll_close(cx),
-        }
-    }
-}
-
-/// A wake-up for one waiting task on this executor: `notify` sets a flag and wakes the
+/// A wake-up for one waiting task on this loop: `notify` sets a flag and wakes the
 /// waiter; `notified` completes once the flag is set, clearing it. Several notifies before
 /// the waiter runs collapse into one.
 #[derive(Default)]

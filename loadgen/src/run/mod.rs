@@ -18,8 +18,8 @@ use crate::procstat;
 use crate::report::{self, Measured, Report, RunShape, ServerStats};
 use crate::request::{Template, Workload};
 use crate::target::Target;
-use glommio::{LocalExecutorBuilder, Placement};
 use hdrhistogram::Histogram;
+use ringmcp_ring::IoPathChoice;
 use state::Shared;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::{Acquire, Release};
@@ -56,6 +56,8 @@ pub struct RunConfig {
     pub server_pid: Option<u32>,
     /// No progress lines (and stdio children's stderr goes to /dev/null).
     pub quiet: bool,
+    /// The I/O path asked of every worker's ring.
+    pub io_path: IoPathChoice,
 }
 
 /// A finished run.
@@ -128,7 +130,8 @@ pub fn validate(config: &RunConfig) -> Result<(), String> {
 ///
 /// # Errors
 /// Invalid settings, an unresolvable address, too low a file-descriptor limit, or a worker
-/// that could not start (e.g. a CPU that is not online).
+/// that could not start (a CPU that is not online, a ring the kernel refuses, `--io-path
+/// multishot` on a kernel without it) or failed.
 pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
     validate(config)?;
     let addr = match &config.target {
@@ -165,19 +168,67 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
             shared: shared.clone(),
             plan: plan.clone(),
         };
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("loadgen-{index}"))
-            .io_memory(limits::IO_MEMORY_BYTES)
-            .spawn(move || worker::run(ctx))
-            .map_err(|e| format!("starting a worker on CPU {cpu}: {e}"))?;
-        handles.push(handle);
+        let ring = ringmcp_ring::Builder::new().pin(cpu).io_path(config.io_path);
+        let spawned = std::thread::Builder::new().name(format!("loadgen-{index}")).spawn(move || {
+            let _ended = WorkerEnd { shared: ctx.shared.clone(), index };
+            ring.run(worker::run(ctx))
+        });
+        match spawned {
+            Ok(handle) => handles.push((cpu, handle)),
+            Err(e) => {
+                // The workers already started give up at the start signal.
+                shared.aborted.store(true, Release);
+                return Err(format!("starting a worker thread for CPU {cpu}: {e}"));
+            }
+        }
     }
     let server = supervise(config, &shared);
     let mut results = Vec::with_capacity(workers);
-    for handle in handles {
-        results.push(handle.join().map_err(|e| format!("a worker failed: {e}"))?);
+    let mut failure = None;
+    for (cpu, handle) in handles {
+        let reason = match handle.join() {
+            Ok(Ok(result)) => {
+                results.push(result);
+                continue;
+            }
+            Ok(Err(e)) => format!("the worker on CPU {cpu}: {e}"),
+            Err(_) => format!("the worker on CPU {cpu} panicked"),
+        };
+        failure.get_or_insert(reason);
+    }
+    if let Some(failure) = failure {
+        return Err(failure);
     }
     Ok(merge(config, &shared, &results, server))
+}
+
+/// Ends a worker's part in the run however its thread ends. A worker that returns normally
+/// has marked itself done; one whose ring failed (or that panicked) has not, and then the
+/// run is aborted and the worker marked connected and done, so that neither the main thread
+/// nor the other workers wait for it.
+struct WorkerEnd {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Drop for WorkerEnd {
+    fn drop(&mut self) {
+        let slot = &self.shared.slots[self.index];
+        if !slot.done.load(Acquire) {
+            self.shared.aborted.store(true, Release);
+            slot.connected.store(true, Release);
+            slot.done.store(true, Release);
+        }
+    }
+}
+
+/// The name of an `--io-path` choice, as the report shows it.
+pub fn io_path_name(choice: IoPathChoice) -> &'static str {
+    match choice {
+        IoPathChoice::Auto => "auto",
+        IoPathChoice::Multishot => "multishot",
+        IoPathChoice::Fallback => "fallback",
+    }
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, String> {
@@ -204,6 +255,9 @@ fn supervise(config: &RunConfig, shared: &Shared) -> Option<ServerStats> {
             );
             next_print += Duration::from_secs(1);
         }
+    }
+    if shared.aborted.load(Acquire) {
+        return None;
     }
     let established = shared.sum(|s| &s.up);
     shared.established.store(established, Release);
@@ -245,6 +299,17 @@ fn supervise(config: &RunConfig, shared: &Shared) -> Option<ServerStats> {
         _ => 0.0,
     };
     Some(ServerStats { peak_rss_kib: end.peak_rss_kib, rss_kib: end.rss_kib, cpu_s: (cpu_s * 100.0).round() / 100.0 })
+}
+
+/// The I/O paths the workers' rings ran, each named once (one on any one kernel).
+fn io_paths_used(results: &[WorkerResult]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for r in results {
+        if !names.contains(&r.io_path.as_str()) {
+            names.push(r.io_path.as_str());
+        }
+    }
+    names.join(",")
 }
 
 #[derive(Clone, Copy, Default)]
@@ -309,6 +374,7 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
         rate: config.rate,
         duration_s: config.duration.as_secs_f64(),
         warmup_s: config.warmup.as_secs_f64(),
+        io_path: io_path_name(config.io_path).to_string(),
     };
     let send_lag = config.rate.map(|_| &send_lag);
     let measured = Measured {
@@ -319,6 +385,7 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
         established,
         connect_all_us,
         server,
+        io_path_used: io_paths_used(results),
     };
     let report = Report::new(shape, measured);
     debug_assert_eq!(

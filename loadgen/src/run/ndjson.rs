@@ -4,10 +4,10 @@
 use crate::answer::{self, Message, Outcome};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES};
 use crate::request::{self, Template, INITIALIZE_ID};
-use crate::run::io::Io;
 use crate::run::state::{Conn, Env};
 use futures_lite::future;
-use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use ringmcp_ring::Stream;
 use std::rc::Rc;
 
 /// Sends `initialize`, waits for its answer, sends `notifications/initialized`. Returns the
@@ -15,7 +15,7 @@ use std::rc::Rc;
 ///
 /// # Errors
 /// I/O errors, the stream closing, an error answer, or any other answer first.
-pub async fn handshake(io: &mut Io) -> Result<Vec<u8>, String> {
+pub async fn handshake(io: &mut Stream) -> Result<Vec<u8>, String> {
     io.write_all(&request::initialize(true)).await.map_err(|e| format!("sending initialize: {e}"))?;
     let mut buf = vec![0u8; READ_BUFFER_MIN_BYTES];
     let (mut filled, mut start) = (0, 0);
@@ -57,18 +57,21 @@ fn snippet(line: &[u8]) -> String {
 
 /// Runs the workload on one established session until the window ends and its answers are
 /// in (or the drain deadline passes, or the connection fails).
-pub async fn drive(io: Io, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
-    let (reader, writer) = futures_lite::io::split(io);
+///
+/// The reader and the writer are two tasks on one stream (the ring keeps a waker for each
+/// direction), so a writer held back by a full send queue never stops the answers from being
+/// read.
+pub async fn drive(stream: Stream, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
+    let stream = Rc::new(stream);
     let writer_task = {
-        let (conn, env) = (conn.clone(), env.clone());
-        glommio::spawn_local(async move {
-            let mut writer = writer;
-            write_requests(&mut writer, &conn, &env, &Lines(&env.template)).await;
+        let (stream, conn, env) = (stream.clone(), conn.clone(), env.clone());
+        ringmcp_ring::spawn(async move {
+            write_requests(&mut &*stream, &conn, &env, &Lines(&env.template)).await;
             conn.writer_done.set(true);
             conn.to_reader.notify();
         })
     };
-    read_loop(reader, leftover, &conn, &env).await;
+    read_loop(&*stream, leftover, &conn, &env).await;
     writer_task.await;
 }
 
@@ -91,12 +94,7 @@ impl Outbox for Lines<'_> {
 }
 
 /// Sends the workload, closed or open loop, until the window ends or the connection closes.
-pub async fn write_requests<S: AsyncWrite + Unpin>(
-    writer: &mut WriteHalf<S>,
-    conn: &Conn,
-    env: &Env,
-    outbox: &impl Outbox,
-) {
+pub async fn write_requests<S: AsyncWrite + Unpin>(writer: &mut S, conn: &Conn, env: &Env, outbox: &impl Outbox) {
     match env.rate {
         None => write_closed_loop(writer, conn, env, outbox).await,
         Some(rate) => write_open_loop(writer, conn, env, rate, outbox).await,
@@ -104,13 +102,10 @@ pub async fn write_requests<S: AsyncWrite + Unpin>(
 }
 
 /// Closed loop: W requests in flight; each answer lets the writer send one more. All ready
-/// requests (and control bytes) go out in one write per wakeup.
-async fn write_closed_loop<S: AsyncWrite + Unpin>(
-    writer: &mut WriteHalf<S>,
-    conn: &Conn,
-    env: &Env,
-    outbox: &impl Outbox,
-) {
+/// requests (and control bytes) go out in one write per wakeup, and the ring sends the writes
+/// of every connection of the loop's turn together, so a batch of answers read in one turn is
+/// replaced by one send per connection.
+async fn write_closed_loop<S: AsyncWrite + Unpin>(writer: &mut S, conn: &Conn, env: &Env, outbox: &impl Outbox) {
     let mut out = Vec::with_capacity(env.template.len(u64::MAX) * env.inflight as usize);
     conn.ready.set(env.inflight);
     loop {
@@ -135,7 +130,7 @@ async fn write_closed_loop<S: AsyncWrite + Unpin>(
 /// Open loop: requests go out at their scheduled times whatever the answers do, up to the
 /// in-flight cap; latency counts from the scheduled time.
 async fn write_open_loop<S: AsyncWrite + Unpin>(
-    writer: &mut WriteHalf<S>,
+    writer: &mut S,
     conn: &Conn,
     env: &Env,
     rate: f64,
@@ -196,8 +191,10 @@ fn issue(
     }
 }
 
-/// Writes `out` whole; false if the connection failed or closed meanwhile.
-pub async fn write<S: AsyncWrite + Unpin>(writer: &mut WriteHalf<S>, out: &[u8], conn: &Conn, env: &Env) -> bool {
+/// Writes `out` whole; false if the connection failed or closed meanwhile. On the ring a write
+/// only queues the bytes for the loop's next send, so this completes without yielding unless
+/// the stream's send queue is full (then it waits for the send in flight).
+pub async fn write<S: AsyncWrite + Unpin>(writer: &mut S, out: &[u8], conn: &Conn, env: &Env) -> bool {
     let written = future::or(async { Some(writer.write_all(out).await) }, async {
         conn.closed().await;
         None
@@ -213,7 +210,7 @@ pub async fn write<S: AsyncWrite + Unpin>(writer: &mut WriteHalf<S>, out: &[u8],
     }
 }
 
-async fn read_loop<S: AsyncRead + Unpin>(mut reader: ReadHalf<S>, leftover: Vec<u8>, conn: &Conn, env: &Env) {
+async fn read_loop<S: AsyncRead + Unpin>(mut reader: S, leftover: Vec<u8>, conn: &Conn, env: &Env) {
     let initial = (env.inflight as usize * 256).clamp(READ_BUFFER_MIN_BYTES, READ_BUFFER_MAX_BYTES);
     let mut buf = leftover;
     let mut filled = buf.len();

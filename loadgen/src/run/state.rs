@@ -1,5 +1,5 @@
 //! State of a run: what workers publish across threads (`Shared`), what one worker's tasks
-//! share on its executor (`Env`), and what one connection's reader and writer share (`Conn`).
+//! share on its ring loop (`Env`), and what one connection's reader and writer share (`Conn`).
 
 use crate::accounting::{Counts, Pending, Window};
 use crate::report;
@@ -22,6 +22,9 @@ pub struct Shared {
     pub start_ns: AtomicU64,
     /// Connections established over all workers; published before `start_ns`.
     pub established: AtomicU64,
+    /// A worker's thread ended before its work was done (its ring could not be set up, or it
+    /// failed or panicked): the others give up instead of waiting for the start.
+    pub aborted: AtomicBool,
     /// One per worker.
     pub slots: Vec<Slot>,
 }
@@ -33,6 +36,7 @@ impl Shared {
             epoch: Instant::now(),
             start_ns: AtomicU64::new(0),
             established: AtomicU64::new(0),
+            aborted: AtomicBool::new(false),
             slots: (0..workers).map(|_| Slot::default()).collect(),
         }
     }
@@ -142,10 +146,7 @@ impl Env {
 
     /// Sleeps until `at_ns` (returns at once if it has passed).
     pub async fn sleep_until(&self, at_ns: u64) {
-        let now = self.now_ns();
-        if at_ns > now {
-            glommio::timer::sleep(Duration::from_nanos(at_ns - now)).await;
-        }
+        ringmcp_ring::Sleep::until(self.epoch + Duration::from_nanos(at_ns)).await;
     }
 
     /// The open-loop schedule of `conn`: its share of `rate`, phased by its index so that

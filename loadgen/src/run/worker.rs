@@ -1,16 +1,16 @@
-//! One worker: a glommio executor pinned to one CPU that connects its share of the
+//! One worker: a ring loop (`ringmcp_ring`) pinned to one CPU that connects its share of the
 //! connections, waits for the common start, drives them, and hands back its counters.
 
 use crate::accounting::{Counts, Window};
 use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
-use crate::run::io::Io;
+use crate::run::io;
 use crate::run::state::{Conn, Env, Shared};
 use crate::run::{http, ndjson, ws, Plan};
 use crate::target::Target;
-use futures_lite::future;
-use glommio::sync::Semaphore;
+use async_lock::Semaphore;
 use hdrhistogram::Histogram;
+use ringmcp_ring::{IoPath, Stream};
 use std::cell::RefCell;
 use std::future::Future;
 use std::process::Child;
@@ -45,30 +45,33 @@ pub struct WorkerResult {
     pub connected_at_us: u64,
     /// The first connection failure's reason, if any.
     pub first_error: Option<String>,
+    /// The I/O path its ring ran.
+    pub io_path: IoPath,
 }
 
 /// A connection that finished the handshake.
 struct Established {
     index: usize,
-    io: Io,
+    stream: Stream,
     leftover: Vec<u8>,
     http_head: Option<crate::http::PostHead>,
     child: Option<Child>,
 }
 
-/// The worker's whole life.
+/// The worker's whole life, on its ring loop.
 pub async fn run(ctx: WorkerCtx) -> WorkerResult {
+    let io_path = ringmcp_ring::io_path().unwrap_or_else(|| unreachable!("workers run on a ring loop"));
     let slot = &ctx.shared.slots[ctx.index];
     let mut counts = Counts::default();
     let (established, connect, first_error) = connect_phase(&ctx, &mut counts).await;
     let connected_at_us = ctx.shared.epoch.elapsed().as_micros() as u64;
     slot.connected.store(true, Release);
-    let start_ns = loop {
-        let start = ctx.shared.start_ns.load(Acquire);
-        if start != 0 {
-            break start;
-        }
-        glommio::timer::sleep(Duration::from_millis(1)).await;
+    let Some(start_ns) = start_signal(&ctx.shared).await else {
+        // Another worker could not start: the run is off; close what was connected.
+        reap(established.into_iter().filter_map(|e| e.child).collect()).await;
+        slot.done.store(true, Release);
+        let send_lag = report::histogram();
+        return WorkerResult { counts, connect, send_lag, established: 0, connected_at_us, first_error, io_path };
     };
     let plan = &ctx.plan;
     let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
@@ -103,13 +106,13 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
         children.extend(e.child);
         let env = env.clone();
         tasks.push(match (e.http_head, &ws_frames) {
-            (Some(head), _) => glommio::spawn_local(http::drive(e.io, e.leftover, head, conn, env)),
-            (None, Some(frames)) => glommio::spawn_local(ws::drive(e.io, e.leftover, frames.clone(), conn, env)),
-            (None, None) => glommio::spawn_local(ndjson::drive(e.io, e.leftover, conn, env)),
+            (Some(head), _) => ringmcp_ring::spawn(http::drive(e.stream, e.leftover, head, conn, env)),
+            (None, Some(frames)) => ringmcp_ring::spawn(ws::drive(e.stream, e.leftover, frames.clone(), conn, env)),
+            (None, None) => ringmcp_ring::spawn(ndjson::drive(e.stream, e.leftover, conn, env)),
         });
     }
-    let control = glommio::spawn_local(control(env.clone()));
-    let publisher = glommio::spawn_local(publish_loop(env.clone(), ctx.shared.clone(), ctx.index));
+    let control = ringmcp_ring::spawn(control(env.clone()));
+    let publisher = ringmcp_ring::spawn(publish_loop(env.clone(), ctx.shared.clone(), ctx.index));
     for task in tasks {
         task.await;
     }
@@ -121,27 +124,37 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     let counts = env.counts.take();
     let send_lag = env.send_lag.replace(report::histogram());
     let first_error = first_error.or_else(|| env.first_failure.take());
-    WorkerResult { counts, connect, send_lag, established: established_n, connected_at_us, first_error }
+    WorkerResult { counts, connect, send_lag, established: established_n, connected_at_us, first_error, io_path }
+}
+
+/// Waits for the main thread's start time (ns since the epoch); `None` if the run was
+/// aborted instead.
+async fn start_signal(shared: &Shared) -> Option<u64> {
+    loop {
+        match shared.start_ns.load(Acquire) {
+            0 if shared.aborted.load(Acquire) => return None,
+            0 => ringmcp_ring::sleep(Duration::from_millis(1)).await,
+            start => return Some(start),
+        }
+    }
 }
 
 /// Opens this worker's connections (paced by `--ramp-per-s`, at most
 /// `HANDSHAKES_PER_WORKER_MAX` at once) and records each one's connect time.
 async fn connect_phase(ctx: &WorkerCtx, counts: &mut Counts) -> (Vec<Established>, Histogram<u64>, Option<String>) {
-    let semaphore = Rc::new(Semaphore::new(HANDSHAKES_PER_WORKER_MAX as u64));
+    let semaphore = Arc::new(Semaphore::new(HANDSHAKES_PER_WORKER_MAX));
     let mut tasks = Vec::with_capacity(ctx.conns.len());
     for &index in &ctx.conns {
         if let Some(rate) = ctx.plan.ramp_per_s {
             let at = Duration::from_secs_f64(index as f64 / rate);
             let now = ctx.shared.epoch.elapsed();
             if at > now {
-                glommio::timer::sleep(at - now).await;
+                ringmcp_ring::sleep(at - now).await;
             }
         }
-        let Ok(permit) = semaphore.acquire_static_permit(1).await else {
-            break;
-        };
+        let permit = semaphore.acquire_arc().await;
         let (shared, plan, worker) = (ctx.shared.clone(), ctx.plan.clone(), ctx.index);
-        tasks.push(glommio::spawn_local(async move {
+        tasks.push(ringmcp_ring::spawn(async move {
             let started = shared.epoch.elapsed();
             let result = establish(index, &plan).await;
             let connect_us = (shared.epoch.elapsed() - started).as_micros() as u64;
@@ -174,20 +187,20 @@ async fn connect_phase(ctx: &WorkerCtx, counts: &mut Counts) -> (Vec<Established
 
 /// Connects (or spawns) and handshakes connection `index` within the timeout.
 async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
-    let (mut io, mut child) = match &plan.target {
+    let (mut stream, mut child) = match &plan.target {
         Target::Stdio { argv } => {
-            let (io, child) = Io::spawn_stdio(argv, plan.quiet, plan.affinity).map_err(|e| e.to_string())?;
-            (Some(io), Some(child))
+            let (stream, child) = io::spawn_stdio(argv, plan.quiet, plan.affinity).map_err(|e| e.to_string())?;
+            (Some(stream), Some(child))
         }
         _ => (None, None),
     };
     let target = &plan.target;
     let result = with_timeout(plan.timeout, async {
-        let mut io = match io.take() {
-            Some(io) => io,
+        let mut io = match stream.take() {
+            Some(stream) => stream,
             None => {
                 let addr = plan.addr.ok_or("no address")?;
-                Io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?
+                io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?
             }
         };
         let (leftover, http_head) = match target {
@@ -205,7 +218,7 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
     })
     .await;
     match result {
-        Ok((io, leftover, http_head)) => Ok(Established { index, io, leftover, http_head, child }),
+        Ok((stream, leftover, http_head)) => Ok(Established { index, stream, leftover, http_head, child }),
         Err(reason) => {
             if let Some(child) = child.as_mut() {
                 let _ = child.kill();
@@ -217,11 +230,9 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
 }
 
 async fn with_timeout<T>(timeout: Duration, work: impl Future<Output = Result<T, String>>) -> Result<T, String> {
-    future::or(work, async {
-        glommio::timer::sleep(timeout).await;
-        Err(format!("no handshake within {} ms", timeout.as_millis()))
-    })
-    .await
+    ringmcp_ring::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(format!("no handshake within {} ms", timeout.as_millis())))
 }
 
 /// Ends the window on every connection at its end, and the drain at the deadline.
@@ -240,7 +251,7 @@ async fn control(env: Rc<Env>) {
 
 async fn publish_loop(env: Rc<Env>, shared: Arc<Shared>, index: usize) {
     loop {
-        glommio::timer::sleep(Duration::from_millis(PUBLISH_INTERVAL_MS)).await;
+        ringmcp_ring::sleep(Duration::from_millis(PUBLISH_INTERVAL_MS)).await;
         env.publish(&shared.slots[index]);
     }
 }
@@ -252,7 +263,7 @@ async fn reap(mut children: Vec<Child>) {
         if children.is_empty() {
             return;
         }
-        glommio::timer::sleep(Duration::from_millis(10)).await;
+        ringmcp_ring::sleep(Duration::from_millis(10)).await;
     }
     for mut child in children {
         let _ = child.kill();

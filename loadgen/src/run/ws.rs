@@ -7,12 +7,12 @@
 use crate::answer::{self, Message, Outcome};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES, WS_CLOSE_WRITE_TIMEOUT_MS};
 use crate::request::{self, INITIALIZE_ID};
-use crate::run::io::Io;
 use crate::run::ndjson::{self, Outbox};
 use crate::run::state::{Conn, Env};
 use crate::ws::{self, Decoder, Event, FrameError, Opcode, RequestFrames, FRAME_HEADER_BYTES_MAX};
 use futures_lite::future;
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt, ReadHalf};
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use ringmcp_ring::Stream;
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
@@ -43,7 +43,7 @@ pub fn random_mask() -> [u8; 4] {
 /// # Errors
 /// I/O errors, a refused or wrong upgrade, a close frame or protocol error, an error answer,
 /// or any other answer first.
-pub async fn handshake(io: &mut Io, path: &str, host: &str, mask: [u8; 4]) -> Result<Vec<u8>, String> {
+pub async fn handshake(io: &mut Stream, path: &str, host: &str, mask: [u8; 4]) -> Result<Vec<u8>, String> {
     let mut input = upgrade(io, path, host).await?;
     let mut out = Vec::new();
     ws::write_frame(&mut out, Opcode::Text, &request::initialize(false), mask);
@@ -69,7 +69,7 @@ pub async fn handshake(io: &mut Io, path: &str, host: &str, mask: [u8; 4]) -> Re
 }
 
 /// Sends the upgrade request and checks the 101; returns the input past its head.
-async fn upgrade(io: &mut Io, path: &str, host: &str) -> Result<Input, String> {
+async fn upgrade(io: &mut Stream, path: &str, host: &str) -> Result<Input, String> {
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&random_u64().to_ne_bytes());
     nonce[8..].copy_from_slice(&random_u64().to_ne_bytes());
@@ -149,7 +149,7 @@ impl Input {
     }
 
     /// Reads more bytes, making room first.
-    async fn read(&mut self, io: &mut Io, what: &str) -> Result<(), String> {
+    async fn read(&mut self, io: &mut Stream, what: &str) -> Result<(), String> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
@@ -208,13 +208,14 @@ impl Outbox for Frames<'_> {
 
 /// Runs the workload on one established session until the window ends and its answers are
 /// in (or the drain deadline passes, or the connection fails), then sends a close frame.
-pub async fn drive(io: Io, leftover: Vec<u8>, requests: Rc<RequestFrames>, conn: Rc<Conn>, env: Rc<Env>) {
+pub async fn drive(stream: Stream, leftover: Vec<u8>, requests: Rc<RequestFrames>, conn: Rc<Conn>, env: Rc<Env>) {
     let control =
         Rc::new(Control { mask: requests.mask(), out: RefCell::new(Vec::new()), close_queued: Cell::new(false) });
-    let (reader, mut writer) = futures_lite::io::split(io);
+    let stream = Rc::new(stream);
     let writer_task = {
-        let (conn, env, control) = (conn.clone(), env.clone(), control.clone());
-        glommio::spawn_local(async move {
+        let (stream, conn, env, control) = (stream.clone(), conn.clone(), env.clone(), control.clone());
+        ringmcp_ring::spawn(async move {
+            let mut writer = &*stream;
             let outbox = Frames { requests: &requests, control: &control };
             ndjson::write_requests(&mut writer, &conn, &env, &outbox).await;
             conn.writer_done.set(true);
@@ -238,14 +239,16 @@ pub async fn drive(io: Io, leftover: Vec<u8>, requests: Rc<RequestFrames>, conn:
             }
             control.close(&ws::CLOSE_NORMAL.to_be_bytes());
             outbox.control(&mut out);
-            let _ = future::or(async { writer.write_all(&out).await.ok() }, async {
-                glommio::timer::sleep(Duration::from_millis(WS_CLOSE_WRITE_TIMEOUT_MS)).await;
-                None
+            // The ring drops what is still queued when the stream goes: wait until the close
+            // frame is sent (close), but not for long.
+            let _ = ringmcp_ring::timeout(Duration::from_millis(WS_CLOSE_WRITE_TIMEOUT_MS), async {
+                writer.write_all(&out).await?;
+                writer.close().await
             })
             .await;
         })
     };
-    read_loop(reader, leftover, &conn, &env, &control).await;
+    read_loop(&stream, leftover, &conn, &env, &control).await;
     writer_task.await;
 }
 
@@ -257,7 +260,7 @@ enum Ending {
     Protocol(FrameError),
 }
 
-async fn read_loop(mut reader: ReadHalf<Io>, leftover: Vec<u8>, conn: &Conn, env: &Env, control: &Control) {
+async fn read_loop(mut reader: &Stream, leftover: Vec<u8>, conn: &Conn, env: &Env, control: &Control) {
     let initial = (env.inflight as usize * 256).clamp(READ_BUFFER_MIN_BYTES, READ_BUFFER_MAX_BYTES);
     let mut decoder = Decoder::new(MESSAGE_MAX_BYTES);
     let mut filled = leftover.len();
