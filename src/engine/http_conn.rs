@@ -4,6 +4,7 @@
 //! `/health`, `/ready`, `/metrics`.
 
 use super::core::CoreCtx;
+use super::mailbox;
 use super::sse::{Call, Reply};
 use super::streamable;
 use crate::http::{self, Head, HeadError};
@@ -137,14 +138,14 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
 /// (a core stuck behind its inbox does not hold the connection forever). Once picked up it
 /// runs as long as it needs.
 async fn first_reply(
-    rx: &flume::Receiver<Reply>,
+    rx: &mailbox::Receiver<Reply>,
     taken: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-) -> Option<Result<Reply, flume::RecvError>> {
-    let Some(taken) = taken else { return Some(rx.recv_async().await) };
+) -> Option<Option<Reply>> {
+    let Some(taken) = taken else { return Some(rx.recv().await) };
     let deadline = Duration::from_millis(crate::limits::FORWARD_PICKUP_TIMEOUT_MS);
-    match ringmcp_ring::timeout(deadline, rx.recv_async()).await {
+    match ringmcp_ring::timeout(deadline, rx.recv()).await {
         Ok(r) => Some(r),
-        Err(_) if taken.load(std::sync::atomic::Ordering::Acquire) => Some(rx.recv_async().await),
+        Err(_) if taken.load(std::sync::atomic::Ordering::Acquire) => Some(rx.recv().await),
         Err(_) => None,
     }
 }
@@ -490,13 +491,13 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
     core: &Rc<CoreCtx>,
     io: &mut IO,
     out: &mut Vec<u8>,
-    (rx, taken): (flume::Receiver<Reply>, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>),
+    (rx, taken): (mailbox::Receiver<Reply>, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>),
     keep_alive: bool,
     input: Input<'_>,
     cors: &[(&str, String)],
 ) -> std::io::Result<bool> {
     let first = match first_reply(&rx, taken).await {
-        Some(Ok(r)) => r,
+        Some(Some(r)) => r,
         None => {
             let status = refusal(
                 out,
@@ -509,7 +510,7 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
             io.write_all(out).await?;
             return Ok(true);
         }
-        Some(Err(_)) => {
+        Some(None) => {
             let status = refusal(out, 500, "Internal Server Error: the session's core did not answer", false, &[]);
             core.metrics.record_http_status(status);
             io.write_all(out).await?;
@@ -564,7 +565,7 @@ async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
     core: &Rc<CoreCtx>,
     io: &mut IO,
     out: &mut Vec<u8>,
-    rx: flume::Receiver<Reply>,
+    rx: mailbox::Receiver<Reply>,
     buf: &mut Vec<u8>,
     key: u64,
 ) -> std::io::Result<bool> {
@@ -576,7 +577,7 @@ async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
             out.clear();
         }
         let next = {
-            let reply = async { Wake::Reply(rx.recv_async().await.ok()) };
+            let reply = async { Wake::Reply(rx.recv().await) };
             let client = poll_fn(|cx| {
                 // Draining: the stream ends; the client may resume it elsewhere.
                 if core.draining.get() {
@@ -609,7 +610,7 @@ async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
             }
             Wake::Reply(Some(Reply::Event(e))) => {
                 http::write_chunk(out, &e);
-                while let Ok(more) = rx.try_recv() {
+                while let Some(more) = rx.try_recv() {
                     match more {
                         Reply::Event(e) => http::write_chunk(out, &e),
                         _ => {

@@ -2,6 +2,7 @@
 //! which does not own its session goes to the owner here, and the answers come back over the
 //! channel it carries; scrapes of /health and /metrics ask every core the same way.
 
+use super::mailbox;
 use super::metrics::CoreSnapshot;
 use super::sse::{Call, Reply};
 use std::sync::atomic::AtomicBool;
@@ -10,22 +11,22 @@ use std::sync::Arc;
 /// One message to a core.
 pub(crate) enum CoreMsg {
     /// Serve a Streamable HTTP call for a session this core owns; set the flag when taking it.
-    Http(Call, flume::Sender<Reply>, Arc<AtomicBool>),
+    Http(Call, mailbox::Sender<Reply>, Arc<AtomicBool>),
     /// Report this core's counters.
-    Scrape(flume::Sender<CoreSnapshot>),
+    Scrape(mailbox::Sender<CoreSnapshot>),
 }
 
 /// Every core's inbox, indexed by core.
 #[derive(Clone, Default)]
 pub(crate) struct Mesh {
-    inboxes: Vec<flume::Sender<CoreMsg>>,
+    inboxes: Vec<mailbox::Sender<CoreMsg>>,
 }
 
 impl Mesh {
     /// Inboxes for `cores` cores: the mesh (cloned into every core) and each core's receiver.
-    pub fn new(cores: usize) -> (Mesh, Vec<flume::Receiver<CoreMsg>>) {
+    pub fn new(cores: usize) -> (Mesh, Vec<mailbox::Receiver<CoreMsg>>) {
         let (inboxes, receivers) =
-            (0..cores).map(|_| flume::bounded(crate::limits::MESH_QUEUE_MESSAGES)).unzip::<_, _, Vec<_>, Vec<_>>();
+            (0..cores).map(|_| mailbox::bounded(crate::limits::MESH_QUEUE_MESSAGES)).unzip::<_, _, Vec<_>, Vec<_>>();
         (Mesh { inboxes }, receivers)
     }
 
@@ -36,7 +37,7 @@ impl Mesh {
 
     /// Forwards an HTTP call to its session's owner `core`; the flag it returns turns true
     /// when the owner takes the call. `None` if the owner's inbox is full or it has stopped.
-    pub fn forward(&self, core: usize, call: Call, reply: flume::Sender<Reply>) -> Option<Arc<AtomicBool>> {
+    pub fn forward(&self, core: usize, call: Call, reply: mailbox::Sender<Reply>) -> Option<Arc<AtomicBool>> {
         let taken = Arc::new(AtomicBool::new(false));
         self.send(core, CoreMsg::Http(call, reply, taken.clone())).then_some(taken)
     }

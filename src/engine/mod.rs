@@ -11,6 +11,7 @@ mod frames;
 mod http_conn;
 mod link;
 pub mod listener;
+mod mailbox;
 mod mesh;
 mod metrics;
 mod observe;
@@ -227,8 +228,8 @@ impl Server {
 }
 
 /// Serves this core's inbox until every sender is gone.
-pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<mesh::CoreMsg>) {
-    while let Ok(msg) = inbox.recv_async().await {
+pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: mailbox::Receiver<mesh::CoreMsg>) {
+    while let Some(msg) = inbox.recv().await {
         match msg {
             mesh::CoreMsg::Http(call, reply, taken) => {
                 taken.store(true, std::sync::atomic::Ordering::Release);
@@ -236,7 +237,7 @@ pub(crate) async fn serve_inbox(core: Rc<CoreCtx>, inbox: flume::Receiver<mesh::
                 streamable::handle(&core, call, reply);
             }
             mesh::CoreMsg::Scrape(reply) => {
-                let _ = reply.send(core.snapshot());
+                let _ = reply.try_send(core.snapshot());
             }
         }
     }

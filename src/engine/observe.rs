@@ -2,6 +2,7 @@
 //! (the hot path only touches its own core's plain counters).
 
 use super::core::CoreCtx;
+use super::mailbox;
 use super::mesh::CoreMsg;
 use super::metrics::{self, CoreSnapshot};
 use std::rc::Rc;
@@ -18,7 +19,7 @@ async fn gather(core: &Rc<CoreCtx>) -> Vec<CoreSnapshot> {
     if others <= 1 {
         return snaps;
     }
-    let (tx, rx) = flume::bounded(others);
+    let (tx, rx) = mailbox::bounded(others);
     let mut asked = 0;
     for c in (0..others).filter(|&c| c != core.core) {
         asked += usize::from(core.mesh.send(c, CoreMsg::Scrape(tx.clone())));
@@ -26,9 +27,9 @@ async fn gather(core: &Rc<CoreCtx>) -> Vec<CoreSnapshot> {
     drop(tx);
     let collect = async {
         for _ in 0..asked {
-            match rx.recv_async().await {
-                Ok(s) => snaps.push(s),
-                Err(_) => break,
+            match rx.recv().await {
+                Some(s) => snaps.push(s),
+                None => break,
             }
         }
     };

@@ -3,6 +3,7 @@
 //! replay buffers for resumption ([`HttpState`], [`Stream`]). No core, no I/O: the owner's
 //! handling is in `streamable`, the connection's in `http_conn`.
 
+use super::mailbox;
 use crate::http;
 use crate::mcp::Sink;
 use ringmcp_shards::SessionId;
@@ -51,8 +52,8 @@ pub(crate) enum Reply {
 
 /// The channel one HTTP request's replies travel on: bounded (a slow SSE reader cannot grow
 /// it), with room for the whole replay buffer of `replay_events` and the replies around it.
-pub(crate) fn reply_channel(replay_events: usize) -> (flume::Sender<Reply>, flume::Receiver<Reply>) {
-    flume::bounded(crate::limits::SSE_QUEUE_EVENTS.max(replay_events + 4))
+pub(crate) fn reply_channel(replay_events: usize) -> (mailbox::Sender<Reply>, mailbox::Receiver<Reply>) {
+    mailbox::bounded(crate::limits::SSE_QUEUE_EVENTS.max(replay_events + 4))
 }
 
 /// A Streamable HTTP session's streams, kept by its owner.
@@ -107,7 +108,7 @@ pub(crate) struct Stream {
 
 struct StreamState {
     /// Where events go now (`None` while the client is away).
-    subscriber: Option<flume::Sender<Reply>>,
+    subscriber: Option<mailbox::Sender<Reply>>,
     /// `Stream` was sent: events go out as SSE.
     streaming: bool,
     /// Answer with a stream even if nothing comes before the result.
@@ -126,7 +127,7 @@ impl Stream {
     pub(super) fn new(
         no: u32,
         home: Option<Rc<HttpState>>,
-        reply: flume::Sender<Reply>,
+        reply: mailbox::Sender<Reply>,
         opts: StreamOpts,
     ) -> Rc<Stream> {
         Rc::new(Stream {
@@ -213,7 +214,7 @@ impl Stream {
     }
 
     /// A client resumed after event `seq`: replay the rest, then go on live (or end).
-    pub(super) fn resume(&self, after: Option<u64>, reply: flume::Sender<Reply>) {
+    pub(super) fn resume(&self, after: Option<u64>, reply: mailbox::Sender<Reply>) {
         let mut st = self.state.borrow_mut();
         if let Some(old) = st.subscriber.take() {
             let _ = old.try_send(Reply::End);
@@ -264,7 +265,7 @@ impl StreamState {
             // stream (it may resume from the replay buffer with Last-Event-ID) rather than
             // growing a queue without bound.
             if let Err(e) = s.try_send(reply) {
-                if matches!(e, flume::TrySendError::Full(_)) {
+                if matches!(e, mailbox::SendError::Full(_)) {
                     log::debug!("SSE: a slow reader's stream was ended (its queue was full)");
                 }
                 self.subscriber = None;

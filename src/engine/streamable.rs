@@ -13,6 +13,7 @@
 
 use super::core::CoreCtx;
 use super::dispatch;
+use super::mailbox;
 use super::metrics::method_index;
 use super::sse::{Call, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
 use crate::http;
@@ -23,11 +24,11 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-fn done(reply: &flume::Sender<Reply>, status: u16, body: Vec<u8>) {
+fn done(reply: &mailbox::Sender<Reply>, status: u16, body: Vec<u8>) {
     let _ = reply.try_send(Reply::Done { status, body, session: None });
 }
 
-fn refuse(reply: &flume::Sender<Reply>, status: u16, code: i32, message: &str) {
+fn refuse(reply: &mailbox::Sender<Reply>, status: u16, code: i32, message: &str) {
     done(reply, status, http::rpc_error_body(code, message));
 }
 
@@ -35,7 +36,7 @@ fn refuse(reply: &flume::Sender<Reply>, status: u16, code: i32, message: &str) {
 const TRANSPORT_ERROR: i32 = -32000;
 
 /// Serves one call on the session's owner (this core).
-pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: flume::Sender<Reply>) {
+pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Reply>) {
     match call {
         Call::Post { session, body, prefers_sse, header_version, client } => {
             post(core, session, &body, Post { prefers_sse, header_version, client }, reply)
@@ -48,7 +49,7 @@ pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: flume::Sender<Reply>
     }
 }
 
-fn not_found(reply: &flume::Sender<Reply>) {
+fn not_found(reply: &mailbox::Sender<Reply>) {
     refuse(reply, 404, TRANSPORT_ERROR, "Not Found: unknown or ended session; initialize a new one");
 }
 
@@ -59,7 +60,7 @@ struct Post {
     client: Option<IpAddr>,
 }
 
-fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: flume::Sender<Reply>) {
+fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: mailbox::Sender<Reply>) {
     let Post { prefers_sse, header_version, client } = p;
     let message = match jsonrpc::parse_within(body, core.max_json_depth) {
         Ok(m) => m,
@@ -156,7 +157,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     .detach();
 }
 
-fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: flume::Sender<Reply>) {
+fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: mailbox::Sender<Reply>) {
     let Some(entry) = core.http_session(&id) else { return not_found(&reply) };
     let Some(http_state) = entry.http.clone() else { return not_found(&reply) };
     if let Some((no, seq)) = last_event_id.as_deref().and_then(parse_event_id) {

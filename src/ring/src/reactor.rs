@@ -101,6 +101,8 @@ struct Slot {
     readable: bool,
     /// Waiting for the buffer ring to fill up again before re-arming.
     starved: bool,
+    /// Listed in the reactor's `holding` (it has received bytes in provided buffers).
+    holding: bool,
     /// The buffer a file read is filling.
     file_buf: Vec<u8>,
     accepted: VecDeque<RawFd>,
@@ -137,6 +139,7 @@ impl Slot {
             rx_err: None,
             readable: true,
             starved: false,
+            holding: false,
             file_buf: Vec::new(),
             accepted: VecDeque::new(),
             read_waker: None,
@@ -173,6 +176,8 @@ pub(crate) struct Reactor {
     free: Vec<u32>,
     send_list: Vec<u32>,
     starved_list: Vec<u32>,
+    /// Slots with received bytes still in provided buffers.
+    holding: Vec<u32>,
     spare_bufs: Vec<Vec<u8>>,
     cqes: Vec<(u64, i32, u32)>,
     wake_buf: Box<u64>,
@@ -237,6 +242,7 @@ impl Reactor {
             free: Vec::new(),
             send_list: Vec::new(),
             starved_list: Vec::new(),
+            holding: Vec::new(),
             spare_bufs: Vec::new(),
             cqes: Vec::with_capacity(cq as usize),
             wake_buf: Box::new(0),
@@ -430,7 +436,9 @@ impl Reactor {
             if emptied {
                 match slot.rx.pop_front() {
                     Some(Chunk::Buf { bid, .. }) => bufs.as_mut().expect("buffers").give_back(bid),
-                    Some(Chunk::Owned { buf, .. }) if slot.file_buf.capacity() == 0 => slot.file_buf = buf,
+                    Some(Chunk::Owned { buf, .. }) if slot.kind == Kind::File && slot.file_buf.capacity() == 0 => {
+                        slot.file_buf = buf
+                    }
                     Some(Chunk::Owned { .. }) | None => {}
                 }
             }
@@ -612,6 +620,26 @@ impl Reactor {
         }
     }
 
+    /// Gives back the provided buffers whose bytes their owners did not read in the turn they
+    /// came (a connection that is not reading: backpressure, a handshake's leftover), copying
+    /// the bytes into memory of the connection's own. Owners that read at once (nearly all)
+    /// cost nothing here; without it, a few connections that stop reading would hold the whole
+    /// ring and starve every other connection of the core.
+    fn unpin_buffers(&mut self) {
+        let Some(bufs) = self.bufs.as_mut() else { return };
+        for index in self.holding.drain(..) {
+            let Some(slot) = self.slots[index as usize].as_mut() else { continue };
+            slot.holding = false;
+            for chunk in slot.rx.iter_mut() {
+                if let Chunk::Buf { bid, start, end } = *chunk {
+                    let buf = bufs.bytes(bid, start, end).to_vec();
+                    bufs.give_back(bid);
+                    *chunk = Chunk::Owned { buf, start: 0 };
+                }
+            }
+        }
+    }
+
     /// Arms again the receives that ran out of buffers, oldest first, once a share of the
     /// ring is free, and at most one per free buffer: re-arming them all at once would only
     /// have most of them end with ENOBUFS again (measured: 14 re-arms per request with 64
@@ -657,6 +685,7 @@ impl Reactor {
     /// (`Some(ZERO)`: do not wait). Handles the completions; returns whether the wake eventfd
     /// fired. Wakers to call are appended to `wake`.
     pub fn submit_and_wait(&mut self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> io::Result<(bool, usize)> {
+        self.unpin_buffers();
         self.rearm_starved();
         self.flush_sends();
         self.stats.enters += 1;
@@ -780,6 +809,9 @@ impl Reactor {
                 if slot.live {
                     slot.rx.push_back(Chunk::Buf { bid, start: 0, end: n as u32 });
                     slot.rx_bytes += n as usize;
+                    if !std::mem::replace(&mut slot.holding, true) {
+                        self.holding.push(index);
+                    }
                 } else {
                     self.bufs.as_mut().expect("buffers").give_back(bid);
                 }

@@ -150,3 +150,49 @@ impl std::future::Future for OneShot {
         }
     }
 }
+
+#[test]
+fn connections_that_stop_reading_do_not_starve_the_others() {
+    // The first 8 connections are accepted and never read; their bytes must not keep the
+    // (4-buffer) ring from the connection after them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        Builder::new()
+            .io_path(IoPathChoice::Auto)
+            .recv_buffers(4, 256)
+            .run(async move {
+                let listener = TcpListener::from_fd(OwnedFd::from(listener));
+                let mut idle = Vec::new();
+                loop {
+                    let stream = listener.accept().await.unwrap();
+                    if idle.len() < 8 {
+                        // Armed (one read that takes nothing), then never read again.
+                        let mut none = [0u8; 0];
+                        let _ = (&stream).read(&mut none).await;
+                        ringmcp_ring::spawn(async move {
+                            let mut one = [0u8; 1];
+                            let _ = (&stream).read(&mut one).await;
+                            std::future::pending::<()>().await;
+                            drop(stream);
+                        })
+                        .detach();
+                        idle.push(());
+                    } else {
+                        ringmcp_ring::spawn(serve(stream)).detach();
+                    }
+                }
+            })
+            .unwrap();
+    });
+    let stuck: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(&[b'x'; 2000]).unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    round_trip(port, b"still served\n");
+    drop(stuck);
+}
