@@ -120,27 +120,24 @@ impl std::os::fd::AsFd for Stream {
     }
 }
 
+// A Stream reads and writes as its shared reference does (the reactor keeps the state).
 impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        executor::with(|core| core.reactor.borrow_mut().poll_read(self.handle.slot, cx, buf))
+        Pin::new(&mut &*self).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        executor::with(|core| core.reactor.borrow_mut().poll_write(self.handle.slot, cx, buf))
+        Pin::new(&mut &*self).poll_write(cx, buf)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Queued bytes are handed to the kernel before the loop next waits.
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        executor::with(|core| core.reactor.borrow_mut().poll_drain(self.handle.slot, cx))
+        Pin::new(&mut &*self).poll_close(cx)
     }
 }
 
@@ -159,6 +156,7 @@ impl AsyncWrite for &Stream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Queued bytes are handed to the kernel before the loop next waits.
         Poll::Ready(Ok(()))
     }
 
