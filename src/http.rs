@@ -229,9 +229,12 @@ pub fn write_response(
 }
 
 /// Writes the head of an SSE response; events follow as chunks ([`write_chunk`]) and the
-/// stream ends with [`write_last_chunk`], so the connection can be reused.
+/// stream ends with [`write_last_chunk`], so the connection can be reused. `X-Accel-Buffering:
+/// no` keeps reverse proxies (nginx) from holding events back.
 pub fn write_sse_head(out: &mut Vec<u8>, headers: &[(&str, &str)]) {
-    out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+    out.extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
+    );
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");

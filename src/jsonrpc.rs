@@ -23,14 +23,22 @@ pub mod code {
     pub const PARSE_ERROR: i32 = -32700;
     /// Valid JSON that is not a valid request (also: a batch, or a request before initialize).
     pub const INVALID_REQUEST: i32 = -32600;
-    /// No such method (also `server/discover`, so 2026-07-28 clients fall back to initialize).
+    /// No such method (in the 2026-07-28 era also the removed ones: `initialize`, `ping`, …).
     pub const METHOD_NOT_FOUND: i32 = -32601;
     /// Bad params: unknown tool, bad cursor, missing prompt argument, ….
     pub const INVALID_PARAMS: i32 = -32602;
     /// A handler panicked or the server failed.
     pub const INTERNAL_ERROR: i32 = -32603;
-    /// MCP: `resources/read` of an unknown URI.
+    /// MCP 2025-11-25: `resources/read` of an unknown URI (2026-07-28 uses -32602).
     pub const RESOURCE_NOT_FOUND: i32 = -32002;
+    /// MCP 2026-07-28: an HTTP header does not match the body, or a required one is missing.
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// MCP 2026-07-28: the request needs a client capability the client did not declare;
+    /// `data.requiredCapabilities` names it.
+    pub const MISSING_CLIENT_CAPABILITY: i32 = -32021;
+    /// MCP 2026-07-28: the request's protocol version is not served; `data.supported` lists
+    /// the ones that are, `data.requested` echoes it.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
     /// The core's queue is over its reject mark; `data.retryAfterMs` says when to retry.
     /// (-32000 and -32001 are avoided: the SDKs use them for "connection closed"/"timeout".)
     pub const OVERLOADED: i32 = -32010;

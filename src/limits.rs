@@ -310,3 +310,14 @@ const _: () = assert!(COMPLETION_VALUES_MAX == 100);
 const _: () = assert!(MAX_TASKS_PER_SESSION <= MAX_TASKS_PER_CORE);
 const _: () = assert!(TASK_TTL_MS_DEFAULT <= TASK_TTL_MS_MAX);
 const _: () = assert!(MAX_JSON_DEPTH_DEFAULT <= JSON_DEPTH_CAP as u64 && JSON_DEPTH_CAP % 64 == 0);
+
+/// How long a `requestState` of an input-required result (MCP 2026-07-28) stays valid, in
+/// milliseconds: the client must retry with its answers within this time. Ten minutes leave a
+/// person time to answer an elicitation form.
+pub const REQUEST_STATE_TTL_MS: u64 = 600_000;
+/// Longest `requestState` accepted back, in bytes (it carries the answers collected so far;
+/// longer ones were not issued here).
+pub const REQUEST_STATE_MAX_BYTES: usize = 1 << 20;
+/// Most input requests one input-required result may carry (a handler asking for more is a
+/// bug in it; the call ends with -32603).
+pub const INPUT_REQUESTS_MAX: usize = 64;

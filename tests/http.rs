@@ -188,10 +188,11 @@ fn post_needs_an_accept_of_json_and_sse_and_a_json_content_type() {
 #[test]
 fn mcp_protocol_version_header_must_name_a_supported_version() {
     let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
+    // A version of neither era: -32022 listing the versions served without a session (the
+    // session era's are negotiated by initialize), with the request's id.
     let resp = conn.call(&Req::mcp_in(port, &sid, TOOLS_LIST).header("MCP-Protocol-Version", "1999-01-01"));
-    let message =
-        "Bad Request: unsupported MCP-Protocol-Version 1999-01-01; supported: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25";
-    assert_refused(&resp, 400, &[], -32000, message);
+    let body = r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32022,"message":"Unsupported protocol version 1999-01-01; supported: 2026-07-28","data":{"supported":["2026-07-28"],"requested":"1999-01-01"}}}"#;
+    assert_json(&resp, 400, &[], body);
     for version in ["2025-03-26", "2025-11-25"] {
         let resp = conn.call(&Req::mcp_in(port, &sid, TOOLS_LIST).header("MCP-Protocol-Version", version));
         assert_json(&resp, 200, &[], TOOLS_LIST_ANSWER);
@@ -231,7 +232,11 @@ fn get_opens_the_session_stream_with_a_priming_event_and_a_second_one_conflicts(
     assert_refused(&resp, 406, &[], -32000, "Not Acceptable: Accept must list text/event-stream");
     conn.send(&get.bytes());
     let head = conn.read_sse_head();
-    assert_eq!(head.header_names(), ["content-type", "cache-control", "transfer-encoding"], "{head:?}");
+    assert_eq!(
+        head.header_names(),
+        ["content-type", "cache-control", "x-accel-buffering", "transfer-encoding"],
+        "{head:?}"
+    );
     assert_eq!(head.header("cache-control"), Some("no-cache"));
     assert_eq!(conn.next_event().as_deref(), Some("id: 0:1\nretry: 1000\ndata: "));
     let mut second = HttpConn::connect(port);
@@ -261,7 +266,11 @@ fn post_listing_sse_first_is_answered_with_priming_then_result_events() {
     let (_server, port, sid, mut conn) = one_session(&["--cores", "1"]);
     conn.send(&Req::mcp_in(port, &sid, TOOLS_LIST).set("Accept", "text/event-stream, application/json").bytes());
     let head = conn.read_sse_head();
-    assert_eq!(head.header_names(), ["content-type", "cache-control", "transfer-encoding"], "{head:?}");
+    assert_eq!(
+        head.header_names(),
+        ["content-type", "cache-control", "x-accel-buffering", "transfer-encoding"],
+        "{head:?}"
+    );
     // Stream 1 was initialize's; this request's stream is number 2.
     let events = conn.rest_of_events();
     let result = format!("event: message\nid: 2:2\ndata: {TOOLS_LIST_ANSWER}");
@@ -325,7 +334,11 @@ fn a_stream_closed_by_the_server_is_resumed_with_last_event_id() {
         .header("Last-Event-ID", "2:1");
     conn.send(&get.bytes());
     let head = conn.read_sse_head();
-    assert_eq!(head.header_names(), ["content-type", "cache-control", "transfer-encoding"], "{head:?}");
+    assert_eq!(
+        head.header_names(),
+        ["content-type", "cache-control", "x-accel-buffering", "transfer-encoding"],
+        "{head:?}"
+    );
     let result = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."}]}}"#;
     assert_eq!(conn.rest_of_events(), [format!("event: message\nid: 2:2\ndata: {result}")]);
     // Resuming again after the result's id gives an empty, ended stream.

@@ -102,7 +102,7 @@ const SCRIPT: &[(&str, &str)] = &[
     ),
     (
         r#"{"jsonrpc":"2.0","id":25,"method":"server/discover"}"#,
-        r#"{"jsonrpc":"2.0","id":25,"error":{"code":-32601,"message":"Method not found: server/discover","data":{"method":"server/discover"}}}"#,
+        r#"{"jsonrpc":"2.0","id":25,"error":{"code":-32602,"message":"Invalid params: a 2026-07-28 request must carry _meta with io.modelcontextprotocol/protocolVersion and io.modelcontextprotocol/clientCapabilities"}}"#,
     ),
     (
         r#"{"jsonrpc":"2.0","id":26,"method":"no/such"}"#,

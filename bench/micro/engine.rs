@@ -79,8 +79,17 @@ fn main() {
         run(name, &mut || {
             out.clear();
             let Ok(Message::Request { id, method, params }) = jsonrpc::parse(black_box(line)) else { unreachable!() };
-            let mut ctx =
-                Ctx { catalog: server.catalog(), session: &mut session, page_size: 100, sink: &sink, tasks: None };
+            let mut ctx = Ctx {
+                catalog: server.catalog(),
+                session: &mut session,
+                page_size: 100,
+                sink: &sink,
+                tasks: None,
+                listeners: None,
+                era_read: false,
+                modern: None,
+                unix_ms: 0,
+            };
             assert!(mcp::handle_request(&mut ctx, id, &method, params, &mut out).is_none());
             black_box(out.len());
             1

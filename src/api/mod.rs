@@ -57,6 +57,45 @@ pub struct Catalog {
     pub(crate) prompts: Vec<Prompt>,
     prompt_index: HashMap<String, usize>,
     completions: HashMap<(CompletionRef, String), Completion>,
+    pub(crate) list_cache: CacheHint,
+    pub(crate) read_cache: CacheHint,
+}
+
+/// How long a 2026-07-28 client may keep a result (`ttlMs`) and with whom it may share it
+/// (`cacheScope`): sent on `server/discover`, the list methods and `resources/read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheHint {
+    /// Milliseconds the result stays fresh; 0: use it once.
+    pub ttl_ms: u64,
+    /// Whether caches shared between users may keep it.
+    pub scope: CacheScope,
+}
+
+/// `cacheScope` of a [`CacheHint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheScope {
+    /// The same for every user: shared caches may keep it.
+    Public,
+    /// Only the requesting user's cache may keep it.
+    Private,
+}
+
+impl CacheHint {
+    /// Default of the list methods and `server/discover`: the same for everyone, not cached
+    /// (lists change at run time; clients learn of it on `subscriptions/listen`).
+    pub const LISTS: CacheHint = CacheHint { ttl_ms: 0, scope: CacheScope::Public };
+    /// Default of `resources/read`: not cached, and only for the user who read it.
+    pub const READS: CacheHint = CacheHint { ttl_ms: 0, scope: CacheScope::Private };
+
+    /// `,"ttlMs":N,"cacheScope":"…"` for a result.
+    pub(crate) fn write_fields(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"ttlMs\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.ttl_ms).as_bytes());
+        out.extend_from_slice(match self.scope {
+            CacheScope::Public => b",\"cacheScope\":\"public\"".as_slice(),
+            CacheScope::Private => b",\"cacheScope\":\"private\"".as_slice(),
+        });
+    }
 }
 
 impl Catalog {
@@ -122,6 +161,8 @@ impl Server {
             prompts: Vec::new(),
             prompt_index: HashMap::new(),
             completions: HashMap::new(),
+            list_cache: CacheHint::LISTS,
+            read_cache: CacheHint::READS,
         };
         ServerBuilder { handle: ServerHandle::new(catalog.clone()), catalog }
     }
@@ -145,7 +186,21 @@ impl Server {
 }
 
 impl ServerBuilder {
-    /// `instructions` for the client, returned by `initialize`.
+    /// Caching hints of `server/discover` and the list methods for 2026-07-28 clients
+    /// (default [`CacheHint::LISTS`]).
+    pub fn list_cache(mut self, hint: CacheHint) -> Self {
+        self.catalog.list_cache = hint;
+        self
+    }
+
+    /// Caching hints of `resources/read` for resources that set none (default
+    /// [`CacheHint::READS`]).
+    pub fn read_cache(mut self, hint: CacheHint) -> Self {
+        self.catalog.read_cache = hint;
+        self
+    }
+
+    /// `instructions` for the client, returned by `initialize` and `server/discover`.
     pub fn instructions(mut self, text: &str) -> Self {
         self.catalog.instructions = Some(text.to_string());
         self

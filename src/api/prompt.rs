@@ -8,7 +8,23 @@ use std::sync::Arc;
 /// Arguments of a `prompts/get`, by name.
 pub type PromptArgs = HashMap<String, String>;
 
-type PromptFn = dyn Fn(&PromptArgs) -> Result<GetPromptResult, String> + Send + Sync;
+type PromptFn = dyn Fn(&PromptArgs, &Asker<'_>) -> Result<GetPromptResult, String> + Send + Sync;
+
+/// How a prompt made with [`Prompt::asking`] asks its client for input (2026-07-28 multi
+/// round-trip requests).
+pub struct Asker<'a>(pub(crate) Option<&'a crate::mcp::input::InputRound>);
+
+impl Asker<'_> {
+    /// The client's answer to the input request `key` (`method`: `elicitation/create`,
+    /// `sampling/createMessage` or `roots/list`, with `params_json`): the raw JSON of its
+    /// result, or `None` — then the request is answered `resultType: "input_required"` asking
+    /// for it (whatever the render returns), and rendered again when the client retries with
+    /// the answer. Always `None` for a 2025-11-25 session, which cannot be asked during
+    /// `prompts/get`: the prompt then fails with -32602 naming the missing input.
+    pub fn ask(&self, key: &str, method: &str, params_json: &str) -> Option<String> {
+        self.0?.ask(key, method, params_json).ok().flatten()
+    }
+}
 
 /// One declared argument of a prompt.
 #[derive(Debug, Clone, Serialize)]
@@ -58,12 +74,24 @@ impl Prompt {
         let mut prompt = Prompt {
             name: name.to_string(),
             arguments,
-            render: Arc::new(render),
+            render: Arc::new(move |args: &PromptArgs, _: &Asker<'_>| render(args)),
             description: description.to_string(),
             title: None,
             descriptor_json: Vec::new(),
         };
         prompt.descriptor_json = prompt.descriptor();
+        prompt
+    }
+
+    /// A prompt that may ask its client for input while it renders (see [`Asker::ask`]).
+    pub fn asking(
+        name: &str,
+        description: &str,
+        arguments: &[(&str, &str, bool)],
+        render: impl Fn(&PromptArgs, &Asker<'_>) -> Result<GetPromptResult, String> + Send + Sync + 'static,
+    ) -> Prompt {
+        let mut prompt = Prompt::new(name, description, arguments, |_| Err(String::new()));
+        prompt.render = Arc::new(render);
         prompt
     }
 

@@ -13,6 +13,8 @@ type TemplateFn = dyn Fn(&str, &[(String, String)]) -> Result<Vec<ResourceConten
 #[derive(Clone)]
 pub struct Resource {
     pub(crate) uri: String,
+    /// Its `resources/read` caching hints, if not the server's (2026-07-28).
+    pub(crate) cache: Option<super::CacheHint>,
     pub(crate) read: Arc<ReadFn>,
     descriptor: Descriptor,
     pub(crate) descriptor_json: Vec<u8>,
@@ -75,13 +77,20 @@ impl Resource {
     ) -> Resource {
         let descriptor = Descriptor::new(Some(uri), None, name, description, mime_type);
         let descriptor_json = descriptor.to_json();
-        Resource { uri: uri.to_string(), read: Arc::new(read), descriptor, descriptor_json }
+        Resource { uri: uri.to_string(), cache: None, read: Arc::new(read), descriptor, descriptor_json }
     }
 
     /// A human-friendly title for `resources/list` (the `name` stays the identifier).
     pub fn title(mut self, title: &str) -> Resource {
         self.descriptor.title = Some(title.to_string());
         self.descriptor_json = self.descriptor.to_json();
+        self
+    }
+
+    /// Its `resources/read` caching hints for 2026-07-28 clients (default: the server's
+    /// [`read_cache`](super::ServerBuilder::read_cache)).
+    pub fn cache(mut self, hint: super::CacheHint) -> Resource {
+        self.cache = Some(hint);
         self
     }
 }

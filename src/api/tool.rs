@@ -95,16 +95,47 @@ impl<'a> ToolCall<'a> {
         self.peer.close_stream(retry_ms)
     }
 
-    /// Sends a request to the client (e.g. `sampling/createMessage`) and waits for its
-    /// answer: the raw JSON of its `result`, or why there is none (an error answer, the
-    /// `client_request_timeout_ms` timeout, the session ending).
-    pub async fn request(&self, method: &str, params_json: &str) -> Result<String, ClientError> {
+    /// Asks the client for input and waits for the answer: the raw JSON of its result, or why
+    /// there is none. `method` is `elicitation/create`, `sampling/createMessage` or
+    /// `roots/list`, and the client must have declared that capability.
+    ///
+    /// The same code serves both eras of MCP. In 2025-11-25 this is a server-to-client
+    /// request on the call's stream (an error answer, the `client_request_timeout_ms` timeout
+    /// or the session's end are errors). In 2026-07-28 it is a multi round-trip request: if
+    /// the client's retry brought the answer to `key` it is returned at once; otherwise the
+    /// call stops here and is answered `resultType: "input_required"` with every input the
+    /// handler asked for so far (ask several at once by awaiting them together), and the
+    /// handler runs again from its start when the client retries with the answers. Handlers
+    /// should therefore ask before they change anything. `key` names the request in
+    /// `inputRequests` (unique within the call).
+    pub async fn ask(&self, key: &str, method: &str, params_json: &str) -> Result<String, ClientError> {
+        if let Some(round) = self.peer.input_round() {
+            return match round.ask(key, method, params_json)? {
+                Some(answer) => Ok(answer),
+                None => std::future::pending().await,
+            };
+        }
+        let caps = self.peer.peer.client.get();
+        let declared = match method {
+            "sampling/createMessage" => caps.sampling,
+            "elicitation/create" => caps.elicitation,
+            "roots/list" => caps.roots,
+            _ => true,
+        };
+        if !declared {
+            let cap = match method {
+                "sampling/createMessage" => "sampling",
+                "elicitation/create" => "elicitation",
+                _ => "roots",
+            };
+            return Err(ClientError::Unsupported(cap));
+        }
         let (id, reply) = self.peer.start_request(method, params_json);
-        let timeout = std::time::Duration::from_millis(self.peer.peer.client_timeout_ms());
         let answer = std::future::poll_fn(|cx| match reply.take(cx.waker()) {
             Some(a) => std::task::Poll::Ready(a),
             None => std::task::Poll::Pending,
         });
+        let timeout = std::time::Duration::from_millis(self.peer.peer.client_timeout_ms());
         let timer = async {
             ringmcp_ring::sleep(timeout).await;
             Err(ClientError::Timeout)
@@ -116,27 +147,28 @@ impl<'a> ToolCall<'a> {
         outcome
     }
 
-    /// `sampling/createMessage` (the client must have declared `sampling`).
+    /// [`ask`](Self::ask) with a key made from the method and a count (`elicitation-1`,
+    /// `sampling-1`, `roots-1`, `elicitation-2`, …).
+    pub async fn request(&self, method: &str, params_json: &str) -> Result<String, ClientError> {
+        let key = match self.peer.input_round() {
+            Some(round) => round.next_key(method),
+            None => String::new(),
+        };
+        self.ask(&key, method, params_json).await
+    }
+
+    /// `sampling/createMessage` (the client must have declared `sampling`); see [`ask`](Self::ask).
     pub async fn create_message(&self, params_json: &str) -> Result<String, ClientError> {
-        if !self.peer.peer.client.get().sampling {
-            return Err(ClientError::Unsupported("sampling"));
-        }
         self.request("sampling/createMessage", params_json).await
     }
 
-    /// `elicitation/create` (the client must have declared `elicitation`).
+    /// `elicitation/create` (the client must have declared `elicitation`); see [`ask`](Self::ask).
     pub async fn elicit(&self, params_json: &str) -> Result<String, ClientError> {
-        if !self.peer.peer.client.get().elicitation {
-            return Err(ClientError::Unsupported("elicitation"));
-        }
         self.request("elicitation/create", params_json).await
     }
 
-    /// `roots/list` (the client must have declared `roots`).
+    /// `roots/list` (the client must have declared `roots`); see [`ask`](Self::ask).
     pub async fn list_roots(&self) -> Result<String, ClientError> {
-        if !self.peer.peer.client.get().roots {
-            return Err(ClientError::Unsupported("roots"));
-        }
         self.request("roots/list", "{}").await
     }
 
@@ -340,11 +372,14 @@ pub struct Tool {
     pub(crate) output: Option<Arc<OutputCheck>>,
     /// The tool's entry in `tools/list`, serialized once at registration.
     pub(crate) descriptor_json: Vec<u8>,
+    /// Client capabilities every call needs (`sampling`, `elicitation`, `roots`).
+    pub(crate) requires: Vec<&'static str>,
 }
 
 /// A tool under construction.
 pub struct ToolBuilder {
     descriptor: Descriptor,
+    requires: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -383,6 +418,7 @@ impl Tool {
                 annotations: None,
                 execution: None,
             },
+            requires: Vec::new(),
         }
     }
 
@@ -487,6 +523,16 @@ impl ToolBuilder {
         self
     }
 
+    /// A client capability every call of the tool needs: `"sampling"`, `"elicitation"` or
+    /// `"roots"` (others are ignored). A client that did not declare it gets -32021 with
+    /// `data.requiredCapabilities` (HTTP 400 in the 2026-07-28 era) and the tool is not run.
+    pub fn requires_client_capability(mut self, capability: &str) -> Self {
+        if let Some(cap) = ["sampling", "elicitation", "roots"].into_iter().find(|c| *c == capability) {
+            self.requires.push(cap);
+        }
+        self
+    }
+
     /// Finishes with a sync handler.
     pub fn sync_handler(self, f: impl for<'a> Fn(&ToolCall<'a>) -> ToolResult + Send + Sync + 'static) -> Tool {
         self.finish(ToolHandler::Sync(Arc::new(f)))
@@ -510,7 +556,8 @@ impl ToolBuilder {
             .map(|schema| Arc::new(OutputCheck { tool: self.descriptor.name.clone(), checks: arg_checks(schema) }));
         let descriptor_json = sonic_rs::to_vec(&self.descriptor).expect("a descriptor always serializes");
         let task_support = self.descriptor.execution.as_ref().map_or(TaskSupport::Forbidden, |e| e.task_support);
-        Tool { name: self.descriptor.name, handler, task_support, checks, output, descriptor_json }
+        let requires = self.requires;
+        Tool { name: self.descriptor.name, handler, task_support, checks, output, descriptor_json, requires }
     }
 }
 

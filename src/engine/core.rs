@@ -119,6 +119,10 @@ pub(crate) struct CoreCtx {
     pub unidentified: Cell<usize>,
     /// Tasks (task-augmented `tools/call`) of this core's sessions.
     pub tasks: Rc<TaskTable>,
+    /// The core's `subscriptions/listen` streams (2026-07-28).
+    pub listeners: Rc<mcp::Listeners>,
+    /// Wall-clock time at `started`, in milliseconds since the Unix epoch.
+    epoch_unix_ms: u64,
     ids: RefCell<IdSource>,
     started: Instant,
 }
@@ -166,6 +170,11 @@ impl CoreCtx {
             open: Cell::new(0),
             unidentified: Cell::new(0),
             tasks: Rc::new(task_table(started)),
+            listeners: Rc::default(),
+            epoch_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
             ids: RefCell::new(IdSource::default()),
             started,
         }
@@ -190,12 +199,14 @@ impl CoreCtx {
             match change {
                 Change::Catalog(catalog, kind) => {
                     *self.catalog.borrow_mut() = Rc::new(Catalog::clone(&catalog));
+                    self.listeners.list_changed(kind.notification());
                     let message = peer::notification(kind.notification(), None);
                     for p in peers {
                         p.notify(&message);
                     }
                 }
                 Change::ResourceUpdated(uri) => {
+                    self.listeners.resource_updated(&uri);
                     let params = sonic_rs::to_string(&sonic_rs::json!({ "uri": uri.as_str() })).expect("serializes");
                     let message = peer::notification("notifications/resources/updated", Some(&params));
                     for p in peers.iter().filter(|p| p.subscriptions.borrow().contains(&uri)) {
@@ -204,6 +215,11 @@ impl CoreCtx {
                 }
             }
         }
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch at `ms` after the core started.
+    pub fn unix_ms(&self, ms: u64) -> u64 {
+        self.epoch_unix_ms + ms
     }
 
     /// Milliseconds since the core started, at `t`.
@@ -414,6 +430,7 @@ impl CoreCtx {
 
     pub fn start_drain(&self) {
         self.draining.set(true);
+        self.listeners.close_all();
         self.drain_waiters.wake_all();
         for (_, entry) in self.registry.borrow().iter() {
             if let Some(w) = entry.waker.borrow_mut().take() {

@@ -65,6 +65,8 @@ pub(crate) struct Target<'a> {
     pub sink: &'a Rc<dyn Sink>,
     pub tasks: Option<&'a Rc<TaskTable>>,
     pub bound: Option<&'a BoundSession>,
+    /// A 2026-07-28 POST whose era Streamable HTTP read already: `Some(client)`.
+    pub modern: Option<mcp::Modern>,
 }
 
 /// Answers `line` of a connection-bound session (an NDJSON line, a WebSocket text frame): the
@@ -85,7 +87,7 @@ pub(crate) fn handle_message(
             return None;
         }
     };
-    let target = Target { session: &bound.session, sink, tasks: Some(&core.tasks), bound: Some(bound) };
+    let target = Target { session: &bound.session, sink, tasks: Some(&core.tasks), bound: Some(bound), modern: None };
     match message {
         Message::Request { id, method, params } => handle_request(core, batch, &target, (id, &method, params), out),
         other => {
@@ -152,6 +154,10 @@ pub(crate) fn handle_request(
             page_size: core.page_size,
             sink: target.sink,
             tasks: target.tasks,
+            listeners: Some(&core.listeners),
+            era_read: target.modern.is_some(),
+            modern: target.modern,
+            unix_ms: core.unix_ms(batch.start_ms),
         };
         mcp::handle_request(&mut ctx, id, method, params, out)
     };

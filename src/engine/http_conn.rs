@@ -5,7 +5,7 @@
 
 use super::core::CoreCtx;
 use super::mailbox;
-use super::sse::{Call, Reply};
+use super::sse::{Call, ModernHeaders, Reply};
 use super::streamable;
 use crate::http::{self, Head, HeadError};
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
@@ -421,19 +421,14 @@ fn check_mcp(
 ) -> Result<(usize, Call), u16> {
     let s = &core.settings;
     check_origin(core, head, out, keep_alive)?;
-    let header_version = match head.header_str("mcp-protocol-version") {
-        None => None,
-        Some(v) => match PROTOCOL_VERSIONS.iter().find(|p| **p == v) {
-            Some(p) => Some(*p),
-            None => {
-                let message = format!(
-                    "Bad Request: unsupported MCP-Protocol-Version {v}; supported: {}",
-                    PROTOCOL_VERSIONS.join(", ")
-                );
-                return Err(refusal(out, 400, &message, keep_alive, &[]));
-            }
-        },
-    };
+    // A version of the session era, or none: the session era. Any other: the 2026-07-28 era
+    // (an unknown version is refused there, -32022, once the body is read).
+    let header_version = head.header_str("mcp-protocol-version");
+    let legacy_version = header_version.and_then(|v| PROTOCOL_VERSIONS.iter().find(|p| **p == v).copied());
+    if let Some(version) = header_version.filter(|_| legacy_version.is_none()) {
+        return check_modern(head, body, out, keep_alive, version, core);
+    }
+    let header_version = legacy_version;
     let session = match head.header_str("mcp-session-id") {
         _ if core.stateless => None,
         None => None,
@@ -483,6 +478,37 @@ fn check_mcp(
         }
         _ => Err(refusal(out, 405, "Method Not Allowed", keep_alive, allow)),
     }
+}
+
+/// A 2026-07-28 request: POST only (GET and DELETE → 405), no session, served here.
+fn check_modern(
+    head: &Head,
+    body: Vec<u8>,
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+    version: &str,
+    core: &CoreCtx,
+) -> Result<(usize, Call), u16> {
+    let allow: &[(&str, &str)] = &[("Allow", "POST, OPTIONS")];
+    if head.method != "POST" {
+        let message = format!("Method Not Allowed: MCP {version} has no sessions or standalone streams; only POST");
+        return Err(refusal(out, 405, &message, keep_alive, allow));
+    }
+    let accept = http::accept(head.header_str("accept"));
+    if !(accept.json && accept.sse) {
+        let message = "Not Acceptable: Accept must list application/json and text/event-stream";
+        return Err(refusal(out, 406, message, keep_alive, &[]));
+    }
+    if !http::is_json_content_type(head.header_str("content-type")) {
+        let message = "Unsupported Media Type: Content-Type must be application/json";
+        return Err(refusal(out, 415, message, keep_alive, &[]));
+    }
+    let headers = ModernHeaders {
+        version: version.to_string(),
+        method: head.header_str("mcp-method").map(str::to_string),
+        name: head.header_str("mcp-name").map(str::to_string),
+    };
+    Ok((core.core, Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
 }
 
 /// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client

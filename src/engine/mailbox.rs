@@ -13,6 +13,8 @@ use std::task::Poll;
 struct Shared<T> {
     queue: ConcurrentQueue<T>,
     waker: AtomicWaker,
+    /// Woken when the receiver goes (senders awaiting [`Sender::closed`]).
+    closed_waker: AtomicWaker,
     senders: AtomicUsize,
     receiver_alive: AtomicBool,
 }
@@ -38,6 +40,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         queue: ConcurrentQueue::bounded(capacity),
         waker: AtomicWaker::new(),
+        closed_waker: AtomicWaker::new(),
         senders: AtomicUsize::new(1),
         receiver_alive: AtomicBool::new(true),
     });
@@ -63,6 +66,21 @@ impl<T> Sender<T> {
     /// Whether the receiver is gone.
     pub fn is_disconnected(&self) -> bool {
         !self.0.receiver_alive.load(Ordering::Acquire)
+    }
+
+    /// Ready once the receiver is gone (one awaiting sender at a time).
+    pub async fn closed(&self) {
+        poll_fn(|cx| {
+            if self.is_disconnected() {
+                return Poll::Ready(());
+            }
+            self.0.closed_waker.register(cx.waker());
+            match self.is_disconnected() {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 
@@ -115,6 +133,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.0.receiver_alive.store(false, Ordering::Release);
         self.0.queue.close();
+        self.0.closed_waker.wake();
     }
 }
 

@@ -34,6 +34,18 @@ pub(crate) enum Call {
     Get { session: SessionId, last_event_id: Option<String> },
     /// DELETE /mcp: end the session.
     Delete { session: SessionId },
+    /// POST /mcp of the 2026-07-28 era: no session; served by the core that read it.
+    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders },
+}
+
+/// The request-metadata headers of a 2026-07-28 POST, checked against its body.
+pub(crate) struct ModernHeaders {
+    /// `MCP-Protocol-Version`.
+    pub version: String,
+    /// `Mcp-Method`.
+    pub method: Option<String>,
+    /// `Mcp-Name`, as sent (maybe in the `=?base64?…?=` form).
+    pub name: Option<String>,
 }
 
 /// What the owner answers, in order: one `Done`, or `Stream` then `Event`s then `End`.
@@ -178,6 +190,20 @@ impl Stream {
 
     /// The request's answer (`None`: cancelled, no answer); the stream then ends.
     pub(super) fn finish(self: &Rc<Self>, answer: Option<Vec<u8>>) {
+        self.finish_with(answer, 200)
+    }
+
+    /// Ready once the client is gone (the connection dropped the stream's receiver).
+    pub(super) async fn closed(&self) {
+        let tx = self.state.borrow().subscriber.clone();
+        match tx {
+            Some(tx) => tx.closed().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// [`finish`](Self::finish), with `status` if the answer goes as one JSON body.
+    pub(super) fn finish_with(self: &Rc<Self>, answer: Option<Vec<u8>>, status: u16) {
         let json_ok = {
             let st = self.state.borrow();
             !st.streaming && !st.prefers_sse
@@ -190,7 +216,7 @@ impl Stream {
                 if body.last() == Some(&b'\n') {
                     body.pop();
                 }
-                st.send(Reply::Done { status: 200, body, session });
+                st.send(Reply::Done { status, body, session });
                 st.finished = true;
                 st.subscriber = None;
                 return;

@@ -10,16 +10,22 @@
 //! then it is an SSE stream. Every event has an id `<stream>:<seq>`; a client that lost a
 //! stream resumes it with GET + `Last-Event-ID` and gets the events after that id, then the
 //! rest live.
+//!
+//! A 2026-07-28 POST ([`Call::Modern`]) has no session: the core that read it answers it, after
+//! checking its request-metadata headers against the body (-32020 on a mismatch), with HTTP
+//! statuses from its error (-32601 → 404; -32020, -32021, -32022 and bad `_meta` → 400).
+//! Closing its SSE stream cancels the request.
 
 use super::core::CoreCtx;
 use super::dispatch;
 use super::mailbox;
 use super::metrics::method_index;
-use super::sse::{Call, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
+use super::sse::{Call, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
 use crate::http;
-use crate::jsonrpc::{self, Message};
-use crate::mcp::{Phase, Session, Sink, PROTOCOL_VERSIONS};
+use crate::jsonrpc::{self, code, Id, Message, RpcError};
+use crate::mcp::{era, Phase, Session, Sink, PROTOCOL_VERSIONS};
 use ringmcp_shards::SessionId;
+use sonic_rs::JsonValueTrait;
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -46,6 +52,174 @@ pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Repl
             true => done(&reply, 200, Vec::new()),
             false => not_found(&reply),
         },
+        Call::Modern { body, prefers_sse, headers } => modern(core, &body, prefers_sse, &headers, reply),
+    }
+}
+
+/// The HTTP status of a 2026-07-28 answer with error `code`.
+fn modern_status(code: Option<i32>) -> u16 {
+    match code {
+        Some(code::METHOD_NOT_FOUND) => 404,
+        Some(code::HEADER_MISMATCH | code::MISSING_CLIENT_CAPABILITY | code::UNSUPPORTED_PROTOCOL_VERSION) => 400,
+        _ => 200,
+    }
+}
+
+fn modern_refusal(core: &CoreCtx, reply: &mailbox::Sender<Reply>, id: Id<'_>, method: &str, e: &RpcError) {
+    let mut body = Vec::new();
+    jsonrpc::write_error(&mut body, Some(id), e);
+    body.pop();
+    core.metrics.record_request(method_index(method), 0, Some(e.code), core.now_ms());
+    done(reply, if e.code == code::METHOD_NOT_FOUND { 404 } else { 400 }, body);
+}
+
+fn mismatch(message: String) -> RpcError {
+    RpcError::new(code::HEADER_MISMATCH, message)
+}
+
+/// `Mcp-Name` as the client meant it: `=?base64?…?=` decoded, else as sent.
+fn header_value(raw: &str) -> Option<String> {
+    use base64::Engine as _;
+    match raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+        Some(b64) => {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(raw.trim().to_string()),
+    }
+}
+
+/// The request-metadata headers against the body: -32020 unless they agree.
+fn check_headers(
+    headers: &ModernHeaders,
+    method: &str,
+    params: Option<&str>,
+    declared: Option<&str>,
+) -> Result<(), RpcError> {
+    match headers.method.as_deref() {
+        None => {
+            return Err(mismatch(format!("Header mismatch: the Mcp-Method header is required (body method {method})")))
+        }
+        Some(m) if m.trim() != method => {
+            return Err(mismatch(format!(
+                "Header mismatch: Mcp-Method header value '{m}' does not match body value '{method}'"
+            )))
+        }
+        Some(_) => {}
+    }
+    if let Some(v) = declared.filter(|v| *v != headers.version) {
+        return Err(mismatch(format!(
+            "Header mismatch: MCP-Protocol-Version header value '{}' does not match body value '{v}'",
+            headers.version
+        )));
+    }
+    let field = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return Ok(()),
+    };
+    let body_value =
+        params.and_then(|p| sonic_rs::get_from_str(p, [field]).ok()).and_then(|v| v.as_str().map(str::to_string));
+    let Some(body_value) = body_value else { return Ok(()) };
+    match headers.name.as_deref() {
+        None => Err(mismatch(format!("Header mismatch: the Mcp-Name header is required for {method}"))),
+        Some(raw) => match header_value(raw) {
+            Some(v) if v == body_value => Ok(()),
+            Some(v) => Err(mismatch(format!(
+                "Header mismatch: Mcp-Name header value '{v}' does not match body value '{body_value}'"
+            ))),
+            None => Err(mismatch("Header mismatch: the Mcp-Name header is not valid =?base64?…?= text".to_string())),
+        },
+    }
+}
+
+/// A 2026-07-28 POST: checked, then answered here with a throwaway session.
+fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHeaders, reply: mailbox::Sender<Reply>) {
+    let message = match jsonrpc::parse_within(body, core.max_json_depth) {
+        Ok(m) => m,
+        Err(invalid) => {
+            let mut out = Vec::new();
+            jsonrpc::write_error(&mut out, invalid.id, &invalid.error);
+            out.pop();
+            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
+            return done(&reply, 400, out);
+        }
+    };
+    let (id, method, params) = match message {
+        Message::Request { id, method, params } => (id, method, params),
+        // No client notification is defined on Streamable HTTP in this era; take it anyway.
+        Message::Notification { .. } => return done(&reply, 202, Vec::new()),
+        Message::Response { .. } => {
+            return refuse(
+                &reply,
+                400,
+                code::INVALID_REQUEST,
+                "Bad Request: the 2026-07-28 era has no client responses",
+            )
+        }
+    };
+    let declared = era::declared_version(params);
+    if !era::MODERN_VERSIONS.contains(&headers.version.as_str())
+        && declared.as_deref().is_none_or(|d| d == headers.version)
+    {
+        return modern_refusal(core, &reply, id, &method, &era::unsupported_version(&headers.version));
+    }
+    if let Err(e) = check_headers(headers, &method, params, declared.as_deref()) {
+        return modern_refusal(core, &reply, id, &method, &e);
+    }
+    let modern = match era::read(params, true) {
+        Ok(m) => m.expect("read with the modern hint"),
+        Err(e) => return modern_refusal(core, &reply, id, &method, &e),
+    };
+    let mut s = Session::new(SessionId::from_random(0), core.core);
+    s.phase = Phase::Initialized;
+    s.protocol_version = era::MODERN_VERSION;
+    let session = Rc::new(RefCell::new(s));
+    let opts = StreamOpts { prefers_sse, priming: false, session_header: None, replay_cap: 0 };
+    let stream = Stream::new(1, None, reply, opts);
+    let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
+    let target = dispatch::Target { session: &session, sink: &sink, tasks: None, bound: None, modern: Some(modern) };
+    let mut batch = dispatch::Batch::begin(core);
+    let mut out = Vec::new();
+    let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
+    batch.end(core);
+    let Some(later) = later else {
+        let status = modern_status(dispatch::error_code(&out, id.0.len()));
+        return stream.finish_with(Some(out), status);
+    };
+    if prefers_sse {
+        stream.start();
+    }
+    let core = core.clone();
+    let (meta, fut) = later.split();
+    ringmcp_ring::spawn(async move {
+        // The client closing the stream cancels the request (its future is dropped).
+        let run = async { Some(super::core::run_later(&core, fut).await) };
+        let closed = async {
+            stream.closed().await;
+            None
+        };
+        let outcome = futures_lite::future::or(run, closed).await;
+        let Some(outcome) = outcome else {
+            dispatch::finish_later(&core, meta, None, None);
+            return;
+        };
+        let answered = outcome.is_some();
+        let mut out = Vec::new();
+        dispatch::finish_later(&core, meta, outcome, Some(&mut out));
+        let status = modern_status(dispatch::error_code(&out, meta_id_len(&out)));
+        stream.finish_with(answered.then_some(out), status);
+    })
+    .detach();
+}
+
+/// The length of the id of an answer line (`{"jsonrpc":"2.0","id":<id>,…`).
+fn meta_id_len(answer: &[u8]) -> usize {
+    const PREFIX: usize = br#"{"jsonrpc":"2.0","id":"#.len();
+    let rest = answer.get(PREFIX..).unwrap_or_default();
+    match rest.first() {
+        Some(b'"') => rest[1..].iter().position(|b| *b == b'"').map_or(0, |p| p + 2),
+        _ => rest.iter().position(|b| *b == b',').unwrap_or(0),
     }
 }
 
@@ -72,6 +246,19 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
             return done(&reply, 400, out);
         }
     };
+    if let Message::Request { id, method, params } = &message {
+        if session_id.is_none()
+            && header_version.is_none()
+            && era::looks_modern(*params)
+            && era::declared_version(*params).is_some()
+        {
+            let e = mismatch(format!(
+                "Header mismatch: the MCP-Protocol-Version header is required (body {method} declares a {} request)",
+                era::MODERN_VERSION
+            ));
+            return modern_refusal(core, &reply, *id, method, &e);
+        }
+    }
     let initialize_id = match &message {
         Message::Request { id, method, .. } if method == "initialize" => Some(*id),
         _ => None,
@@ -130,7 +317,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
     // Stateless sessions last one request: no task could be found again.
     let tasks = entry.as_ref().map(|_| &core.tasks);
-    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None };
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: None };
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
     batch.end(core);

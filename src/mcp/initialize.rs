@@ -37,9 +37,9 @@ struct InitializeResult<'a> {
 }
 
 #[derive(Serialize)]
-struct ServerInfo<'a> {
-    name: &'a str,
-    version: &'a str,
+pub(super) struct ServerInfo<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
 }
 
 #[derive(Serialize)]
@@ -82,7 +82,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&str>, out: &mut Vec<u8>)
 }
 
 #[derive(Serialize)]
-struct Capabilities {
+pub(super) struct Capabilities {
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<ListChanged>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,7 +132,7 @@ struct Empty {}
 
 /// Only what the server really has: a kind is declared when something of it is registered;
 /// `tasks` when some tool may run as one and the transport keeps tasks (`can_keep_tasks`).
-fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool) -> Capabilities {
+pub(super) fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool) -> Capabilities {
     let list = |has: bool| has.then_some(ListChanged { list_changed: true });
     let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();
     Capabilities {

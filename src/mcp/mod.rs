@@ -1,9 +1,13 @@
-//! The MCP protocol core (spec 2025-11-25): per-session state and method dispatch, one file
-//! per method. I/O-free: handlers append result JSON to an output buffer, or return a future
-//! for the transport to run; nothing here touches a socket or a clock.
+//! The MCP protocol core: per-session state and method dispatch, one file per method, both
+//! eras on one table — 2025-11-25 (and older) sessions begun by `initialize`, and 2026-07-28
+//! stateless requests that carry their client in `_meta` ([`era`]). I/O-free: handlers append
+//! result JSON to an output buffer, or return a future for the transport to run; nothing here
+//! touches a socket or a clock (the transport passes the time in).
 
 mod completion_complete;
+pub mod era;
 mod initialize;
+pub mod input;
 mod logging_set_level;
 mod notifications;
 mod page;
@@ -11,11 +15,14 @@ pub mod peer;
 mod ping;
 mod prompts_get;
 mod prompts_list;
+pub mod request_state;
 mod resources_list;
 mod resources_read;
 mod resources_subscribe;
 mod resources_templates_list;
 mod resources_unsubscribe;
+mod server_discover;
+pub mod subscriptions_listen;
 pub mod tasks;
 mod tasks_cancel;
 mod tasks_get;
@@ -25,8 +32,10 @@ mod tools_call;
 mod tools_list;
 mod unknown;
 
+pub use era::Modern;
 pub use notifications::handle_notification;
 pub use peer::{Peer, RequestPeer, Sink};
+pub use subscriptions_listen::Listeners;
 pub use tasks::TaskTable;
 
 /// A future that stays on the core that created it.
@@ -112,11 +121,38 @@ pub struct Ctx<'a> {
     /// lasts one request): then the server has no `tasks` capability and `tools/call`
     /// ignores `params.task`, as the spec asks of such servers.
     pub tasks: Option<&'a Rc<TaskTable>>,
+    /// The core's `subscriptions/listen` streams (`None` where none can be held open).
+    pub listeners: Option<&'a Rc<Listeners>>,
+    /// The transport read the request's era already and set `modern` (Streamable HTTP checks
+    /// `_meta` against its headers first); otherwise [`handle_request`] reads it.
+    pub era_read: bool,
+    /// The request's 2026-07-28 client; `None` in the session era.
+    pub modern: Option<Modern>,
+    /// Wall-clock time, in milliseconds since the Unix epoch (`requestState` expiry).
+    pub unix_ms: u64,
 }
+
+/// Methods of the session era that the 2026-07-28 era removed: -32601 there.
+const REMOVED_IN_MODERN: [&str; 9] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "tasks/get",
+    "tasks/result",
+    "tasks/list",
+    "tasks/cancel",
+];
+
+/// Methods whose 2026-07-28 results carry the catalog's list caching hints.
+const LIST_CACHED: [&str; 5] =
+    ["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list"];
 
 /// Answers one request: writes the whole answer line to `out` unless the answer is
 /// [`Answer::Later`], in which case nothing is written and the caller runs the future and
-/// writes the answer with [`write_later`].
+/// writes the answer with [`write_later`]. Reads the request's era first (setting
+/// `ctx.modern`); a modern request's results get `resultType` (and caching hints).
 pub fn handle_request(
     ctx: &mut Ctx<'_>,
     id: Id<'_>,
@@ -125,9 +161,22 @@ pub fn handle_request(
     out: &mut Vec<u8>,
 ) -> Option<LaterAnswer> {
     let mark = out.len();
+    if !ctx.era_read {
+        match era::read(params, method == "server/discover") {
+            Ok(modern) => ctx.modern = modern,
+            Err(e) => {
+                jsonrpc::write_error(out, Some(id), &e);
+                return None;
+            }
+        }
+    }
     jsonrpc::begin_result(out, id);
+    let body = out.len();
     match dispatch(ctx, id, method, params, out) {
         Answer::Done => {
+            if ctx.modern.is_some() {
+                stamp(out, body, list_hint(ctx.catalog, method));
+            }
             jsonrpc::end_result(out);
             None
         }
@@ -138,9 +187,44 @@ pub fn handle_request(
         }
         Answer::Later(fut) => {
             out.truncate(mark);
-            Some(fut)
+            if ctx.modern.is_none() {
+                return Some(fut);
+            }
+            let hint = list_hint(ctx.catalog, method);
+            Some(Box::pin(async move {
+                let outcome = fut.await;
+                outcome.map(|r| {
+                    r.map(|mut result| {
+                        stamp(&mut result, 0, hint);
+                        result
+                    })
+                })
+            }))
         }
     }
+}
+
+fn list_hint(catalog: &Catalog, method: &str) -> Option<crate::api::CacheHint> {
+    LIST_CACHED.contains(&method).then_some(catalog.list_cache)
+}
+
+/// Adds `"resultType":"complete"` (and `hint`'s fields) at the front of the result object that
+/// begins at `at`, unless the handler wrote a `resultType` of its own there.
+fn stamp(out: &mut Vec<u8>, at: usize, hint: Option<crate::api::CacheHint>) {
+    const OWN: &[u8] = br#"{"resultType""#;
+    if out.get(at) != Some(&b'{') || out[at..].starts_with(OWN) {
+        return;
+    }
+    let mut head = Vec::with_capacity(64);
+    head.extend_from_slice(br#"{"resultType":"complete""#);
+    if let Some(hint) = hint {
+        head.push(b',');
+        hint.write_fields(&mut head);
+    }
+    if out.get(at + 1) != Some(&b'}') {
+        head.push(b',');
+    }
+    out.splice(at..at + 1, head);
 }
 
 /// Writes the answer of a request whose future completed (nothing if it was cancelled).
@@ -162,10 +246,16 @@ pub fn handle_response(session: &Session, id: Id<'_>, line: &[u8]) {
 type Handler = fn(&mut Ctx<'_>, Option<&str>, &mut Vec<u8>) -> Answer;
 
 fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    // `None`: tools/call, which also needs the request's id (to be cancellable).
+    let modern = ctx.modern.is_some();
+    if modern && REMOVED_IN_MODERN.contains(&method) {
+        return unknown::removed(method);
+    }
+    // `None`: methods that also need the request's id.
     let handler: Option<Handler> = match method {
         "initialize" => return initialize::handle(ctx, params, out),
         "ping" => return ping::handle(ctx, params, out),
+        "server/discover" => return server_discover::handle(ctx, params, out),
+        "subscriptions/listen" if modern => None,
         "tools/call" => None,
         "tools/list" => Some(tools_list::handle),
         "resources/list" => Some(resources_list::handle),
@@ -183,7 +273,7 @@ fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, o
         "tasks/cancel" if ctx.tasks.is_some() => Some(tasks_cancel::handle),
         _ => return unknown::handle(method),
     };
-    if ctx.session.phase == Phase::New {
+    if !modern && ctx.session.phase == Phase::New {
         return Answer::Error(RpcError::new(
             code::INVALID_REQUEST,
             format!("Invalid Request: session not initialized; send initialize before {method}"),
@@ -191,7 +281,8 @@ fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, o
     }
     match handler {
         Some(handler) => handler(ctx, params, out),
-        None => tools_call::handle(ctx, id, params, out),
+        None if method == "tools/call" => tools_call::handle(ctx, id, params, out),
+        None => subscriptions_listen::handle(ctx, id, params),
     }
 }
 
@@ -202,7 +293,7 @@ fn params<'a, T: Deserialize<'a>>(params: Option<&'a str>) -> Result<T, RpcError
         .map_err(|e| RpcError::invalid_params(format!("Invalid params: {}", first_line(&e.to_string()))))
 }
 
-fn first_line(s: &str) -> &str {
+pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 

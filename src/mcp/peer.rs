@@ -240,6 +240,9 @@ pub struct RequestPeer {
     cancel_waker: RefCell<Option<Waker>>,
     /// The task this request runs as, if any: its messages carry the related-task `_meta`.
     related_task: Option<Box<str>>,
+    /// A 2026-07-28 request: its input round (input is asked by input-required results, not
+    /// server-to-client requests) and its own log level (`None`: no logs).
+    modern: Option<(Rc<super::input::InputRound>, Option<usize>)>,
 }
 
 impl fmt::Debug for RequestPeer {
@@ -260,7 +263,20 @@ impl RequestPeer {
             cancelled: Cell::new(false),
             cancel_waker: RefCell::new(None),
             related_task: None,
+            modern: None,
         }
+    }
+
+    /// The same request in the 2026-07-28 era: input goes through `round`, and logs pass at
+    /// `log_level` and above (none if `None`), whatever the session's level.
+    pub fn modern(mut self, round: Rc<super::input::InputRound>, log_level: Option<usize>) -> RequestPeer {
+        self.modern = Some((round, log_level));
+        self
+    }
+
+    /// The input round of a 2026-07-28 request.
+    pub fn input_round(&self) -> Option<&Rc<super::input::InputRound>> {
+        self.modern.as_ref().map(|(r, _)| r)
     }
 
     /// The same request, run as task `task_id`: its notifications and server-to-client
@@ -313,7 +329,14 @@ impl RequestPeer {
     /// Sends `notifications/message` at `level` (one of [`LEVELS`]) with `data_json` (any JSON
     /// value), if the session's level lets it through. Returns whether sent.
     pub fn log(&self, level: &str, logger: Option<&str>, data_json: &str) -> bool {
-        if !self.peer.wants_log(level) {
+        let wanted = match &self.modern {
+            Some((_, min)) => {
+                let at = LEVELS.iter().position(|l| *l == level).unwrap_or(0);
+                min.is_some_and(|min| at >= min)
+            }
+            None => self.peer.wants_log(level),
+        };
+        if !wanted {
             return false;
         }
         self.sink.send(&self.tag(log_message(level, logger, data_json)));

@@ -1,7 +1,10 @@
-//! `prompts/get`: unknown prompt or missing required argument → -32602.
+//! `prompts/get`: unknown prompt or missing required argument → -32602. A prompt that asks
+//! for input gets it by input-required results in the 2026-07-28 era.
 
+use super::input::InputRound;
+use super::request_state::Binding;
 use super::{params, write_json, Answer, Ctx};
-use crate::api::prompt::PromptArgs;
+use crate::api::prompt::{Asker, PromptArgs};
 use crate::jsonrpc::RpcError;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -29,7 +32,25 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) ->
             missing.name, prompt.name
         )));
     }
-    match (prompt.render)(&args) {
+    let round = match ctx.modern {
+        Some(m) => {
+            let arguments = raw.and_then(|r| sonic_rs::get_from_str(r, ["arguments"]).ok());
+            let arguments = arguments.as_ref().map_or("", |a| a.as_raw_str());
+            let binding = Binding { method: "prompts/get", name: &p.name, arguments };
+            let answers = match InputRound::answers_in(raw.unwrap_or("{}"), &binding, ctx.unix_ms) {
+                Ok(a) => a,
+                Err(e) => return Answer::Error(e),
+            };
+            Some((InputRound::new(m.caps, answers), arguments.to_string()))
+        }
+        None => None,
+    };
+    let rendered = (prompt.render)(&args, &Asker(round.as_ref().map(|(r, _)| r)));
+    if let Some((round, arguments)) = round.as_ref().filter(|(r, _)| r.has_asked()) {
+        let binding = Binding { method: "prompts/get", name: &p.name, arguments };
+        return super::answer(round.write_input_required(&binding, ctx.unix_ms, out));
+    }
+    match rendered {
         Ok(result) => {
             write_json(out, &result);
             Answer::Done

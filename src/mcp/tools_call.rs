@@ -7,7 +7,9 @@
 //! `taskSupport` forbids that answers such a call -32601, as a `required` one answers a call
 //! without `task`. A server with no task tool ignores `params.task`.
 
+use super::input::InputRound;
 use super::peer::{NotifySink, RequestPeer, Sink};
+use super::request_state::Binding;
 use super::tasks::TaskTable;
 use super::{answer, params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
@@ -34,7 +36,22 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
                 .with_data(&sonic_rs::json!({"name": name.as_ref()})),
         );
     };
-    let tasks = ctx.tasks.filter(|_| ctx.catalog.has_task_tools());
+    if let Some(e) = missing_capability(ctx, tool) {
+        return Answer::Error(e);
+    }
+    // 2026-07-28: input comes back with the retry (`inputResponses`, `requestState`); the old
+    // experimental tasks are the session era's, so `params.task` is ignored.
+    let round = match ctx.modern {
+        Some(m) => {
+            let binding = Binding { method: "tools/call", name: &name, arguments: &arguments };
+            match InputRound::answers_in(raw.unwrap_or("{}"), &binding, ctx.unix_ms) {
+                Ok(answers) => Some(Rc::new(InputRound::new(m.caps, answers))),
+                Err(e) => return Answer::Error(e),
+            }
+        }
+        None => None,
+    };
+    let tasks = ctx.tasks.filter(|_| ctx.catalog.has_task_tools() && ctx.modern.is_none());
     let task = match (tasks, task) {
         (Some(table), Some(task)) => match task_ttl(&task) {
             Ok(ttl) => Some((table, ttl)),
@@ -76,7 +93,13 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
             run_tool(handler, name, output, ToolCall::new(Cow::Owned(arguments), args, core, session, peer))
         });
     }
-    let peer = Rc::new(RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token));
+    let mut peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
+    if let (Some(round), Some(m)) = (&round, ctx.modern) {
+        peer = peer.modern(round.clone(), m.log_level);
+    }
+    let peer = Rc::new(peer);
+    // What an input-required result is sealed for (the tool's name and arguments).
+    let binding = round.as_ref().map(|r| (r.clone(), name.to_string(), arguments.to_string(), ctx.unix_ms));
     let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => match panics::guarded(|| f(&call)) {
@@ -94,12 +117,28 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
             ctx.session.peer.begin(id, peer.clone());
             Answer::Later(Box::pin(async move {
                 let run = async {
-                    Some(match panics::guarded_future(fut).await {
-                        Ok(result) => {
+                    let mut fut = std::pin::pin!(panics::guarded_future(fut));
+                    // A run that asked for input it has not got ends there (2026-07-28).
+                    let ran = std::future::poll_fn(|cx| match std::future::Future::poll(fut.as_mut(), cx) {
+                        std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
+                        std::task::Poll::Pending if binding.as_ref().is_some_and(|b| b.0.has_asked()) => {
+                            std::task::Poll::Ready(None)
+                        }
+                        std::task::Poll::Pending => std::task::Poll::Pending,
+                    })
+                    .await;
+                    Some(match ran {
+                        Some(Ok(result)) => {
                             let mut out = Vec::new();
                             write_result(&mut out, output.as_deref(), result).map(|()| out)
                         }
-                        Err(_) => Err(panicked(&name)),
+                        Some(Err(_)) => Err(panicked(&name)),
+                        None => {
+                            let (round, tool, arguments, now) = binding.as_ref().expect("asked in a modern call");
+                            let b = Binding { method: "tools/call", name: tool, arguments };
+                            let mut out = Vec::new();
+                            round.write_input_required(&b, *now, &mut out).map(|()| out)
+                        }
                     })
                 };
                 let cancelled = std::future::poll_fn(|cx| match peer.poll_cancelled(cx.waker()) {
@@ -182,6 +221,25 @@ fn run_tool(
             into_result(output.as_deref(), result)
         }),
     }
+}
+
+/// -32021 if the client did not declare a capability the tool requires.
+fn missing_capability(ctx: &Ctx<'_>, tool: &Tool) -> Option<RpcError> {
+    let caps = ctx.modern.map_or_else(|| ctx.session.peer.client.get(), |m| m.caps);
+    let missing = tool.requires.iter().find(|cap| match **cap {
+        "sampling" => !caps.sampling,
+        "elicitation" => !caps.elicitation,
+        _ => !caps.roots,
+    })?;
+    let mut required = sonic_rs::Object::new();
+    required.insert(missing, sonic_rs::Value::new_object());
+    Some(
+        RpcError::new(
+            code::MISSING_CLIENT_CAPABILITY,
+            format!("Missing required client capability: tool {} needs the client's {missing} capability", tool.name()),
+        )
+        .with_data(&sonic_rs::json!({"requiredCapabilities": required})),
+    )
 }
 
 /// The tool's `taskSupport` against how it is called (only checked where tasks exist).

@@ -1,5 +1,4 @@
-//! Any other method: -32601. `server/discover` (the 2026-07-28 spec's first call) lands here
-//! on purpose, so that new clients fall back to `initialize`.
+//! Any other method: -32601 (on Streamable HTTP in the 2026-07-28 era: 404).
 
 use super::Answer;
 use crate::jsonrpc::{code, RpcError};
@@ -12,5 +11,18 @@ pub(super) fn handle(method: &str) -> Answer {
     Answer::Error(
         RpcError::new(code::METHOD_NOT_FOUND, format!("Method not found: {shown}"))
             .with_data(&sonic_rs::json!({"method": shown})),
+    )
+}
+
+/// A session-era method sent in the 2026-07-28 era, which removed it: -32601.
+pub(super) fn removed(method: &str) -> Answer {
+    Answer::Error(
+        RpcError::new(
+            code::METHOD_NOT_FOUND,
+            format!(
+                "Method not found: {method} is not part of MCP 2026-07-28 (it belongs to the initialize/session era)"
+            ),
+        )
+        .with_data(&sonic_rs::json!({"method": method})),
     )
 }
