@@ -91,6 +91,11 @@ macro_rules! settings {
             /// Origin header values browser requests may carry; `*` allows any. Requests
             /// without Origin (non-browser clients) are allowed.
             pub allowed_origins: Vec<String>,
+            /// File whose bytes (at least 32) key the HMAC that seals 2026-07-28
+            /// `requestState`s; give every node behind one load balancer the same file so that
+            /// a retry may land on any of them. Default: a random key per process.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub request_state_secret_file: Option<std::path::PathBuf>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -108,6 +113,7 @@ macro_rules! settings {
                     session_delete: true,
                     allowed_hosts: ALLOWED_HOSTS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     allowed_origins: ALLOWED_ORIGINS_DEFAULT.iter().map(|h| h.to_string()).collect(),
+                    request_state_secret_file: None,
                     $( $name: $default, )*
                 }
             }
@@ -147,6 +153,10 @@ macro_rules! settings {
             /// [default: http(s)://localhost, 127.0.0.1 and [::1], any port].
             #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
             pub allowed_origins: Option<Vec<String>>,
+            /// File of at least 32 bytes keying the HMAC of 2026-07-28 `requestState`s; the same
+            /// file on every node lets a retry land on any node [default: a random key].
+            #[arg(long, value_name = "FILE")]
+            pub request_state_secret_file: Option<std::path::PathBuf>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -168,6 +178,7 @@ macro_rules! settings {
                 if self.no_session_delete { s.session_delete = false; }
                 if let Some(v) = &self.allowed_hosts { s.allowed_hosts = v.clone(); }
                 if let Some(v) = &self.allowed_origins { s.allowed_origins = v.clone(); }
+                if let Some(v) = &self.request_state_secret_file { s.request_state_secret_file = Some(v.clone()); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }

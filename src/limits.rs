@@ -321,3 +321,5 @@ pub const REQUEST_STATE_MAX_BYTES: usize = 1 << 20;
 /// Most input requests one input-required result may carry (a handler asking for more is a
 /// bug in it; the call ends with -32603).
 pub const INPUT_REQUESTS_MAX: usize = 64;
+/// Fewest bytes a `request_state_secret_file` must hold (the HMAC key's strength).
+pub const REQUEST_STATE_SECRET_MIN_BYTES: usize = 32;

@@ -141,3 +141,34 @@ fn input_required_round_trips_seal_their_state() {
         r#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"complete","content":[{"type":"text","text":"No supported capabilities declared"}]}}"#
     );
 }
+
+#[test]
+fn a_shared_secret_file_lets_another_node_take_the_retry() {
+    let dir = std::env::temp_dir().join(format!("ringmcp-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("key");
+    std::fs::write(&secret, [7u8; 32]).unwrap();
+    let secret = secret.to_str().unwrap();
+    let args = ["--cores", "1", "--pack", "conformance", "--request-state-secret-file", secret];
+    let (a, b) = (Server::start(&args), Server::start(&args));
+    let tool = r#""name":"test_input_required_result_elicitation","arguments":{}"#;
+    let state = state_of(&a.connect().call(&request(1, "tools/call", tool)));
+    let answer = r#""inputResponses":{"user_name":{"action":"accept","content":{"name":"Bo"}}}"#;
+    let retry = request(2, "tools/call", &format!(r#"{tool},{answer},"requestState":"{state}""#));
+    assert_eq!(
+        b.connect().call(&retry),
+        r#"{"jsonrpc":"2.0","id":2,"result":{"resultType":"complete","content":[{"type":"text","text":"Hello, Bo!"}]}}"#
+    );
+    // A node with its own random key refuses it.
+    let c = Server::start(&["--cores", "1", "--pack", "conformance"]);
+    assert!(c.connect().call(&retry).contains("requestState failed its integrity check"));
+    let short = dir.join("short");
+    std::fs::write(&short, b"too short").unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--request-state-secret-file", short.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds 9 bytes; at least 32"), "{out:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

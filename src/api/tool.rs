@@ -374,6 +374,9 @@ pub struct Tool {
     pub(crate) descriptor_json: Vec<u8>,
     /// Client capabilities every call needs (`sampling`, `elicitation`, `roots`).
     pub(crate) requires: Vec<&'static str>,
+    /// Arguments mirrored in `Mcp-Param-{Name}` HTTP headers (`x-mcp-header` in the input
+    /// schema): the name lower-cased, and the argument.
+    pub(crate) param_headers: Vec<(String, String)>,
 }
 
 /// A tool under construction.
@@ -557,8 +560,27 @@ impl ToolBuilder {
         let descriptor_json = sonic_rs::to_vec(&self.descriptor).expect("a descriptor always serializes");
         let task_support = self.descriptor.execution.as_ref().map_or(TaskSupport::Forbidden, |e| e.task_support);
         let requires = self.requires;
-        Tool { name: self.descriptor.name, handler, task_support, checks, output, descriptor_json, requires }
+        let param_headers = param_headers(&self.descriptor.input_schema);
+        Tool {
+            name: self.descriptor.name,
+            handler,
+            task_support,
+            checks,
+            output,
+            descriptor_json,
+            requires,
+            param_headers,
+        }
     }
+}
+
+/// The `x-mcp-header` names of a schema's top-level properties (lower-cased), with the property.
+fn param_headers(schema: &Value) -> Vec<(String, String)> {
+    let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else { return Vec::new() };
+    props
+        .iter()
+        .filter_map(|(name, p)| Some((p.get("x-mcp-header")?.as_str()?.to_ascii_lowercase(), name.to_string())))
+        .collect()
 }
 
 /// Why arguments failed [`Tool::check_arguments`].

@@ -507,6 +507,11 @@ fn check_modern(
         version: version.to_string(),
         method: head.header_str("mcp-method").map(str::to_string),
         name: head.header_str("mcp-name").map(str::to_string),
+        params: head
+            .headers
+            .iter()
+            .filter_map(|(n, v)| n.strip_prefix("mcp-param-").map(|suffix| (suffix.to_string(), v.clone())))
+            .collect(),
     };
     Ok((core.core, Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
 }

@@ -69,6 +69,26 @@ struct Global {
     max_connections: usize,
 }
 
+/// Keys the `requestState` seal from `request_state_secret_file`, if set.
+fn request_state_key(settings: &Settings) -> Result<(), ServeError> {
+    let Some(path) = &settings.request_state_secret_file else { return Ok(()) };
+    let key = "request_state_secret_file";
+    let bytes = std::fs::read(path).map_err(|e| config_error(key, format!("{}: {e}", path.display())))?;
+    if bytes.len() < crate::limits::REQUEST_STATE_SECRET_MIN_BYTES {
+        let message = format!(
+            "{} holds {} bytes; at least {} (e.g. `head -c 32 /dev/urandom > FILE`)",
+            path.display(),
+            bytes.len(),
+            crate::limits::REQUEST_STATE_SECRET_MIN_BYTES
+        );
+        return Err(config_error(key, message));
+    }
+    if !crate::mcp::request_state::set_secret(&bytes) {
+        log::warn!("request_state_secret_file: the requestState key was set already; keeping the first");
+    }
+    Ok(())
+}
+
 impl Server {
     /// Serves TCP (NDJSON) on `settings.listen` with one executor per selected CPU, until
     /// SIGINT/SIGTERM; then drains (bounded by `drain_timeout_ms`) and returns.
@@ -85,6 +105,7 @@ impl Server {
 
     fn serve_tcp(&self, settings: &Settings, raw_echo: bool) -> Result<(), ServeError> {
         raise_limits();
+        request_state_key(settings)?;
         let cpus = crate::cpus::select(settings.cores, settings.cpus.as_deref())
             .map_err(|m| config_error(if settings.cpus.is_some() { "cpus" } else { "cores" }, m))?;
         if (settings.shard_count as usize) < cpus.len() {
@@ -164,6 +185,7 @@ impl Server {
     /// every request read before that.
     pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
         raise_limits();
+        request_state_key(settings)?;
         let builder = ring_builder(settings)?;
         let (catalog, changes) = self.attach();
         let settings = settings.clone();

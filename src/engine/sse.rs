@@ -46,6 +46,8 @@ pub(crate) struct ModernHeaders {
     pub method: Option<String>,
     /// `Mcp-Name`, as sent (maybe in the `=?base64?…?=` form).
     pub name: Option<String>,
+    /// `Mcp-Param-{Name}` headers: the name lower-cased, the value as sent (raw bytes).
+    pub params: Vec<(String, Vec<u8>)>,
 }
 
 /// What the owner answers, in order: one `Done`, or `Stream` then `Event`s then `End`.

@@ -79,13 +79,10 @@ fn mismatch(message: String) -> RpcError {
 
 /// `Mcp-Name` as the client meant it: `=?base64?…?=` decoded, else as sent.
 fn header_value(raw: &str) -> Option<String> {
-    use base64::Engine as _;
-    match raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(raw.trim().to_string()),
+    match decode_sentinel(raw) {
+        Ok(Some(decoded)) => Some(decoded),
+        Ok(None) => Some(raw.trim().to_string()),
+        Err(()) => None,
     }
 }
 
@@ -133,6 +130,64 @@ fn check_headers(
     }
 }
 
+/// The strict `=?base64?…?=` form decoded (padding required, UTF-8); `Err` if the wrapper is
+/// there but its inside is not valid base64 text; `Ok(None)` without the wrapper.
+fn decode_sentinel(raw: &str) -> Result<Option<String>, ()> {
+    use base64::Engine as _;
+    let Some(b64) = raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else { return Ok(None) };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| ())?;
+    String::from_utf8(bytes).map(Some).map_err(|_| ())
+}
+
+/// `Mcp-Param-{Name}` headers of a `tools/call` against the arguments the tool mirrors
+/// (`x-mcp-header`): a present, non-null argument needs its header with the same value.
+fn check_param_headers(core: &CoreCtx, headers: &ModernHeaders, params: Option<&str>) -> Result<(), RpcError> {
+    let Some(p) = params else { return Ok(()) };
+    let name = sonic_rs::get_from_str(p, ["name"]).ok().and_then(|v| v.as_str().map(str::to_string));
+    let catalog = core.catalog();
+    let Some(tool) = name.and_then(|n| catalog.tool(&n)) else { return Ok(()) };
+    for (suffix, property) in &tool.param_headers {
+        let value = sonic_rs::get_from_str(p, ["arguments", property.as_str()]).ok().filter(|v| !v.is_null());
+        let header = headers.params.iter().find(|(n, _)| n == suffix).map(|(_, v)| v.as_slice());
+        let Some(value) = value else { continue };
+        let Some(raw) = header else {
+            return Err(mismatch(format!(
+                "Header mismatch: the Mcp-Param-{suffix} header is required (argument {property} is set)"
+            )));
+        };
+        let Ok(raw) = std::str::from_utf8(raw).map(str::trim) else {
+            return Err(mismatch(format!("Header mismatch: Mcp-Param-{suffix} holds bytes that are not text")));
+        };
+        if raw.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
+            return Err(mismatch(format!(
+                "Header mismatch: Mcp-Param-{suffix} holds characters outside printable ASCII"
+            )));
+        }
+        let decoded = match decode_sentinel(raw) {
+            Ok(Some(d)) => d,
+            Ok(None) => raw.to_string(),
+            Err(()) => {
+                return Err(mismatch(format!("Header mismatch: Mcp-Param-{suffix} is not valid =?base64?…?= text")))
+            }
+        };
+        let equal = if let Some(s) = value.as_str() {
+            s == decoded
+        } else if let Some(b) = value.as_bool() {
+            decoded == if b { "true" } else { "false" }
+        } else if let Some(n) = value.as_f64() {
+            decoded.parse::<f64>().is_ok_and(|h| h == n)
+        } else {
+            false
+        };
+        if !equal {
+            return Err(mismatch(format!(
+                "Header mismatch: Mcp-Param-{suffix} header value '{decoded}' does not match argument {property}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A 2026-07-28 POST: checked, then answered here with a throwaway session.
 fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHeaders, reply: mailbox::Sender<Reply>) {
     let message = match jsonrpc::parse_within(body, core.max_json_depth) {
@@ -166,6 +221,11 @@ fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHe
     }
     if let Err(e) = check_headers(headers, &method, params, declared.as_deref()) {
         return modern_refusal(core, &reply, id, &method, &e);
+    }
+    if method == "tools/call" {
+        if let Err(e) = check_param_headers(core, headers, params) {
+            return modern_refusal(core, &reply, id, &method, &e);
+        }
     }
     let modern = match era::read(params, true) {
         Ok(m) => m.expect("read with the modern hint"),

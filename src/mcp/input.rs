@@ -12,6 +12,7 @@ use super::request_state::{self, Answers, Binding};
 use super::write_str;
 use crate::jsonrpc::RpcError;
 use crate::limits::INPUT_REQUESTS_MAX;
+use sonic_rs::JsonValueTrait;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -59,6 +60,11 @@ impl InputRound {
                 )
             })?;
             for (k, v) in map {
+                if !v.is_object() {
+                    return Err(RpcError::invalid_params(format!(
+                        "Invalid params: inputResponses.{k} must be the result object of that input request"
+                    )));
+                }
                 answers.insert(k, v.as_raw_str().to_string());
             }
         }
@@ -67,7 +73,6 @@ impl InputRound {
 
     /// The answers a retry's params (`raw`) bring: `requestState` and `inputResponses`.
     pub fn answers_in(raw: &str, binding: &Binding<'_>, now_unix_ms: u64) -> Result<Answers, RpcError> {
-        use sonic_rs::JsonValueTrait;
         let field = |name: &str| sonic_rs::get_from_str(raw, [name]).ok().filter(|v| !v.is_null());
         let responses = field("inputResponses");
         let state = match field("requestState") {

@@ -1,7 +1,8 @@
 //! The fixtures the 2026-07-28 scenarios of the conformance suite
 //! (`@modelcontextprotocol/conformance@0.2.0-alpha.12`) call by name, beside the 2025-11-25
 //! ones of [`super::conformance`]: input-required tools and a prompt (multi round-trip
-//! requests), a tool that needs a client capability, the streaming and logging probes, and
+//! requests), a tool that needs a client capability, one whose argument is mirrored in an
+//! `Mcp-Param-Region` header, the streaming and logging probes, and
 //! the two triggers of list-changed notifications on `subscriptions/listen` streams.
 
 use crate::api::content::{CallToolResult, Content, GetPromptResult, PromptMessage, Role};
@@ -178,6 +179,13 @@ pub fn add(builder: ServerBuilder) -> ServerBuilder {
             call.log("info", None, r#""Diagnostic trace logging activated""#);
             Ok(CallToolResult::text("Logging evaluated"))
         }))
+        .tool(
+            Tool::builder("test_custom_header", "Mirrors its region argument in the Mcp-Param-Region header (SEP-2243)")
+                .input_schema(json(
+                    r#"{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}},"required":["region"]}"#,
+                ))
+                .sync_handler(|call| Ok(CallToolResult::text(format!("Region: {}", call.str("region")?)))),
+        )
         .tool(trigger("test_trigger_tool_change", "Changes the tool list (list_changed to listeners)", &handle, true))
         .tool(trigger(
             "test_trigger_prompt_change",

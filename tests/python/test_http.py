@@ -219,28 +219,6 @@ def test_http_sampling_request_is_answered_by_client_callback(conformance_server
     assert params.messages[0].content.text == prompt
 
 
-def test_http_sdk_client_auto_mode_falls_back_from_discover_to_initialize(bench_server: Server):
-    """`mcp.Client(url)` (mode="auto") probes `server/discover` first; ringmcp refuses it, so
-    the SDK must fall back to `initialize` and end up on a handshake-era version."""
-    from mcp import Client
-
-    async def main() -> None:
-        with anyio.fail_after(SCENARIO_TIMEOUT_SECONDS):
-            async with Client(bench_server.mcp_url, mode="auto") as client:
-                assert client.session.initialize_result is not None
-                assert client.session.discover_result is None
-                assert client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
-                assert client.server_info is not None and client.server_info.name == "ringmcp"
-                result = await client.call_tool("echo", {"text": "after fallback"})
-                assert _only_text(result) == "after fallback"
-
-    try:
-        anyio.run(main)
-    except BaseException:
-        print(f"--- ringmcp stderr ---\n{bench_server.log()}--- end ringmcp stderr ---")
-        raise
-
-
 def _scrape(server: Server) -> dict[str, Any]:
     """`/metrics`, parsed by prometheus_client: families by name (counters lose `_total`)."""
     with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=5) as response:

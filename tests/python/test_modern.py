@@ -54,6 +54,7 @@ def run(target: Any, scenario: Any) -> None:
                 assert client.protocol_version == MODERN
                 assert client.session.discover_result is not None
                 assert client.session.initialize_result is None
+                assert client.server_info is not None and client.server_info.name.startswith("ringmcp")
                 await scenario(client)
 
     anyio.run(main)

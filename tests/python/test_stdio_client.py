@@ -211,25 +211,3 @@ def test_ping_succeeds_after_initialize(run_session):
         await session.send_ping()
 
     run_session(scenario)
-
-
-def test_sdk_client_auto_mode_falls_back_from_discover_to_initialize(ringmcp_bin: Path):
-    """`mcp.Client` (mode="auto") probes `server/discover` first; ringmcp answers -32601, so the
-    SDK must fall back to the `initialize` handshake and end up on a handshake-era version."""
-    from mcp import Client
-
-    params = StdioServerParameters(command=str(ringmcp_bin), args=["stdio"])
-
-    async def main() -> None:
-        # Client has no errlog knob: the server's stderr goes to this test's captured stderr.
-        with anyio.fail_after(SCENARIO_TIMEOUT_SECONDS):
-            async with Client(params, mode="auto") as client:
-                assert client.session.initialize_result is not None
-                assert client.session.discover_result is None
-                assert client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
-                assert client.server_info is not None and client.server_info.name == "ringmcp"
-                result = await client.call_tool("echo", {"text": "after fallback"})
-                assert result.is_error is False
-                assert _only_text(result) == "after fallback"
-
-    anyio.run(main)
