@@ -172,3 +172,60 @@ fn a_shared_secret_file_lets_another_node_take_the_retry() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds 9 bytes; at least 32"), "{out:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn listen_streams_get_their_ack_and_only_the_changes_they_asked_for() {
+    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
+    let mut tools = server.connect();
+    let mut prompts = server.connect();
+    let listen = |id: &str, filter: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":"{id}","method":"subscriptions/listen","params":{{"notifications":{{{filter}}},{META}}}}}"#
+        )
+    };
+    assert_eq!(
+        tools.call(&listen("L1", r#""toolsListChanged":true"#)),
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":"L1"}}}"#
+    );
+    assert_eq!(
+        prompts.call(&listen("L2", r#""promptsListChanged":true,"resourcesListChanged":true"#)),
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":{"promptsListChanged":true,"resourcesListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":"L2"}}}"#
+    );
+    let mut trigger = server.connect();
+    let call = request(1, "tools/call", r#""name":"test_trigger_tool_change","arguments":{}"#);
+    assert!(trigger.call(&call).contains("Mutation triggered"));
+    assert_eq!(
+        tools.recv_line(),
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"L1"}}}"#
+    );
+    let call = request(2, "tools/call", r#""name":"test_trigger_prompt_change","arguments":{}"#);
+    assert!(trigger.call(&call).contains("Mutation triggered"));
+    // The prompts stream sees the prompt change only (not the tool change before it).
+    assert_eq!(
+        prompts.recv_line(),
+        r#"{"jsonrpc":"2.0","method":"notifications/prompts/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"L2"}}}"#
+    );
+    // Nothing else reached the tools stream: the next line there answers a new request.
+    let answer = tools.call(&request(3, "prompts/list", ""));
+    assert!(answer.starts_with(r#"{"jsonrpc":"2.0","id":3,"result":{"resultType":"complete""#), "{answer}");
+}
+
+#[test]
+fn logs_are_sent_only_at_the_level_a_modern_request_asks_for() {
+    let server = Server::start(&["--cores", "1", "--pack", "conformance"]);
+    let mut c = server.connect();
+    let tool = r#""name":"test_logging_tool","arguments":{}"#;
+    let done = r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","content":[{"type":"text","text":"Logging evaluated"}]}}"#;
+    assert_eq!(c.call(&request(1, "tools/call", tool)), done);
+    let with_level = |id: u32, level: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{{tool},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}},"io.modelcontextprotocol/logLevel":"{level}"}}}}}}"#
+        )
+    };
+    assert_eq!(
+        c.call(&with_level(2, "debug")),
+        r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"Diagnostic trace logging activated"}}"#
+    );
+    assert_eq!(c.recv_line(), done.replace(r#""id":1"#, r#""id":2"#));
+    assert_eq!(c.call(&with_level(3, "warning")), done.replace(r#""id":1"#, r#""id":3"#));
+}
