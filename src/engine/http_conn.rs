@@ -443,14 +443,7 @@ fn check_mcp(
         &[("Allow", if core.stateless { "POST, OPTIONS" } else { "GET, POST, DELETE, OPTIONS" })];
     match head.method.as_str() {
         "POST" => {
-            if !(accept.json && accept.sse) {
-                let message = "Not Acceptable: Accept must list application/json and text/event-stream";
-                return Err(refusal(out, 406, message, keep_alive, &[]));
-            }
-            if !http::is_json_content_type(head.header_str("content-type")) {
-                let message = "Unsupported Media Type: Content-Type must be application/json";
-                return Err(refusal(out, 415, message, keep_alive, &[]));
-            }
+            check_post_headers(head, &accept, out, keep_alive)?;
             let owner = session.as_ref().map_or(core.core, owner);
             Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version, client }))
         }
@@ -480,6 +473,19 @@ fn check_mcp(
     }
 }
 
+/// A POST's Accept (both JSON and SSE: 406) and Content-Type (JSON: 415).
+fn check_post_headers(head: &Head, accept: &http::Accept, out: &mut Vec<u8>, keep_alive: bool) -> Result<(), u16> {
+    if !(accept.json && accept.sse) {
+        let message = "Not Acceptable: Accept must list application/json and text/event-stream";
+        return Err(refusal(out, 406, message, keep_alive, &[]));
+    }
+    if !http::is_json_content_type(head.header_str("content-type")) {
+        let message = "Unsupported Media Type: Content-Type must be application/json";
+        return Err(refusal(out, 415, message, keep_alive, &[]));
+    }
+    Ok(())
+}
+
 /// A 2026-07-28 request: POST only (GET and DELETE → 405), no session, served here.
 fn check_modern(
     head: &Head,
@@ -495,14 +501,7 @@ fn check_modern(
         return Err(refusal(out, 405, &message, keep_alive, allow));
     }
     let accept = http::accept(head.header_str("accept"));
-    if !(accept.json && accept.sse) {
-        let message = "Not Acceptable: Accept must list application/json and text/event-stream";
-        return Err(refusal(out, 406, message, keep_alive, &[]));
-    }
-    if !http::is_json_content_type(head.header_str("content-type")) {
-        let message = "Unsupported Media Type: Content-Type must be application/json";
-        return Err(refusal(out, 415, message, keep_alive, &[]));
-    }
+    check_post_headers(head, &accept, out, keep_alive)?;
     let headers = ModernHeaders {
         version: version.to_string(),
         method: head.header_str("mcp-method").map(str::to_string),

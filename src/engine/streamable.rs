@@ -56,6 +56,21 @@ pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Repl
     }
 }
 
+/// The POST body as one JSON-RPC message, or `None` after answering 400 with the error.
+fn parse_body<'a>(core: &CoreCtx, body: &'a [u8], reply: &mailbox::Sender<Reply>) -> Option<Message<'a>> {
+    match jsonrpc::parse_within(body, core.max_json_depth) {
+        Ok(m) => Some(m),
+        Err(invalid) => {
+            let mut out = Vec::new();
+            jsonrpc::write_error(&mut out, invalid.id, &invalid.error);
+            out.pop();
+            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
+            done(reply, 400, out);
+            None
+        }
+    }
+}
+
 /// The HTTP status of a 2026-07-28 answer with error `code`.
 fn modern_status(code: Option<i32>) -> u16 {
     match code {
@@ -190,16 +205,7 @@ fn check_param_headers(core: &CoreCtx, headers: &ModernHeaders, params: Option<&
 
 /// A 2026-07-28 POST: checked, then answered here with a throwaway session.
 fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHeaders, reply: mailbox::Sender<Reply>) {
-    let message = match jsonrpc::parse_within(body, core.max_json_depth) {
-        Ok(m) => m,
-        Err(invalid) => {
-            let mut out = Vec::new();
-            jsonrpc::write_error(&mut out, invalid.id, &invalid.error);
-            out.pop();
-            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
-            return done(&reply, 400, out);
-        }
-    };
+    let Some(message) = parse_body(core, body, &reply) else { return };
     let (id, method, params) = match message {
         Message::Request { id, method, params } => (id, method, params),
         // No client notification is defined on Streamable HTTP in this era; take it anyway.
@@ -296,16 +302,7 @@ struct Post {
 
 fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: mailbox::Sender<Reply>) {
     let Post { prefers_sse, header_version, client } = p;
-    let message = match jsonrpc::parse_within(body, core.max_json_depth) {
-        Ok(m) => m,
-        Err(invalid) => {
-            let mut out = Vec::new();
-            jsonrpc::write_error(&mut out, invalid.id, &invalid.error);
-            out.pop();
-            core.metrics.record_request(method_index(""), 0, Some(invalid.error.code), core.now_ms());
-            return done(&reply, 400, out);
-        }
-    };
+    let Some(message) = parse_body(core, body, &reply) else { return };
     if let Message::Request { id, method, params } = &message {
         if session_id.is_none()
             && header_version.is_none()
