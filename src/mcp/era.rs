@@ -57,7 +57,10 @@ struct Caps {
 /// Whether `params` may carry modern `_meta` (cheap: no `io.modelcontextprotocol/` in them →
 /// an old-era request).
 pub fn looks_modern(params: Option<&str>) -> bool {
-    params.is_some_and(|p| memchr::memmem::find(p.as_bytes(), PREFIX).is_some())
+    // Built once: making a searcher per request cost the session era ~10 % of its throughput.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PREFIX));
+    params.is_some_and(|p| p.len() >= PREFIX.len() && FINDER.find(p.as_bytes()).is_some())
 }
 
 /// Reads the era of a request. `modern_hint`: the transport already knows the client speaks
