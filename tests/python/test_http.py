@@ -102,16 +102,6 @@ def _wait_for_port(proc: subprocess.Popen[bytes], log_path: Path) -> int:
     pytest.fail(f"ringmcp printed no listening line in {STARTUP_TIMEOUT_SECONDS} s:\n{log}", pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def bench_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _start_server("bench", tmp_path_factory.mktemp("bench") / "ringmcp.stderr")
-
-
-@pytest.fixture(scope="module")
-def conformance_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _start_server("conformance", tmp_path_factory.mktemp("conformance") / "ringmcp.stderr")
-
-
 def run_session(server: Server, scenario: Scenario, **session_kwargs: Any) -> None:
     """Connect over Streamable HTTP, `initialize`, await `scenario(session)`; on failure print
     the server's stderr so it shows in pytest's captured output."""

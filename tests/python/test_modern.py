@@ -4,21 +4,19 @@ against `ringmcp serve` over Streamable HTTP and `ringmcp stdio`. Each test asse
 client negotiated 2026-07-28 without falling back, then lists tools, calls one, completes an
 input-required round trip (the SDK answers the elicitation through its callback and retries
 with `inputResponses` and the sealed `requestState`), and receives progress notifications.
-Servers and the binary come from test_http.py's helpers ($RINGMCP_BIN, else target/debug).
+Servers come from conftest.py, the binary from test_http.py's helpers ($RINGMCP_BIN, else target/debug).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import mcp_types as types
-import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from test_http import SCENARIO_TIMEOUT_SECONDS, Server, _ringmcp_bin, _start_server
+from test_http import SCENARIO_TIMEOUT_SECONDS, Server, _ringmcp_bin
 
 MODERN = "2026-07-28"
 PROGRESS = [
@@ -26,16 +24,6 @@ PROGRESS = [
     (50.0, 100.0, "Completed step 50 of 100"),
     (100.0, 100.0, "Completed step 100 of 100"),
 ]
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _start_server("bench", tmp_path_factory.mktemp("modern-bench") / "ringmcp.stderr")
-
-
-@pytest.fixture(scope="module")
-def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _start_server("conformance", tmp_path_factory.mktemp("modern-conf") / "ringmcp.stderr")
 
 
 def stdio(pack: str) -> StdioServerParameters:
@@ -81,12 +69,12 @@ async def input_and_progress(client: Client) -> None:
     assert seen == PROGRESS
 
 
-def test_http_lists_and_calls_in_the_modern_era(bench: Server) -> None:
-    run(bench.mcp_url, list_and_echo)
+def test_http_lists_and_calls_in_the_modern_era(bench_server: Server) -> None:
+    run(bench_server.mcp_url, list_and_echo)
 
 
-def test_http_input_required_round_trip_and_progress(conformance: Server) -> None:
-    run(conformance.mcp_url, input_and_progress)
+def test_http_input_required_round_trip_and_progress(conformance_server: Server) -> None:
+    run(conformance_server.mcp_url, input_and_progress)
 
 
 def test_stdio_lists_and_calls_in_the_modern_era() -> None:
@@ -97,10 +85,10 @@ def test_stdio_input_required_round_trip_and_progress() -> None:
     run(stdio("conformance"), input_and_progress)
 
 
-def test_legacy_mode_still_negotiates_2025_11_25(bench: Server) -> None:
+def test_legacy_mode_still_negotiates_2025_11_25(bench_server: Server) -> None:
     async def main() -> None:
         with anyio.fail_after(SCENARIO_TIMEOUT_SECONDS):
-            async with Client(bench.mcp_url, mode="legacy") as client:
+            async with Client(bench_server.mcp_url, mode="legacy") as client:
                 assert client.protocol_version == "2025-11-25"
                 assert client.session.initialize_result is not None
                 await list_and_echo(client)
