@@ -109,6 +109,9 @@ impl<'a> ToolCall<'a> {
     /// should therefore ask before they change anything. `key` names the request in
     /// `inputRequests` (unique within the call).
     pub async fn ask(&self, key: &str, method: &str, params_json: &str) -> Result<String, ClientError> {
+        if let Some(input) = self.peer.task_input() {
+            return input.ask(key, method, params_json).await;
+        }
         if let Some(round) = self.peer.input_round() {
             return match round.ask(key, method, params_json)? {
                 Some(answer) => Ok(answer),
@@ -145,6 +148,27 @@ impl<'a> ToolCall<'a> {
             self.peer.peer.forget_request(id);
         }
         outcome
+    }
+
+    /// In a 2026-07-28 call of a tool that may run as a task, from a client that declared the
+    /// tasks extension: the call is answered with a task now and the handler runs on as that
+    /// task (it would be at its first wait anyway; this makes the point explicit, e.g. before
+    /// asking for input that should park the task rather than be a multi round-trip
+    /// request). Elsewhere it returns at once.
+    pub async fn start_task(&self) {
+        if self.peer.task_input().is_some() || self.peer.input_round().is_none() {
+            return;
+        }
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                return std::task::Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// [`ask`](Self::ask) with a key made from the method and a count (`elicitation-1`,

@@ -169,7 +169,7 @@ impl CoreCtx {
             raw_echo: false,
             open: Cell::new(0),
             unidentified: Cell::new(0),
-            tasks: Rc::new(task_table(started)),
+            tasks: Rc::new(task_table(started, core)),
             listeners: Rc::default(),
             epoch_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -441,12 +441,13 @@ impl CoreCtx {
 }
 
 /// The core's task table: the core's clock, its wall-clock start, its executor.
-fn task_table(started: Instant) -> TaskTable {
+fn task_table(started: Instant, core: usize) -> TaskTable {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     TaskTable::new(TaskEnv {
         now_ms: Box::new(move || started.elapsed().as_millis() as u64),
         epoch_unix_ms: since_epoch.as_millis() as u64,
         spawn: Box::new(|fut| ringmcp_ring::spawn(fut).detach()),
+        core,
     })
 }
 

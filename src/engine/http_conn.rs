@@ -486,7 +486,8 @@ fn check_post_headers(head: &Head, accept: &http::Accept, out: &mut Vec<u8>, kee
     Ok(())
 }
 
-/// A 2026-07-28 request: POST only (GET and DELETE → 405), no session, served here.
+/// A 2026-07-28 request: POST only (GET and DELETE → 405), no session, served here (a
+/// task's `tasks/*` by the core that keeps the task, which its id names).
 fn check_modern(
     head: &Head,
     body: Vec<u8>,
@@ -512,7 +513,14 @@ fn check_modern(
             .filter_map(|(n, v)| n.strip_prefix("mcp-param-").map(|suffix| (suffix.to_string(), v.clone())))
             .collect(),
     };
-    Ok((core.core, Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
+    // A task of the tasks extension is kept by the core its id names: go there.
+    let owner = match headers.method.as_deref().map(str::trim) {
+        Some("tasks/get" | "tasks/update" | "tasks/cancel") => {
+            headers.name.as_deref().and_then(crate::mcp::tasks::core_of).filter(|c| *c < core.mesh.cores())
+        }
+        _ => None,
+    };
+    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
 }
 
 /// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client

@@ -128,6 +128,7 @@ fn check_headers(
     let field = match method {
         "tools/call" | "prompts/get" => "name",
         "resources/read" => "uri",
+        "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
         _ => return Ok(()),
     };
     let body_value =
@@ -244,7 +245,8 @@ fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHe
     let opts = StreamOpts { prefers_sse, priming: false, session_header: None, replay_cap: 0 };
     let stream = Stream::new(1, None, reply, opts);
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
-    let target = dispatch::Target { session: &session, sink: &sink, tasks: None, bound: None, modern: Some(modern) };
+    let tasks = Some(&core.tasks);
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: Some(modern) };
     let mut batch = dispatch::Batch::begin(core);
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);

@@ -52,6 +52,13 @@ struct Caps {
     sampling: Option<serde::de::IgnoredAny>,
     elicitation: Option<serde::de::IgnoredAny>,
     roots: Option<serde::de::IgnoredAny>,
+    extensions: Option<Extensions>,
+}
+
+#[derive(Deserialize)]
+struct Extensions {
+    #[serde(rename = "io.modelcontextprotocol/tasks")]
+    tasks: Option<serde::de::IgnoredAny>,
 }
 
 /// Whether `params` may carry modern `_meta` (cheap: no `io.modelcontextprotocol/` in them →
@@ -107,6 +114,7 @@ pub fn read(params: Option<&str>, modern_hint: bool) -> Result<Option<Modern>, R
         sampling: caps.sampling.is_some(),
         elicitation: caps.elicitation.is_some(),
         roots: caps.roots.is_some(),
+        tasks: caps.extensions.is_some_and(|e| e.tasks.is_some()),
     };
     Ok(Some(Modern { caps, log_level }))
 }

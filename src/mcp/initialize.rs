@@ -66,13 +66,14 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, params: Option<&str>, out: &mut Vec<u8>)
         sampling: c.sampling.is_some(),
         elicitation: c.elicitation.is_some(),
         roots: c.roots.is_some(),
+        tasks: false,
     });
     ctx.session.phase = Phase::Initialized;
     let catalog = ctx.catalog;
     let id = ctx.session.id;
     let result = InitializeResult {
         protocol_version: version,
-        capabilities: capabilities(catalog, ctx.tasks.is_some()),
+        capabilities: capabilities(catalog, ctx.tasks.is_some(), false),
         server_info: ServerInfo { name: &catalog.name, version: &catalog.version },
         instructions: catalog.instructions.as_deref(),
         meta: Meta { core: ctx.session.core, session: id.as_str() },
@@ -94,6 +95,15 @@ pub(super) struct Capabilities {
     logging: Empty,
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks: Option<TasksCaps>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<Extensions>,
+}
+
+/// 2026-07-28 extensions: the tasks extension when some tool may answer with a task.
+#[derive(Serialize)]
+struct Extensions {
+    #[serde(rename = "io.modelcontextprotocol/tasks")]
+    tasks: Empty,
 }
 
 /// `tasks`: `tasks/list`, `tasks/cancel`, and task-augmented `tools/call`.
@@ -131,8 +141,10 @@ struct ResourceCaps {
 struct Empty {}
 
 /// Only what the server really has: a kind is declared when something of it is registered;
-/// `tasks` when some tool may run as one and the transport keeps tasks (`can_keep_tasks`).
-pub(super) fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool) -> Capabilities {
+/// when some tool may run as a task and the transport keeps tasks (`can_keep_tasks`), the
+/// session era's `tasks` or (`modern`) the 2026-07-28 tasks extension.
+pub(super) fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool, modern: bool) -> Capabilities {
+    let has_tasks = can_keep_tasks && catalog.has_task_tools();
     let list = |has: bool| has.then_some(ListChanged { list_changed: true });
     let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();
     Capabilities {
@@ -141,7 +153,8 @@ pub(super) fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool) 
         prompts: list(!catalog.prompts.is_empty()),
         completions: catalog.has_completions().then_some(Empty {}),
         logging: Empty {},
-        tasks: (can_keep_tasks && catalog.has_task_tools()).then_some(TasksCaps {
+        extensions: (has_tasks && modern).then_some(Extensions { tasks: Empty {} }),
+        tasks: (has_tasks && !modern).then_some(TasksCaps {
             list: Empty {},
             cancel: Empty {},
             requests: TaskRequests { tools: ToolsCall { call: Empty {} } },

@@ -23,11 +23,13 @@ mod resources_templates_list;
 mod resources_unsubscribe;
 mod server_discover;
 pub mod subscriptions_listen;
+pub mod task_input;
 pub mod tasks;
 mod tasks_cancel;
 mod tasks_get;
 mod tasks_list;
 mod tasks_result;
+mod tasks_update;
 mod tools_call;
 mod tools_list;
 mod unknown;
@@ -117,9 +119,10 @@ pub struct Ctx<'a> {
     pub page_size: usize,
     /// Where this request's own messages (progress, logs, server-to-client requests) go.
     pub sink: &'a Rc<dyn Sink>,
-    /// The core's tasks; `None` where tasks cannot be kept (stateless HTTP, where a session
-    /// lasts one request): then the server has no `tasks` capability and `tools/call`
-    /// ignores `params.task`, as the spec asks of such servers.
+    /// The core's tasks; `None` where tasks cannot be kept (session-era stateless HTTP, where
+    /// a session lasts one request): then the server has no `tasks` capability and
+    /// `tools/call` ignores `params.task`, as the spec asks of such servers. 2026-07-28
+    /// requests keep tasks on the core that reads them (the tasks extension).
     pub tasks: Option<&'a Rc<TaskTable>>,
     /// The core's `subscriptions/listen` streams (`None` where none can be held open).
     pub listeners: Option<&'a Rc<Listeners>>,
@@ -132,17 +135,16 @@ pub struct Ctx<'a> {
     pub unix_ms: u64,
 }
 
-/// Methods of the session era that the 2026-07-28 era removed: -32601 there.
-const REMOVED_IN_MODERN: [&str; 9] = [
+/// Methods of the session era that the 2026-07-28 era removed: -32601 there (`tasks/get` and
+/// `tasks/cancel` stay, as methods of the tasks extension).
+const REMOVED_IN_MODERN: [&str; 7] = [
     "initialize",
     "ping",
     "logging/setLevel",
     "resources/subscribe",
     "resources/unsubscribe",
-    "tasks/get",
     "tasks/result",
     "tasks/list",
-    "tasks/cancel",
 ];
 
 /// Methods whose 2026-07-28 results carry the catalog's list caching hints.
@@ -271,6 +273,7 @@ fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, o
         "tasks/result" if ctx.tasks.is_some() => Some(tasks_result::handle),
         "tasks/list" if ctx.tasks.is_some() => Some(tasks_list::handle),
         "tasks/cancel" if ctx.tasks.is_some() => Some(tasks_cancel::handle),
+        "tasks/update" if modern && ctx.tasks.is_some() => Some(tasks_update::handle),
         _ => return unknown::handle(method),
     };
     if !modern && ctx.session.phase == Phase::New {

@@ -104,6 +104,9 @@ pub struct ClientCaps {
     pub elicitation: bool,
     /// `roots/list` may be sent.
     pub roots: bool,
+    /// The tasks extension (`io.modelcontextprotocol/tasks`, 2026-07-28): a call may be
+    /// answered with a task.
+    pub tasks: bool,
 }
 
 /// A session's link state; shared (`Rc`) by the session and its requests in flight.
@@ -233,7 +236,7 @@ impl Peer {
 pub struct RequestPeer {
     /// The session's link.
     pub peer: Rc<Peer>,
-    sink: Rc<dyn Sink>,
+    sink: RefCell<Rc<dyn Sink>>,
     progress_token: Option<Box<str>>,
     last_progress: Cell<Option<f64>>,
     cancelled: Cell<bool>,
@@ -243,6 +246,8 @@ pub struct RequestPeer {
     /// A 2026-07-28 request: its input round (input is asked by input-required results, not
     /// server-to-client requests) and its own log level (`None`: no logs).
     modern: Option<(Rc<super::input::InputRound>, Option<usize>)>,
+    /// A 2026-07-28 call that became a task: input is asked through the task.
+    task_input: RefCell<Option<Rc<super::task_input::TaskInput>>>,
 }
 
 impl fmt::Debug for RequestPeer {
@@ -257,14 +262,32 @@ impl RequestPeer {
     pub fn new(peer: Rc<Peer>, sink: Rc<dyn Sink>, progress_token: Option<&str>) -> RequestPeer {
         RequestPeer {
             peer,
-            sink,
+            sink: RefCell::new(sink),
             progress_token: progress_token.map(Into::into),
             last_progress: Cell::new(None),
             cancelled: Cell::new(false),
             cancel_waker: RefCell::new(None),
             related_task: None,
             modern: None,
+            task_input: RefCell::new(None),
         }
+    }
+
+    /// The request became a 2026-07-28 task (its answer is sent): from now on it asks for
+    /// input through `input`, and its notifications have no stream to go to.
+    pub fn into_task(&self, input: Rc<super::task_input::TaskInput>) {
+        *self.task_input.borrow_mut() = Some(input);
+        *self.sink.borrow_mut() = Rc::new(NullSink);
+    }
+
+    /// Where the request's messages go now (cloned, so a sink may reach back into the peer).
+    fn sink(&self) -> Rc<dyn Sink> {
+        self.sink.borrow().clone()
+    }
+
+    /// The input of a 2026-07-28 task, once the request became one.
+    pub fn task_input(&self) -> Option<Rc<super::task_input::TaskInput>> {
+        self.task_input.borrow().clone()
     }
 
     /// The same request in the 2026-07-28 era: input goes through `round`, and logs pass at
@@ -322,7 +345,7 @@ impl RequestPeer {
             write_str(&mut m, message);
         }
         m.extend_from_slice(b"}}");
-        self.sink.send(&self.tag(m));
+        self.sink().send(&self.tag(m));
         true
     }
 
@@ -339,7 +362,7 @@ impl RequestPeer {
         if !wanted {
             return false;
         }
-        self.sink.send(&self.tag(log_message(level, logger, data_json)));
+        self.sink().send(&self.tag(log_message(level, logger, data_json)));
         true
     }
 
@@ -354,14 +377,14 @@ impl RequestPeer {
         let tagged = tagged.map(|task| super::with_related_task(params_json.as_bytes(), task));
         let params_json = tagged.as_deref().map_or(params_json, |t| std::str::from_utf8(t).expect("JSON is UTF-8"));
         let started = self.peer.start_request(method, params_json, &mut m);
-        self.sink.send(&m);
+        self.sink().send(&m);
         started
     }
 
     /// Closes the request's stream and asks the client to come back in `retry_ms` (SSE
     /// polling); see [`Sink::close_stream`].
     pub fn close_stream(&self, retry_ms: u64) {
-        self.sink.close_stream(retry_ms);
+        self.sink().close_stream(retry_ms);
     }
 
     /// Whether the client cancelled the request.

@@ -27,8 +27,8 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, _: Option<&str>, out: &mut Vec<u8>) -> A
     let catalog = ctx.catalog;
     let result = DiscoverResult {
         supported_versions: &MODERN_VERSIONS,
-        // Tasks are the old era's (2025-11-25 sessions); the modern era has none here.
-        capabilities: capabilities(catalog, false),
+        // The 2026-07-28 tasks extension where tasks are kept (never the old `tasks`).
+        capabilities: capabilities(catalog, ctx.tasks.is_some(), true),
         instructions: catalog.instructions.as_deref(),
         meta: Meta { server_info: ServerInfo { name: &catalog.name, version: &catalog.version } },
     };

@@ -1,6 +1,10 @@
-//! One core's task table (MCP 2025-11-25 tasks, experimental): a task-augmented `tools/call`
-//! becomes a task that the session which made it polls (`tasks/get`), waits on
-//! (`tasks/result`), lists (`tasks/list`) and cancels (`tasks/cancel`).
+//! One core's task table, for both eras. MCP 2025-11-25 tasks (experimental): a
+//! task-augmented `tools/call` becomes a task that the session which made it polls
+//! (`tasks/get`), waits on (`tasks/result`), lists (`tasks/list`) and cancels (`tasks/cancel`).
+//! The 2026-07-28 tasks extension (`io.modelcontextprotocol/tasks`): the server turns a call
+//! into a task; the task belongs to no session (its id is the capability to use it, and names
+//! the core that keeps it: `<core>-<32 hex>`), it is polled with `tasks/get`, given input
+//! with `tasks/update` ([`TaskInput`]) and cancelled with `tasks/cancel`.
 //!
 //! I/O-free: times are the core's milliseconds, passed in (wall-clock timestamps are the
 //! core's start time plus them, so they never jump); running a task's future is the engine's
@@ -10,6 +14,7 @@
 //! created it: to every other session it does not exist.
 
 use super::peer::RequestPeer;
+use super::task_input::TaskInput;
 use super::{with_related_task, write_str, LocalFuture};
 use crate::ids::IdSource;
 use crate::jsonrpc::{code, RpcError};
@@ -67,6 +72,18 @@ pub struct TaskEnv {
     pub epoch_unix_ms: u64,
     /// Runs a task's future detached on the core's executor (it outlives its request).
     pub spawn: Box<dyn Fn(LocalFuture<()>)>,
+    /// The core that keeps the table (named in 2026-07-28 task ids).
+    pub core: usize,
+}
+
+/// Who may see a task: the session that created it, or (`None`) any 2026-07-28 request that
+/// names its id.
+pub type Owner = Option<SessionId>;
+
+/// The core a 2026-07-28 task id names (`<core>-<hex>`), if it is one.
+pub fn core_of(task_id: &str) -> Option<usize> {
+    let (core, rest) = task_id.split_once('-')?;
+    (!rest.is_empty() && core.len() <= 4).then(|| core.parse().ok()).flatten()
 }
 
 /// The tasks of one core.
@@ -84,7 +101,7 @@ struct Inner {
 }
 
 struct Entry {
-    owner: SessionId,
+    owner: Owner,
     /// Creation order, for `tasks/list`.
     seq: u64,
     status: TaskStatus,
@@ -97,6 +114,8 @@ struct Entry {
     waiters: Vec<Waker>,
     /// The running request, to cancel it.
     run: Option<Rc<RequestPeer>>,
+    /// A 2026-07-28 task's input requests and answers.
+    input: Option<Rc<TaskInput>>,
 }
 
 impl TaskTable {
@@ -136,13 +155,13 @@ impl TaskTable {
     ///
     /// Errors: -32010 (overloaded) when the core or the session holds the most tasks allowed;
     /// -32603 if the OS random source fails.
-    pub fn create(&self, owner: SessionId, ttl_ms: Option<u64>, now_ms: u64) -> Result<Box<str>, RpcError> {
+    pub fn create(&self, owner: Owner, ttl_ms: Option<u64>, now_ms: u64) -> Result<Box<str>, RpcError> {
         self.sweep(now_ms, None);
         let mut inner = self.inner.borrow_mut();
         if inner.tasks.len() >= MAX_TASKS_PER_CORE {
             return Err(overloaded(format!("this core holds {MAX_TASKS_PER_CORE} tasks (MAX_TASKS_PER_CORE)")));
         }
-        let held = inner.per_owner.get(&owner).copied().unwrap_or(0);
+        let held = owner.and_then(|o| inner.per_owner.get(&o).copied()).unwrap_or(0);
         if held >= MAX_TASKS_PER_SESSION {
             return Err(overloaded(format!(
                 "this session holds {MAX_TASKS_PER_SESSION} tasks (MAX_TASKS_PER_SESSION); let some expire"
@@ -152,6 +171,10 @@ impl TaskTable {
             let id = inner.ids.next_hex().map_err(|e| {
                 RpcError::new(code::INTERNAL_ERROR, format!("Internal error: cannot create a task id: {e}"))
             })?;
+            let id = match owner {
+                Some(_) => id,
+                None => format!("{}-{id}", self.env.core).into_boxed_str(),
+            };
             if !inner.tasks.contains_key(&id) {
                 break id;
             }
@@ -168,31 +191,42 @@ impl TaskTable {
             outcome: None,
             waiters: Vec::new(),
             run: None,
+            input: None,
         };
         inner.tasks.insert(id.clone(), entry);
-        *inner.per_owner.entry(owner).or_insert(0) += 1;
+        if let Some(owner) = owner {
+            *inner.per_owner.entry(owner).or_insert(0) += 1;
+        }
         assert!(inner.tasks.len() <= MAX_TASKS_PER_CORE);
-        debug_assert_eq!(inner.per_owner.values().sum::<usize>(), inner.tasks.len());
+        debug_assert!(inner.per_owner.values().sum::<usize>() <= inner.tasks.len());
         Ok(id)
     }
 
-    /// Ties the running request to its task, so that `tasks/cancel` and expiry can stop it.
-    pub fn attach(&self, id: &str, run: Rc<RequestPeer>) {
+    /// Ties the running request to its task, so that `tasks/cancel` and expiry can stop it;
+    /// `input`: a 2026-07-28 task's input.
+    pub fn attach(&self, id: &str, run: Rc<RequestPeer>, input: Option<Rc<TaskInput>>) {
         if let Some(e) = self.inner.borrow_mut().tasks.get_mut(id).filter(|e| !e.status.is_terminal()) {
             e.run = Some(run);
+            e.input = input;
         }
     }
 
     /// The task's request ended with `outcome` (its result JSON, an object, or its error);
     /// `failed` marks a result that is an error (`isError: true`). Returns false when the task
     /// is gone or already over (a cancelled task stays cancelled).
+    /// A 2026-07-28 task ends `completed` also with an `isError` result (`failed` is for a
+    /// JSON-RPC error), and its result is kept as it is.
     pub fn finish(&self, id: &str, outcome: Result<Vec<u8>, RpcError>, failed: bool, now_ms: u64) -> bool {
+        let modern = self.inner.borrow().tasks.get(id).is_some_and(|e| e.owner.is_none());
         let (status, message) = match &outcome {
-            Ok(_) if !failed => (TaskStatus::Completed, None),
+            Ok(_) if !failed || modern => (TaskStatus::Completed, None),
             Ok(_) => (TaskStatus::Failed, Some("The tool reported an error (isError: true)".to_string())),
             Err(e) => (TaskStatus::Failed, Some(e.message.to_string())),
         };
-        let outcome = outcome.map(|result| Rc::from(with_related_task(&result, id)));
+        let outcome = match modern {
+            true => outcome.map(Rc::from),
+            false => outcome.map(|result| Rc::from(with_related_task(&result, id))),
+        };
         self.end(id, status, message, outcome, now_ms).is_some()
     }
 
@@ -214,18 +248,53 @@ impl TaskTable {
     /// Writes the task as `tasks/get` shows it.
     ///
     /// Errors: -32602 for an id that is unknown, expired or another session's.
-    pub fn get(&self, owner: SessionId, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
+    pub fn get(&self, owner: Owner, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
         self.sweep(now_ms, Some(id));
         let inner = self.inner.borrow();
         let e = find(&inner, owner, id, "Failed to retrieve task")?;
-        self.write_task(out, id, e);
+        match owner {
+            Some(_) => self.write_task(out, id, e),
+            None => self.write_detailed(out, id, e),
+        }
+        Ok(())
+    }
+
+    /// `tasks/update` (2026-07-28): hands `answers` (key, raw result) to the task's open input
+    /// requests; keys that are not open are ignored, as is a task that is over. Errors:
+    /// -32602 for an unknown or expired task id.
+    pub fn update(&self, id: &str, answers: Vec<(String, String)>, now_ms: u64) -> Result<(), RpcError> {
+        self.sweep(now_ms, Some(id));
+        let input = {
+            let mut inner = self.inner.borrow_mut();
+            find(&inner, None, id, "Failed to update task")?;
+            let e = inner.tasks.get_mut(id).expect("just found");
+            let input = e.input.clone().filter(|_| !e.status.is_terminal());
+            if input.is_some() {
+                e.updated_ms = now_ms.max(e.created_ms);
+            }
+            input
+        };
+        if let Some(input) = input {
+            for (key, result) in answers {
+                input.answer(&key, result);
+            }
+        }
+        Ok(())
+    }
+
+    /// `tasks/cancel` (2026-07-28): cancels a task that is not over and acks; a task already
+    /// over is acked too. Errors: -32602 for an unknown or expired task id.
+    pub fn cancel_modern(&self, id: &str, now_ms: u64) -> Result<(), RpcError> {
+        self.sweep(now_ms, Some(id));
+        find(&self.inner.borrow(), None, id, "Failed to cancel task")?;
+        self.cancel_run(id, "The task was cancelled by request.", now_ms);
         Ok(())
     }
 
     /// `tasks/cancel`: cancels the task and writes it (now `cancelled`).
     ///
     /// Errors: -32602 for an unknown id, or a task already in a terminal status.
-    pub fn cancel(&self, owner: SessionId, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
+    pub fn cancel(&self, owner: Owner, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
         self.sweep(now_ms, Some(id));
         let status = find(&self.inner.borrow(), owner, id, "Failed to cancel task")?.status;
         if status.is_terminal() {
@@ -243,7 +312,7 @@ impl TaskTable {
     /// Errors (ready): -32602 for an id that is unknown, expired or another session's.
     pub fn poll_result(
         &self,
-        owner: SessionId,
+        owner: Owner,
         id: &str,
         now_ms: u64,
         waker: Option<&Waker>,
@@ -266,7 +335,7 @@ impl TaskTable {
     }
 
     /// The session's tasks, oldest first, each as the JSON of a `Task`.
-    pub fn list(&self, owner: SessionId, now_ms: u64) -> Vec<Vec<u8>> {
+    pub fn list(&self, owner: Owner, now_ms: u64) -> Vec<Vec<u8>> {
         self.sweep(now_ms, None);
         let inner = self.inner.borrow();
         let mut mine: Vec<(&Box<str>, &Entry)> = inner.tasks.iter().filter(|(_, e)| e.owner == owner).collect();
@@ -289,6 +358,17 @@ impl TaskTable {
         self.write_task(&mut params, id, e);
         let params = std::str::from_utf8(&params).expect("task JSON is UTF-8");
         Some(super::peer::notification("notifications/tasks/status", Some(params)))
+    }
+
+    /// Writes a 2026-07-28 `CreateTaskResult` for a task just created: flat, `resultType`
+    /// `task`. It also carries an empty `content`, so that clients (and the conformance
+    /// suite's wire check) that read every `tools/call` result as a `CallToolResult` accept it.
+    pub fn write_created_modern(&self, id: &str, out: &mut Vec<u8>) {
+        let inner = self.inner.borrow();
+        let e = inner.tasks.get(id).expect("the task was created in this request");
+        out.extend_from_slice(br#"{"resultType":"task","#);
+        self.write_fields(out, id, e);
+        out.extend_from_slice(br#","content":[]}"#);
     }
 
     /// Writes `{"task":…}` (a `CreateTaskResult`) for a task just created.
@@ -343,10 +423,12 @@ impl TaskTable {
             ids.iter()
                 .filter_map(|id| {
                     let e = inner.tasks.remove(id)?;
-                    let held = inner.per_owner.get_mut(&e.owner).expect("every task is counted");
-                    *held -= 1;
-                    if *held == 0 {
-                        inner.per_owner.remove(&e.owner);
+                    if let Some(owner) = e.owner {
+                        let held = inner.per_owner.get_mut(&owner).expect("every session task is counted");
+                        *held -= 1;
+                        if *held == 0 {
+                            inner.per_owner.remove(&owner);
+                        }
                     }
                     Some(e)
                 })
@@ -357,6 +439,60 @@ impl TaskTable {
                 run.cancel();
             }
             e.waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// A 2026-07-28 task as `tasks/get` shows it: its fields, and its result (`completed`),
+    /// error (`failed`) or input requests (`input_required`).
+    fn write_detailed(&self, out: &mut Vec<u8>, id: &str, e: &Entry) {
+        out.push(b'{');
+        self.write_fields(out, id, e);
+        match (&e.outcome, &e.input) {
+            (Some(Ok(result)), _) if e.status == TaskStatus::Completed => {
+                out.extend_from_slice(br#","result":"#);
+                out.extend_from_slice(result);
+            }
+            (Some(Err(error)), _) if e.status == TaskStatus::Failed => {
+                out.extend_from_slice(br#","error":{"code":"#);
+                out.extend_from_slice(itoa::Buffer::new().format(error.code).as_bytes());
+                out.extend_from_slice(br#","message":"#);
+                write_str(out, &error.message);
+                out.push(b'}');
+            }
+            (None, Some(input)) if input.waiting() => {
+                out.push(b',');
+                input.write_requests(out);
+            }
+            _ => {}
+        }
+        out.push(b'}');
+    }
+
+    /// The fields of a 2026-07-28 `Task`, without braces.
+    fn write_fields(&self, out: &mut Vec<u8>, id: &str, e: &Entry) {
+        let waiting = e.input.as_ref().is_some_and(|i| i.waiting());
+        let status = match e.status {
+            TaskStatus::Working if waiting => TaskStatus::InputRequired,
+            status => status,
+        };
+        out.extend_from_slice(b"\"taskId\":");
+        write_str(out, id);
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(m) = &e.message {
+            out.extend_from_slice(b",\"statusMessage\":");
+            write_str(out, m);
+        }
+        out.extend_from_slice(b",\"createdAt\":\"");
+        out.extend_from_slice(iso8601(self.env.epoch_unix_ms + e.created_ms).as_bytes());
+        out.extend_from_slice(b"\",\"lastUpdatedAt\":\"");
+        out.extend_from_slice(iso8601(self.env.epoch_unix_ms + e.updated_ms).as_bytes());
+        out.extend_from_slice(b"\",\"ttlMs\":");
+        out.extend_from_slice(itoa::Buffer::new().format(e.ttl_ms).as_bytes());
+        if !e.status.is_terminal() {
+            out.extend_from_slice(b",\"pollIntervalMs\":");
+            out.extend_from_slice(itoa::Buffer::new().format(TASK_POLL_INTERVAL_MS).as_bytes());
         }
     }
 
@@ -384,8 +520,8 @@ impl TaskTable {
     }
 }
 
-/// The session's task `id`, or the spec's "not found" (-32602) — also for another session's.
-fn find<'a>(inner: &'a Inner, owner: SessionId, id: &str, what: &str) -> Result<&'a Entry, RpcError> {
+/// The owner's task `id`, or the spec's "not found" (-32602) — also for another owner's.
+fn find<'a>(inner: &'a Inner, owner: Owner, id: &str, what: &str) -> Result<&'a Entry, RpcError> {
     match inner.tasks.get(id) {
         Some(e) if e.owner == owner => Ok(e),
         _ => Err(RpcError::invalid_params(format!("{what}: Task not found (unknown or expired task id)"))),
@@ -437,14 +573,15 @@ mod tests {
             now_ms: Box::new(|| 0),
             epoch_unix_ms: 1_764_066_600_000,
             spawn: Box::new(|_| panic!("no task runs in these tests")),
+            core: 3,
         })
     }
 
-    fn session(n: u128) -> SessionId {
-        SessionId::from_random(n)
+    fn session(n: u128) -> Owner {
+        Some(SessionId::from_random(n))
     }
 
-    fn get(t: &TaskTable, owner: SessionId, id: &str, now: u64) -> Result<String, RpcError> {
+    fn get(t: &TaskTable, owner: Owner, id: &str, now: u64) -> Result<String, RpcError> {
         let mut out = Vec::new();
         t.get(owner, id, now, &mut out).map(|()| String::from_utf8(out).unwrap())
     }
@@ -479,6 +616,34 @@ mod tests {
             format!(r#"{{"content":[],"_meta":{{"io.modelcontextprotocol/related-task":{{"taskId":"{id}"}}}}}}"#)
         );
         assert!(get(&t, session(1), &id, 1_600).unwrap().contains(r#""lastUpdatedAt":"2025-11-25T10:30:01.500Z""#));
+    }
+
+    #[test]
+    fn modern_tasks_name_their_core_belong_to_no_session_and_end_completed_with_is_error() {
+        let t = table();
+        let id = t.create(None, None, 0).unwrap();
+        assert!(id.starts_with("3-") && id.len() == 34, "{id}");
+        assert_eq!(core_of(&id), Some(3));
+        assert_eq!(core_of("deadbeef"), None);
+        assert_eq!(get(&t, session(1), &id, 0).unwrap_err().code, code::INVALID_PARAMS, "not a session's");
+        let input = Rc::new(TaskInput::new(Default::default()));
+        t.attach(
+            &id,
+            Rc::new(RequestPeer::new(Default::default(), Rc::new(super::super::peer::NullSink), None)),
+            Some(input),
+        );
+        t.update(&id, vec![("k".into(), "{}".into())], 10).unwrap();
+        assert!(t.finish(&id, Ok(br#"{"content":[],"isError":true}"#.to_vec()), true, 1_000));
+        assert_eq!(
+            get(&t, None, &id, 1_000).unwrap(),
+            format!(
+                r#"{{"taskId":"{id}","status":"completed","createdAt":"2025-11-25T10:30:00.000Z","lastUpdatedAt":"2025-11-25T10:30:01.000Z","ttlMs":300000,"result":{{"content":[],"isError":true}}}}"#
+            )
+        );
+        t.cancel_modern(&id, 1_000).unwrap();
+        assert!(get(&t, None, &id, 1_000).unwrap().contains(r#""status":"completed""#), "over stays over");
+        assert_eq!(t.cancel_modern("3-x", 0).unwrap_err().code, code::INVALID_PARAMS);
+        assert_eq!(t.update("3-x", Vec::new(), 0).unwrap_err().code, code::INVALID_PARAMS);
     }
 
     #[test]

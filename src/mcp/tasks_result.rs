@@ -13,7 +13,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) ->
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
-    let owner = ctx.session.id;
+    let owner = Some(ctx.session.id);
     match tasks.poll_result(owner, &p.task_id, tasks.now_ms(), None) {
         Poll::Ready(Ok(result)) => {
             out.extend_from_slice(&result);

@@ -6,10 +6,19 @@
 //! task: answered at once with `{"task":…}`, its result kept for `tasks/result`. A tool whose
 //! `taskSupport` forbids that answers such a call -32601, as a `required` one answers a call
 //! without `task`. A server with no task tool ignores `params.task`.
+//!
+//! In 2026-07-28 the server decides (the tasks extension, for clients that declare it): a
+//! tool that may run as a task runs as a plain call until its handler first waits for
+//! something other than input; then the call is answered with a task (`resultType: "task"`)
+//! and the handler runs on, detached. Input asked before that is a multi round-trip request;
+//! input asked after parks the task in `input_required` until `tasks/update`. A `required`
+//! tool that finishes without waiting still answers with a task (already completed), and
+//! refuses clients without the extension (-32021).
 
 use super::input::InputRound;
-use super::peer::{NotifySink, RequestPeer, Sink};
+use super::peer::{ClientCaps, NotifySink, RequestPeer, Sink};
 use super::request_state::Binding;
+use super::task_input::TaskInput;
 use super::tasks::TaskTable;
 use super::{answer, params, write_json, Answer, Ctx};
 use crate::api::content::{CallToolResult, Content};
@@ -39,6 +48,12 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     if let Some(e) = missing_capability(ctx, tool) {
         return Answer::Error(e);
     }
+    // 2026-07-28: a task where the client declared the extension and the tool allows one.
+    let modern_tasks = match (ctx.modern, tool.task_support) {
+        (Some(m), TaskSupport::Optional | TaskSupport::Required) if m.caps.tasks => ctx.tasks.cloned(),
+        (Some(_), TaskSupport::Required) => return Answer::Error(tasks_extension_required(tool)),
+        _ => None,
+    };
     // 2026-07-28: input comes back with the retry (`inputResponses`, `requestState`); the old
     // experimental tasks are the session era's, so `params.task` is ignored.
     let round = match ctx.modern {
@@ -86,6 +101,40 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
         Err(e) => return Answer::Error(e),
     };
     let token = meta.as_deref().and_then(progress_token);
+    if let (Some(table), Some(round), Some(m)) = (modern_tasks, &round, ctx.modern) {
+        let peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
+        let peer = Rc::new(peer.modern(round.clone(), m.log_level));
+        let sealed = (name.to_string(), arguments.to_string(), ctx.unix_ms);
+        let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone()).into_owned();
+        let run = run_tool(tool.handler.clone(), tool.name().to_string(), tool.output.clone(), call);
+        let required = tool.task_support == TaskSupport::Required;
+        let key: Box<str> = id.0.into();
+        ctx.session.peer.begin(id, peer.clone());
+        let (round, caps) = (round.clone(), m.caps);
+        return Answer::Later(Box::pin(async move {
+            let mut run = run;
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(run.as_mut(), cx))).await;
+            // The task outlives the request: the session's end must not cancel it.
+            peer.peer.end(&key);
+            Some(match first {
+                std::task::Poll::Ready(Ok(result)) if !required => {
+                    let mut out = Vec::new();
+                    write_tool_result(&mut out, &result);
+                    Ok(out)
+                }
+                std::task::Poll::Ready(Err(e)) if !required => Err(e),
+                std::task::Poll::Pending if round.has_asked() => {
+                    let (tool, arguments, now) = &sealed;
+                    let b = Binding { method: "tools/call", name: tool, arguments };
+                    let mut out = Vec::new();
+                    round.write_input_required(&b, *now, &mut out).map(|()| out)
+                }
+                std::task::Poll::Ready(done) => become_task(&table, &peer, caps, Err(done)),
+                std::task::Poll::Pending => become_task(&table, &peer, caps, Ok(run)),
+            })
+        }));
+    }
     if let Some((table, ttl)) = task {
         let (handler, name, output) = (tool.handler.clone(), tool.name().to_string(), tool.output.clone());
         let (core, session, arguments) = (ctx.session.core, ctx.session.id, arguments.into_owned());
@@ -166,7 +215,7 @@ fn start_task(
     make: impl FnOnce(Rc<RequestPeer>) -> LocalFuture<Result<CallToolResult, RpcError>>,
 ) -> Answer {
     let session = &*ctx.session;
-    let id = match table.create(session.id, ttl_ms, table.now_ms()) {
+    let id = match table.create(Some(session.id), ttl_ms, table.now_ms()) {
         Ok(id) => id,
         Err(e) => return Answer::Error(e),
     };
@@ -175,7 +224,7 @@ fn start_task(
     // Not JSON, so never the id a `notifications/cancelled` names; the session's end cancels it.
     let key = format!("task:{id}");
     session.peer.begin(Id(&key), peer.clone());
-    table.attach(&id, peer.clone());
+    table.attach(&id, peer.clone(), None);
     table.write_created(&id, out);
     let (run, table) = (make(peer.clone()), table.clone());
     table.clone().spawn(Box::pin(async move {
@@ -185,22 +234,76 @@ fn start_task(
         });
         let outcome = futures_lite::future::or(async { Some(run.await) }, cancelled).await;
         peer.peer.end(&key);
-        let now = table.now_ms();
         let ended = match outcome {
-            Some(Ok(result)) => {
-                let mut json = Vec::new();
-                write_tool_result(&mut json, &result);
-                table.finish(&id, Ok(json), result.is_error, now)
-            }
-            Some(Err(e)) => table.finish(&id, Err(e), false, now),
+            Some(outcome) => finish_task(&table, &id, outcome),
             // Cancelled by `tasks/cancel` (then already so) or by the session's end.
-            None => table.cancel_run(&id, "The session that created the task ended.", now),
+            None => table.cancel_run(&id, "The session that created the task ended.", table.now_ms()),
         };
         if let Some(status) = table.status_notification(&id).filter(|_| ended) {
             peer.peer.notify(&status);
         }
     }));
     Answer::Done
+}
+
+/// Ends task `id` with the tool's outcome; false if it was over already (cancelled).
+fn finish_task(table: &TaskTable, id: &str, outcome: Result<CallToolResult, RpcError>) -> bool {
+    let now = table.now_ms();
+    match outcome {
+        Ok(result) => {
+            let mut json = Vec::new();
+            write_tool_result(&mut json, &result);
+            table.finish(id, Ok(json), result.is_error, now)
+        }
+        Err(e) => table.finish(id, Err(e), false, now),
+    }
+}
+
+/// Turns a 2026-07-28 call into a task of no session and answers it (`CreateTaskResult`): the
+/// tool's run goes on detached (`Ok`), or its outcome ends the task at once (`Err`).
+fn become_task(
+    table: &Rc<TaskTable>,
+    peer: &Rc<RequestPeer>,
+    caps: ClientCaps,
+    run: Result<LocalFuture<Result<CallToolResult, RpcError>>, Result<CallToolResult, RpcError>>,
+) -> Result<Vec<u8>, RpcError> {
+    let id = table.create(None, None, table.now_ms())?;
+    let input = Rc::new(TaskInput::new(caps));
+    peer.into_task(input.clone());
+    table.attach(&id, peer.clone(), Some(input));
+    let mut out = Vec::new();
+    table.write_created_modern(&id, &mut out);
+    match run {
+        Err(outcome) => {
+            finish_task(table, &id, outcome);
+        }
+        Ok(run) => {
+            let (table, peer) = (table.clone(), peer.clone());
+            table.clone().spawn(Box::pin(async move {
+                let cancelled = std::future::poll_fn(|cx| match peer.poll_cancelled(cx.waker()) {
+                    true => std::task::Poll::Ready(None),
+                    false => std::task::Poll::Pending,
+                });
+                // Cancelled (by `tasks/cancel` or expiry): the task says so already.
+                if let Some(outcome) = futures_lite::future::or(async { Some(run.await) }, cancelled).await {
+                    finish_task(&table, &id, outcome);
+                }
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// -32021: a `required` task tool called (2026-07-28) without the tasks extension.
+fn tasks_extension_required(tool: &Tool) -> RpcError {
+    RpcError::new(
+        code::MISSING_CLIENT_CAPABILITY,
+        format!(
+            "Missing required client capability: tool {} runs only as a task; declare the io.modelcontextprotocol/tasks extension",
+            tool.name()
+        ),
+    )
+    .with_data(&sonic_rs::json!({"requiredCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}))
 }
 
 /// A tool's run as one future (a sync handler runs at its first poll); a panic is -32603.

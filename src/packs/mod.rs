@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod conformance_2026;
+pub mod conformance_tasks;
 
 use crate::api::Server;
 
@@ -10,7 +11,7 @@ use crate::api::Server;
 pub fn build(name: &str, instructions: Option<&str>) -> Option<Server> {
     let mut builder = match name {
         "bench" => bench::builder(),
-        "conformance" => conformance_2026::add(conformance::builder()),
+        "conformance" => conformance_tasks::add(conformance_2026::add(conformance::builder())),
         _ => return None,
     };
     if let Some(text) = instructions {
