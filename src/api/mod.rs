@@ -23,115 +23,16 @@
 //! // To run it for real: server.serve(settings) or server.stdio(settings).
 //! ```
 
-pub mod completion;
-pub mod content;
-mod finite;
 pub mod handle;
-pub mod prompt;
-pub mod resource;
-pub mod tool;
 
-use completion::{Completion, CompletionRef};
+pub use crate::mcp::catalog::{completion, content, prompt, resource, tool, CacheHint, CacheScope, Catalog};
+
+use completion::Completion;
 use handle::ServerHandle;
 use prompt::Prompt;
 use resource::{Resource, ResourceTemplate};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tool::Tool;
-
-/// Up to this many tools, comparing names one by one beats hashing the name (the common case
-/// of a few tools is on every `tools/call`).
-const LINEAR_LOOKUP_MAX: usize = 8;
-
-/// Everything a server offers. Each core keeps its own copy (cloning shares the handlers).
-#[derive(Clone)]
-pub struct Catalog {
-    pub(crate) name: String,
-    pub(crate) version: String,
-    pub(crate) instructions: Option<String>,
-    pub(crate) tools: Vec<Tool>,
-    tool_index: HashMap<String, usize>,
-    pub(crate) resources: Vec<Resource>,
-    resource_index: HashMap<String, usize>,
-    pub(crate) templates: Vec<ResourceTemplate>,
-    pub(crate) prompts: Vec<Prompt>,
-    prompt_index: HashMap<String, usize>,
-    completions: HashMap<(CompletionRef, String), Completion>,
-    pub(crate) list_cache: CacheHint,
-    pub(crate) read_cache: CacheHint,
-}
-
-/// How long a 2026-07-28 client may keep a result (`ttlMs`) and with whom it may share it
-/// (`cacheScope`): sent on `server/discover`, the list methods and `resources/read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheHint {
-    /// Milliseconds the result stays fresh; 0: use it once.
-    pub ttl_ms: u64,
-    /// Whether caches shared between users may keep it.
-    pub scope: CacheScope,
-}
-
-/// `cacheScope` of a [`CacheHint`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheScope {
-    /// The same for every user: shared caches may keep it.
-    Public,
-    /// Only the requesting user's cache may keep it.
-    Private,
-}
-
-impl CacheHint {
-    /// Default of the list methods and `server/discover`: the same for everyone, not cached
-    /// (lists change at run time; clients learn of it on `subscriptions/listen`).
-    pub const LISTS: CacheHint = CacheHint { ttl_ms: 0, scope: CacheScope::Public };
-    /// Default of `resources/read`: not cached, and only for the user who read it.
-    pub const READS: CacheHint = CacheHint { ttl_ms: 0, scope: CacheScope::Private };
-
-    /// `,"ttlMs":N,"cacheScope":"…"` for a result.
-    pub(crate) fn write_fields(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"\"ttlMs\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.ttl_ms).as_bytes());
-        out.extend_from_slice(match self.scope {
-            CacheScope::Public => b",\"cacheScope\":\"public\"".as_slice(),
-            CacheScope::Private => b",\"cacheScope\":\"private\"".as_slice(),
-        });
-    }
-}
-
-impl Catalog {
-    /// A tool by name.
-    pub fn tool(&self, name: &str) -> Option<&Tool> {
-        if self.tools.len() <= LINEAR_LOOKUP_MAX {
-            return self.tools.iter().find(|t| t.name == name);
-        }
-        self.tool_index.get(name).map(|&i| &self.tools[i])
-    }
-
-    /// A fixed-URI resource.
-    pub fn resource(&self, uri: &str) -> Option<&Resource> {
-        self.resource_index.get(uri).map(|&i| &self.resources[i])
-    }
-
-    /// A prompt by name.
-    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
-        self.prompt_index.get(name).map(|&i| &self.prompts[i])
-    }
-
-    /// The completion provider of one argument, if any.
-    pub fn completion(&self, target: &CompletionRef, argument: &str) -> Option<&Completion> {
-        self.completions.get(&(target.clone(), argument.to_string()))
-    }
-
-    /// Whether any tool may run as a task (the `tasks` capability).
-    pub fn has_task_tools(&self) -> bool {
-        self.tools.iter().any(|t| t.task_support != tool::TaskSupport::Forbidden)
-    }
-
-    /// Whether any completion provider is registered (the `completions` capability).
-    pub fn has_completions(&self) -> bool {
-        !self.completions.is_empty()
-    }
-}
 
 /// A server definition: cheap to clone, run with [`Server::serve`] or [`Server::stdio`].
 #[derive(Clone)]
@@ -149,21 +50,7 @@ pub struct ServerBuilder {
 impl Server {
     /// Starts a server named `name` (its `serverInfo`).
     pub fn builder(name: &str, version: &str) -> ServerBuilder {
-        let catalog = Catalog {
-            name: name.to_string(),
-            version: version.to_string(),
-            instructions: None,
-            tools: Vec::new(),
-            tool_index: HashMap::new(),
-            resources: Vec::new(),
-            resource_index: HashMap::new(),
-            templates: Vec::new(),
-            prompts: Vec::new(),
-            prompt_index: HashMap::new(),
-            completions: HashMap::new(),
-            list_cache: CacheHint::LISTS,
-            read_cache: CacheHint::READS,
-        };
+        let catalog = Catalog::new(name, version);
         ServerBuilder { handle: ServerHandle::new(catalog.clone()), catalog }
     }
 
@@ -208,15 +95,13 @@ impl ServerBuilder {
 
     /// Adds a tool; a later tool of the same name replaces the earlier one.
     pub fn tool(mut self, tool: Tool) -> Self {
-        let c = &mut self.catalog;
-        upsert(&mut c.tools, &mut c.tool_index, tool.name.clone(), tool);
+        self.catalog.insert_tool(tool);
         self
     }
 
     /// Adds a fixed-URI resource; a later one with the same URI replaces it.
     pub fn resource(mut self, resource: Resource) -> Self {
-        let c = &mut self.catalog;
-        upsert(&mut c.resources, &mut c.resource_index, resource.uri.clone(), resource);
+        self.catalog.insert_resource(resource);
         self
     }
 
@@ -228,15 +113,13 @@ impl ServerBuilder {
 
     /// Adds a prompt; a later one of the same name replaces it.
     pub fn prompt(mut self, prompt: Prompt) -> Self {
-        let c = &mut self.catalog;
-        upsert(&mut c.prompts, &mut c.prompt_index, prompt.name.clone(), prompt);
+        self.catalog.insert_prompt(prompt);
         self
     }
 
     /// Adds a completion provider for one argument of a prompt or template.
     pub fn completion(mut self, completion: Completion) -> Self {
-        let key = (completion.target.clone(), completion.argument.clone());
-        self.catalog.completions.insert(key, completion);
+        self.catalog.insert_completion(completion);
         self
     }
 
@@ -249,50 +132,5 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         self.handle.set_catalog(self.catalog.clone());
         Server { catalog: Arc::new(self.catalog), handle: self.handle }
-    }
-}
-
-impl Catalog {
-    pub(crate) fn insert_tool(&mut self, tool: Tool) {
-        upsert(&mut self.tools, &mut self.tool_index, tool.name.clone(), tool);
-    }
-
-    pub(crate) fn remove_tool(&mut self, name: &str) -> bool {
-        remove(&mut self.tools, &mut self.tool_index, name, |t| &t.name)
-    }
-
-    pub(crate) fn insert_resource(&mut self, resource: Resource) {
-        upsert(&mut self.resources, &mut self.resource_index, resource.uri.clone(), resource);
-    }
-
-    pub(crate) fn remove_resource(&mut self, uri: &str) -> bool {
-        remove(&mut self.resources, &mut self.resource_index, uri, |r| &r.uri)
-    }
-
-    pub(crate) fn insert_prompt(&mut self, prompt: Prompt) {
-        upsert(&mut self.prompts, &mut self.prompt_index, prompt.name.clone(), prompt);
-    }
-
-    pub(crate) fn remove_prompt(&mut self, name: &str) -> bool {
-        remove(&mut self.prompts, &mut self.prompt_index, name, |p| &p.name)
-    }
-}
-
-/// Removes `key`'s item and re-indexes the rest; false if absent.
-fn remove<T>(items: &mut Vec<T>, index: &mut HashMap<String, usize>, key: &str, key_of: fn(&T) -> &String) -> bool {
-    let Some(i) = index.remove(key) else { return false };
-    items.remove(i);
-    index.clear();
-    index.extend(items.iter().enumerate().map(|(i, item)| (key_of(item).clone(), i)));
-    true
-}
-
-fn upsert<T>(items: &mut Vec<T>, index: &mut HashMap<String, usize>, key: String, item: T) {
-    match index.get(&key) {
-        Some(&i) => items[i] = item,
-        None => {
-            index.insert(key, items.len());
-            items.push(item);
-        }
     }
 }

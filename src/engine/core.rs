@@ -289,7 +289,7 @@ impl CoreCtx {
         let (core, timeout_ms) = (self.core, self.client_timeout_ms);
         let make = |id| {
             let session = Session::new(id, core);
-            session.peer.client_timeout.set(timeout_ms);
+            session.peer.set_client_timeout(timeout_ms, sleep_for);
             SessionEntry {
                 id,
                 transport: Transport::Http,
@@ -441,6 +441,11 @@ impl CoreCtx {
 }
 
 /// The core's task table: the core's clock, its wall-clock start, its executor.
+/// The core's timer, for the protocol core's waits (server-to-client request timeouts).
+pub(crate) fn sleep_for(duration: std::time::Duration) -> mcp::LocalFuture<()> {
+    Box::pin(ringmcp_ring::sleep(duration))
+}
+
 fn task_table(started: Instant, core: usize) -> TaskTable {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     TaskTable::new(TaskEnv {

@@ -33,7 +33,7 @@ pub(super) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let link = Link::new(core.clone(), Framing::WsText, bound.waker.clone());
     let sink: Rc<dyn mcp::Sink> = link.clone();
     bound.session.borrow().peer.set_unrelated(Some(sink.clone()));
-    bound.session.borrow().peer.client_timeout.set(core.client_timeout_ms);
+    bound.session.borrow().peer.set_client_timeout(core.client_timeout_ms, super::core::sleep_for);
     let mut ws = WsSession {
         core: core.clone(),
         drain_key: core.drain_waiters.key(),

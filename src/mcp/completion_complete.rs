@@ -3,9 +3,9 @@
 //! without a provider completes to nothing.
 
 use super::{params, write_json, Answer, Ctx};
-use crate::api::completion::CompletionRef;
 use crate::jsonrpc::RpcError;
 use crate::limits::COMPLETION_VALUES_MAX;
+use crate::mcp::catalog::completion::CompletionRef;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

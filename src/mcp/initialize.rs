@@ -143,7 +143,7 @@ struct Empty {}
 /// Only what the server really has: a kind is declared when something of it is registered;
 /// when some tool may run as a task and the transport keeps tasks (`can_keep_tasks`), the
 /// session era's `tasks` or (`modern`) the 2026-07-28 tasks extension.
-pub(super) fn capabilities(catalog: &crate::api::Catalog, can_keep_tasks: bool, modern: bool) -> Capabilities {
+pub(super) fn capabilities(catalog: &crate::mcp::catalog::Catalog, can_keep_tasks: bool, modern: bool) -> Capabilities {
     let has_tasks = can_keep_tasks && catalog.has_task_tools();
     let list = |has: bool| has.then_some(ListChanged { list_changed: true });
     let has_resources = !catalog.resources.is_empty() || !catalog.templates.is_empty();

@@ -7,7 +7,7 @@
 //! run and a new `requestState` holding the answers so far. The client retries with the
 //! answers and the handler runs again from its start, this time getting them.
 
-use super::peer::{ClientCaps, ClientError};
+use super::client::{ClientCaps, ClientError};
 use super::request_state::{self, Answers, Binding};
 use super::write_str;
 use crate::jsonrpc::RpcError;

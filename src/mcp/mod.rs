@@ -4,6 +4,8 @@
 //! result JSON to an output buffer, or return a future for the transport to run; nothing here
 //! touches a socket or a clock (the transport passes the time in).
 
+pub mod catalog;
+pub mod client;
 mod completion_complete;
 pub mod era;
 mod initialize;
@@ -43,8 +45,8 @@ pub use tasks::TaskTable;
 /// A future that stays on the core that created it.
 pub type LocalFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'static>>;
 
-use crate::api::Catalog;
 use crate::jsonrpc::{self, code, Id, RpcError};
+use crate::mcp::catalog::Catalog;
 use ringmcp_shards::SessionId;
 use serde::Deserialize;
 use std::rc::Rc;
@@ -206,13 +208,13 @@ pub fn handle_request(
     }
 }
 
-fn list_hint(catalog: &Catalog, method: &str) -> Option<crate::api::CacheHint> {
+fn list_hint(catalog: &Catalog, method: &str) -> Option<crate::mcp::catalog::CacheHint> {
     LIST_CACHED.contains(&method).then_some(catalog.list_cache)
 }
 
 /// Adds `"resultType":"complete"` (and `hint`'s fields) at the front of the result object that
 /// begins at `at`, unless the handler wrote a `resultType` of its own there.
-fn stamp(out: &mut Vec<u8>, at: usize, hint: Option<crate::api::CacheHint>) {
+fn stamp(out: &mut Vec<u8>, at: usize, hint: Option<crate::mcp::catalog::CacheHint>) {
     const OWN: &[u8] = br#"{"resultType""#;
     if out.get(at) != Some(&b'{') || out[at..].starts_with(OWN) {
         return;

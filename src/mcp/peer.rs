@@ -5,6 +5,7 @@
 //! I/O-free: a transport gives each request a [`Sink`] (where that request's messages go) and
 //! each session an unrelated-messages sink; the core only formats messages and keeps state.
 
+pub use super::client::{ClientAnswer, ClientCaps, ClientError};
 use super::logging_set_level::LEVELS;
 use super::write_str;
 use crate::jsonrpc::Id;
@@ -42,33 +43,6 @@ impl Sink for NotifySink {
     }
 }
 
-/// The client's answer to a server-to-client request: the raw JSON of `result`, or the error.
-pub type ClientAnswer = Result<String, ClientError>;
-
-/// A server-to-client request that failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientError {
-    /// The client answered with a JSON-RPC error (its raw `error` object).
-    Rejected(String),
-    /// No answer within the timeout.
-    Timeout,
-    /// The session ended first.
-    Closed,
-    /// The client did not declare the capability this request needs.
-    Unsupported(&'static str),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Rejected(e) => write!(f, "the client answered with an error: {e}"),
-            ClientError::Timeout => f.write_str("the client did not answer in time"),
-            ClientError::Closed => f.write_str("the session ended before the client answered"),
-            ClientError::Unsupported(cap) => write!(f, "the client did not declare the {cap} capability"),
-        }
-    }
-}
-
 /// One pending server-to-client request: filled when the answer comes, then the awaiting
 /// tool is woken.
 #[derive(Default)]
@@ -95,19 +69,9 @@ impl Reply {
     }
 }
 
-/// What the client declared at `initialize`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ClientCaps {
-    /// `sampling/createMessage` may be sent.
-    pub sampling: bool,
-    /// `elicitation/create` may be sent.
-    pub elicitation: bool,
-    /// `roots/list` may be sent.
-    pub roots: bool,
-    /// The tasks extension (`io.modelcontextprotocol/tasks`, 2026-07-28): a call may be
-    /// answered with a task.
-    pub tasks: bool,
-}
+/// Waits `duration` on the runtime that runs the request (the transport gives it: the protocol
+/// core has no clock of its own).
+pub type Timer = fn(std::time::Duration) -> super::LocalFuture<()>;
 
 /// A session's link state; shared (`Rc`) by the session and its requests in flight.
 #[derive(Default)]
@@ -121,6 +85,9 @@ pub struct Peer {
     pub subscriptions: RefCell<BTreeSet<String>>,
     /// `client_request_timeout_ms` (0: the default).
     pub client_timeout: Cell<u64>,
+    /// How to wait out that timeout; `None`: server-to-client requests wait until answered or
+    /// the session ends.
+    timer: Cell<Option<Timer>>,
     next_id: Cell<u64>,
     pending: RefCell<HashMap<u64, Rc<Reply>>>,
     inflight: RefCell<HashMap<Box<str>, Rc<RequestPeer>>>,
@@ -143,6 +110,12 @@ impl Peer {
             0 => crate::limits::CLIENT_REQUEST_TIMEOUT_MS_DEFAULT,
             ms => ms,
         }
+    }
+
+    /// Server-to-client requests time out after `ms` (0: the default), waited with `timer`.
+    pub fn set_client_timeout(&self, ms: u64, timer: Timer) {
+        self.client_timeout.set(ms);
+        self.timer.set(Some(timer));
     }
 
     /// Sets where messages unrelated to any request go (list_changed, resources/updated).
@@ -379,6 +352,27 @@ impl RequestPeer {
         let started = self.peer.start_request(method, params_json, &mut m);
         self.sink().send(&m);
         started
+    }
+
+    /// A server-to-client request (2025-11-25) on this request's stream: the raw JSON of the
+    /// client's result, or its error, the session's end, or the session's timeout.
+    pub async fn ask_client(&self, method: &str, params_json: &str) -> ClientAnswer {
+        let (id, reply) = self.start_request(method, params_json);
+        let answer = std::future::poll_fn(|cx| match reply.take(cx.waker()) {
+            Some(a) => std::task::Poll::Ready(a),
+            None => std::task::Poll::Pending,
+        });
+        let Some(timer) = self.peer.timer.get() else { return answer.await };
+        let timeout = std::time::Duration::from_millis(self.peer.client_timeout_ms());
+        let timed_out = async {
+            timer(timeout).await;
+            Err(ClientError::Timeout)
+        };
+        let outcome = futures_lite::future::or(answer, timed_out).await;
+        if outcome == Err(ClientError::Timeout) {
+            self.peer.forget_request(id);
+        }
+        outcome
     }
 
     /// Closes the request's stream and asks the client to come back in `retry_ms` (SSE

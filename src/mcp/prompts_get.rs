@@ -4,8 +4,8 @@
 use super::input::InputRound;
 use super::request_state::Binding;
 use super::{params, write_json, Answer, Ctx};
-use crate::api::prompt::{Asker, PromptArgs};
 use crate::jsonrpc::RpcError;
+use crate::mcp::catalog::prompt::{Asker, PromptArgs};
 use serde::Deserialize;
 use std::borrow::Cow;
 

@@ -14,7 +14,7 @@ struct Params<'a> {
 
 #[derive(Serialize)]
 struct ReadResult {
-    contents: Vec<crate::api::content::ResourceContents>,
+    contents: Vec<crate::mcp::catalog::content::ResourceContents>,
 }
 
 pub(super) fn handle(ctx: &mut Ctx<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {

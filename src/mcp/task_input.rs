@@ -3,7 +3,7 @@
 //! answers, each waking the handler that awaits it. Unlike a multi round-trip request, the
 //! handler is not re-run: it simply waits.
 
-use super::peer::{ClientCaps, ClientError};
+use super::client::{ClientCaps, ClientError};
 use super::write_str;
 use crate::limits::INPUT_REQUESTS_MAX;
 use std::cell::RefCell;

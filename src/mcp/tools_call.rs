@@ -21,11 +21,11 @@ use super::request_state::Binding;
 use super::task_input::TaskInput;
 use super::tasks::TaskTable;
 use super::{answer, params, write_json, Answer, Ctx};
-use crate::api::content::{CallToolResult, Content};
-use crate::api::tool::{
+use crate::jsonrpc::{code, Id, RpcError};
+use crate::mcp::catalog::content::{CallToolResult, Content};
+use crate::mcp::catalog::tool::{
     ArgError, Args, LocalFuture, OutputCheck, TaskSupport, Tool, ToolCall, ToolHandler, ToolResult,
 };
-use crate::jsonrpc::{code, Id, RpcError};
 use crate::panics;
 use crate::scan;
 use serde::Deserialize;

@@ -133,21 +133,7 @@ impl<'a> ToolCall<'a> {
             };
             return Err(ClientError::Unsupported(cap));
         }
-        let (id, reply) = self.peer.start_request(method, params_json);
-        let answer = std::future::poll_fn(|cx| match reply.take(cx.waker()) {
-            Some(a) => std::task::Poll::Ready(a),
-            None => std::task::Poll::Pending,
-        });
-        let timeout = std::time::Duration::from_millis(self.peer.peer.client_timeout_ms());
-        let timer = async {
-            ringmcp_ring::sleep(timeout).await;
-            Err(ClientError::Timeout)
-        };
-        let outcome = futures_lite::future::or(answer, timer).await;
-        if outcome == Err(ClientError::Timeout) {
-            self.peer.peer.forget_request(id);
-        }
-        outcome
+        self.peer.ask_client(method, params_json).await
     }
 
     /// In a 2026-07-28 call of a tool that may run as a task, from a client that declared the
