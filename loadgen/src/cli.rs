@@ -348,7 +348,11 @@ fn cmd_compare(args: &CompareArgs) -> Result<i32, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
     };
-    let rows = compare::compare(&read(&args.baseline)?, &read(&args.current)?, args.tolerance)?;
+    let (baseline, current) = (read(&args.baseline)?, read(&args.current)?);
+    if let Some(note) = compare::protocol_note(&baseline, &current) {
+        eprintln!("loadgen: {note}");
+    }
+    let rows = compare::compare(&baseline, &current, args.tolerance)?;
     print!("{}", compare::table(&rows, args.tolerance));
     Ok(i32::from(rows.iter().any(|r| r.regressed)))
 }
