@@ -7,7 +7,7 @@ use crate::compare;
 use crate::limits::OPEN_LOOP_INFLIGHT_DEFAULT;
 use crate::parse;
 use crate::report::Report;
-use crate::request::Workload;
+use crate::request::{Protocol, Workload};
 use crate::run::{self, RunConfig};
 use crate::target::{self, Target};
 use clap::{Args, Parser, Subcommand};
@@ -53,10 +53,20 @@ pub struct WorkloadArgs {
     /// unanswered requests per connection (default 1024). http:// allows only 1.
     #[arg(long, value_name = "W")]
     pub inflight: Option<u32>,
-    /// Send this JSON-RPC method instead of `tools/call echo` (e.g. `ping`).
+    /// The MCP era every connection speaks. `2026-07-28`: no handshake and no session; every
+    /// request is self-contained, with its protocol version and client capabilities in
+    /// `params._meta`, and over http:// each POST carries `MCP-Protocol-Version`, `Mcp-Method`
+    /// and (tools/call, prompts/get, resources/read) `Mcp-Name`. `2025-11-25`: each connection
+    /// first sends `initialize` and `notifications/initialized`; over http:// every POST then
+    /// carries `MCP-Protocol-Version` and the server's `Mcp-Session-Id`. bench/ baselines are
+    /// 2025-11-25.
+    #[arg(long, value_name = "VERSION", default_value = "2026-07-28")]
+    pub protocol: Protocol,
+    /// Send this JSON-RPC method instead of `tools/call echo` (e.g. `tools/list`).
     #[arg(long, value_name = "M", conflicts_with_all = ["tool", "scenario"])]
     pub method: Option<String>,
-    /// Params (a JSON value) for --method.
+    /// Params (a JSON value) for --method; in 2026-07-28 a JSON object, to which loadgen adds
+    /// `_meta`.
     #[arg(long, value_name = "JSON", requires = "method")]
     pub params: Option<String>,
     /// Call this tool (`tools/call`) instead of `echo`.
@@ -65,7 +75,8 @@ pub struct WorkloadArgs {
     /// Arguments (a JSON object) for --tool.
     #[arg(long, value_name = "JSON", requires = "tool")]
     pub args: Option<String>,
-    /// A named workload: `echo` (tools/call echo, the default), `ping`, `add` (tools/call add).
+    /// A named workload: `echo` (tools/call echo, the default), `add` (tools/call add), `ping`
+    /// (2025-11-25 only: 2026-07-28 has no ping).
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
     /// Length of the echo payload in ASCII bytes.
@@ -250,6 +261,7 @@ pub fn run_config(
         duration,
         warmup,
         workload: workload(w)?,
+        protocol: w.protocol,
         ramp_per_s: w.ramp_per_s,
         timeout: Duration::from_millis(w.timeout_ms),
         server_pid: w.server_pid,
@@ -278,8 +290,15 @@ fn workload(w: &WorkloadArgs) -> Result<Workload, String> {
         }
         Ok(value.to_string())
     };
+    let modern = w.protocol == Protocol::Modern;
     if let Some(method) = &w.method {
         let params = w.params.as_deref().map(|p| check("--params", p, false)).transpose()?;
+        if modern && params.as_deref().is_some_and(|p| !p.starts_with('{')) {
+            return Err("--params must be a JSON object with --protocol 2026-07-28: every request carries \
+                        `_meta` in its params, which loadgen adds to yours (--protocol 2025-11-25 sends any \
+                        JSON value)"
+                .into());
+        }
         return Ok(Workload::Method { method: method.clone(), params });
     }
     if let Some(tool) = &w.tool {
@@ -291,6 +310,9 @@ fn workload(w: &WorkloadArgs) -> Result<Workload, String> {
     }
     match w.scenario.as_deref() {
         None | Some("echo") => Ok(Workload::echo(w.payload_bytes)),
+        Some("ping") if modern => Err("--scenario ping: MCP 2026-07-28 has no `ping` (servers answer -32601); \
+                                       measure it with --protocol 2025-11-25"
+            .into()),
         Some("ping") => Ok(Workload::Method { method: "ping".into(), params: None }),
         Some("add") => Ok(Workload::ToolCall { tool: "add".into(), arguments: r#"{"a":1,"b":2}"#.into() }),
         Some(other) => Err(format!("unknown --scenario `{other}` (known: echo, ping, add)")),
@@ -326,7 +348,11 @@ fn cmd_compare(args: &CompareArgs) -> Result<i32, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
     };
-    let rows = compare::compare(&read(&args.baseline)?, &read(&args.current)?, args.tolerance)?;
+    let (baseline, current) = (read(&args.baseline)?, read(&args.current)?);
+    if let Some(note) = compare::protocol_note(&baseline, &current) {
+        eprintln!("loadgen: {note}");
+    }
+    let rows = compare::compare(&baseline, &current, args.tolerance)?;
     print!("{}", compare::table(&rows, args.tolerance));
     Ok(i32::from(rows.iter().any(|r| r.regressed)))
 }
@@ -335,6 +361,7 @@ fn cmd_compare(args: &CompareArgs) -> Result<i32, String> {
 #[derive(Serialize)]
 struct CapacityReport {
     url: Option<String>,
+    protocol: String,
     slo_p99_ms: Option<f64>,
     connections: usize,
     duration_s: f64,
@@ -366,6 +393,7 @@ fn cmd_capacity(args: &CapacityArgs) -> Result<i32, String> {
     if let Some(path) = &args.json {
         let report = CapacityReport {
             url: args.url.clone(),
+            protocol: args.workload.protocol.version().to_string(),
             slo_p99_ms: args.slo_p99_ms,
             connections: args.connections,
             duration_s: args.duration.as_secs_f64(),

@@ -60,6 +60,15 @@ pub fn compare(baseline: &Value, current: &Value, tolerance_percent: f64) -> Res
         .collect()
 }
 
+/// A warning when the two reports speak different MCP eras (a report without `protocol`
+/// predates `--protocol` and spoke 2025-11-25): their figures measure different work.
+pub fn protocol_note(baseline: &Value, current: &Value) -> Option<String> {
+    let era = |report: &Value| report.get("protocol").and_then(Value::as_str).unwrap_or("2025-11-25").to_string();
+    let (b, c) = (era(baseline), era(current));
+    (b != c)
+        .then(|| format!("note: the baseline speaks MCP {b} and the current report MCP {c}; compare runs of one era"))
+}
+
 fn lookup(report: &Value, path: &[&str]) -> Option<f64> {
     path.iter().try_fold(report, |v, key| v.get(key))?.as_f64()
 }
@@ -109,6 +118,15 @@ mod tests {
         let rows = compare(&report(1000.0, 100, 200, 1.0), &report(1000.0, 900, 251, 90.0), 25.0).expect("ok");
         let regressed: Vec<&str> = rows.iter().filter(|r| r.regressed).map(|r| r.figure).collect();
         assert_eq!(regressed, vec!["latency_us.p99"]);
+    }
+
+    #[test]
+    fn reports_of_different_eras_get_a_note() {
+        let (old, session, modern) = (json!({}), json!({"protocol": "2025-11-25"}), json!({"protocol": "2026-07-28"}));
+        assert_eq!(protocol_note(&old, &session), None);
+        assert_eq!(protocol_note(&modern, &modern), None);
+        let note = protocol_note(&old, &modern).expect("a note");
+        assert!(note.contains("MCP 2025-11-25") && note.contains("MCP 2026-07-28"), "{note}");
     }
 
     #[test]

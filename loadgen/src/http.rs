@@ -2,7 +2,7 @@
 //! (Content-Length, chunked or close-delimited bodies; `application/json` or
 //! `text/event-stream`). No I/O here.
 
-use crate::request::PROTOCOL_VERSION;
+use crate::request::Protocol;
 use std::borrow::Cow;
 
 /// Most headers a response may carry (also the WebSocket upgrade's 101).
@@ -15,19 +15,43 @@ pub struct PostHead {
 }
 
 impl PostHead {
-    /// A head for `path` on `host`; after `initialize`, pass the session id the server gave
-    /// (if any) and `negotiated` to send `MCP-Protocol-Version`.
-    pub fn new(path: &str, host: &str, session_id: Option<&str>, negotiated: bool) -> PostHead {
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\n"
-        );
-        if negotiated {
-            head.push_str(&format!("MCP-Protocol-Version: {PROTOCOL_VERSION}\r\n"));
-        }
+    /// The head of a 2025-11-25 `initialize` (and of nothing else): no MCP headers yet.
+    pub fn initialize(path: &str, host: &str) -> PostHead {
+        PostHead::finish(PostHead::start(path, host))
+    }
+
+    /// A 2025-11-25 head after `initialize`: `MCP-Protocol-Version` and the session id the
+    /// server gave (if any).
+    pub fn session(path: &str, host: &str, session_id: Option<&str>) -> PostHead {
+        let mut head = PostHead::start(path, host);
+        head.push_str(&format!("MCP-Protocol-Version: {}\r\n", Protocol::Session.version()));
         if let Some(id) = session_id {
             head.push_str(&format!("Mcp-Session-Id: {id}\r\n"));
         }
+        PostHead::finish(head)
+    }
+
+    /// A 2026-07-28 head for requests of `method`: `MCP-Protocol-Version`, `Mcp-Method`, and
+    /// `Mcp-Name` when `name` is given (the `params.name` or `params.uri` the server checks it
+    /// against); no session. Values outside printable ASCII go in the `=?base64?…?=` form.
+    pub fn modern(path: &str, host: &str, method: &str, name: Option<&str>) -> PostHead {
+        let mut head = PostHead::start(path, host);
+        head.push_str(&format!("MCP-Protocol-Version: {}\r\n", Protocol::Modern.version()));
+        head.push_str(&format!("Mcp-Method: {}\r\n", header_text(method)));
+        if let Some(name) = name {
+            head.push_str(&format!("Mcp-Name: {}\r\n", header_text(name)));
+        }
+        PostHead::finish(head)
+    }
+
+    fn start(path: &str, host: &str) -> String {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\n"
+        )
+    }
+
+    fn finish(mut head: String) -> PostHead {
         head.push_str("Content-Length: ");
         PostHead { head: head.into_bytes() }
     }
@@ -38,6 +62,20 @@ impl PostHead {
         out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
         out.extend_from_slice(b"\r\n\r\n");
     }
+}
+
+/// `value` as an MCP header value: as it is when it is printable ASCII without surrounding
+/// spaces, else `=?base64?BASE64?=` of its UTF-8 (so no value can break the head).
+pub fn header_text(value: &str) -> Cow<'_, str> {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !value.starts_with("=?base64?");
+    if plain {
+        return Cow::Borrowed(value);
+    }
+    use base64::Engine as _;
+    Cow::Owned(format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value)))
 }
 
 /// The body's media type, as far as MCP cares.
@@ -221,19 +259,51 @@ mod tests {
         }
     }
 
+    fn head(post: &PostHead, body_len: usize) -> String {
+        let mut out = Vec::new();
+        post.render(body_len, &mut out);
+        String::from_utf8(out).expect("ascii")
+    }
+
     #[test]
-    fn post_head_carries_mcp_headers_after_initialize() {
-        let mut out = Vec::new();
-        PostHead::new("/mcp", "h:1", None, false).render(12, &mut out);
-        let text = String::from_utf8(out).expect("ascii");
-        assert!(text.starts_with("POST /mcp HTTP/1.1\r\nHost: h:1\r\n"));
-        assert!(text.contains("Accept: application/json, text/event-stream\r\n"));
-        assert!(!text.contains("Mcp-Session-Id") && !text.contains("MCP-Protocol-Version"));
-        assert!(text.ends_with("Content-Length: 12\r\n\r\n"));
-        let mut out = Vec::new();
-        PostHead::new("/mcp", "h:1", Some("abc"), true).render(3, &mut out);
-        let text = String::from_utf8(out).expect("ascii");
-        assert!(text.contains("Mcp-Session-Id: abc\r\n") && text.contains("MCP-Protocol-Version: 2025-11-25\r\n"));
+    fn session_heads_carry_mcp_headers_after_initialize() {
+        assert_eq!(
+            head(&PostHead::initialize("/mcp", "h:1"), 12),
+            "POST /mcp HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: 12\r\n\r\n"
+        );
+        assert_eq!(
+            head(&PostHead::session("/mcp", "h:1", Some("abc")), 3),
+            "POST /mcp HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n\
+             Mcp-Session-Id: abc\r\nContent-Length: 3\r\n\r\n"
+        );
+        assert!(!head(&PostHead::session("/mcp", "h:1", None), 3).contains("Mcp-Session-Id"));
+    }
+
+    #[test]
+    fn modern_heads_carry_version_method_and_name_and_no_session() {
+        assert_eq!(
+            head(&PostHead::modern("/mcp", "h:1", "tools/call", Some("echo")), 250),
+            "POST /mcp HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+             Mcp-Method: tools/call\r\nMcp-Name: echo\r\nContent-Length: 250\r\n\r\n"
+        );
+        assert_eq!(
+            head(&PostHead::modern("/x", "h", "tools/list", None), 9),
+            "POST /x HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+             Mcp-Method: tools/list\r\nContent-Length: 9\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn header_values_outside_printable_ascii_are_base64_wrapped() {
+        assert_eq!(header_text("file:///a b"), "file:///a b");
+        assert_eq!(header_text("héllo"), "=?base64?aMOpbGxv?=");
+        assert_eq!(header_text("a\r\nX: y"), "=?base64?YQ0KWDogeQ==?=");
+        assert_eq!(header_text(" padded"), "=?base64?IHBhZGRlZA==?=");
+        assert_eq!(header_text("=?base64?x?="), "=?base64?PT9iYXNlNjQ/eD89?=");
     }
 
     #[test]

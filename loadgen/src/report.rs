@@ -38,7 +38,8 @@ pub struct Report {
     pub io_path_used: String,
     /// Connections that finished the handshake.
     pub connections_established: u64,
-    /// TCP connect (or process spawn) + `initialize` answer, in ms.
+    /// TCP connect (or process spawn), the WebSocket upgrade, and in 2025-11-25 the
+    /// `initialize` answer, in ms.
     pub connect_ms: Percentiles3,
     /// From the start of the run until the last connection finished its handshake (or
     /// failed), in ms: how long connecting all of them took.
@@ -166,6 +167,10 @@ pub struct RunShape {
     pub transport: String,
     /// What each request was: `tools/call:echo`, `ping`, …
     pub workload: String,
+    /// The MCP era spoken (`--protocol`): `2026-07-28` or `2025-11-25`. Reports from before
+    /// the flag read as `2025-11-25`, the only era loadgen spoke then.
+    #[serde(default = "session_era")]
+    pub protocol: String,
     /// Connections asked for.
     pub connections: u64,
     /// Requests in flight per connection (the cap, for open loop).
@@ -180,6 +185,10 @@ pub struct RunShape {
     /// `fallback`.
     #[serde(default)]
     pub io_path: String,
+}
+
+fn session_era() -> String {
+    crate::request::Protocol::Session.version().to_string()
 }
 
 /// What a run measured.
@@ -250,8 +259,14 @@ impl Report {
         let rate = self.shape.rate.map_or_else(|| "closed loop".to_string(), |r| format!("open loop at {r} req/s"));
         let _ = writeln!(
             s,
-            "loadgen {} ({}, {}), workload {}, io path {} (asked {})",
-            self.shape.url, self.shape.transport, rate, self.shape.workload, self.io_path_used, self.shape.io_path
+            "loadgen {} ({}, {}, MCP {}), workload {}, io path {} (asked {})",
+            self.shape.url,
+            self.shape.transport,
+            rate,
+            self.shape.protocol,
+            self.shape.workload,
+            self.io_path_used,
+            self.shape.io_path
         );
         let _ = writeln!(
             s,
@@ -344,6 +359,7 @@ mod tests {
             url: "tcp://127.0.0.1:9999".into(),
             transport: "tcp".into(),
             workload: "tools/call:echo".into(),
+            protocol: "2026-07-28".into(),
             connections: 2,
             inflight: 4,
             rate: None,
@@ -384,6 +400,7 @@ mod tests {
         for field in [
             "url",
             "transport",
+            "protocol",
             "connections",
             "inflight",
             "rate",
@@ -418,7 +435,12 @@ mod tests {
     fn summary_names_the_verdict_and_the_io_path_asked_and_used() {
         let mut r = sample();
         assert!(r.summary().contains("PASS"));
-        assert!(r.summary().lines().next().is_some_and(|l| l.ends_with("io path multishot (asked auto)")));
+        let first = r.summary().lines().next().map(str::to_string).unwrap_or_default();
+        assert_eq!(
+            first,
+            "loadgen tcp://127.0.0.1:9999 (tcp, closed loop, MCP 2026-07-28), workload tools/call:echo, \
+             io path multishot (asked auto)"
+        );
         r.lost = 1;
         r.exact = false;
         r.passed = false;
@@ -434,6 +456,15 @@ mod tests {
         fields.remove("io_path_used");
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!((back.shape.io_path.as_str(), back.io_path_used.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn reports_from_before_the_protocol_field_read_as_the_session_era() {
+        let mut json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["protocol"], "2026-07-28");
+        json.as_object_mut().expect("an object").remove("protocol");
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back.shape.protocol, "2025-11-25");
     }
 
     #[test]

@@ -452,7 +452,7 @@ fn close_event(payload: &[u8]) -> Result<Event<'_>, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Workload;
+    use crate::request::{Protocol, Workload};
 
     const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -525,8 +525,10 @@ mod tests {
 
     #[test]
     fn request_frames_are_masked_text_frames_of_the_rendered_request() {
-        for payload in [5, 100, 200, 70_000] {
-            let template = Template::new(&Workload::echo(payload), false);
+        for (payload, protocol) in
+            [5, 100, 200, 70_000].into_iter().flat_map(|p| [(p, Protocol::Session), (p, Protocol::Modern)])
+        {
+            let template = Template::new(&Workload::echo(payload), protocol, false).expect("renders");
             let frames = RequestFrames::new(&template, MASK);
             // Ids of every length, so the suffix starts at every alignment.
             for id in [1, 12, 123, 1234, 98_765, 1 << 40, u64::MAX] {
@@ -544,7 +546,8 @@ mod tests {
 
     #[test]
     fn batched_frames_split_back_into_their_requests() {
-        let template = Template::new(&Workload::Method { method: "ping".into(), params: None }, false);
+        let ping = Workload::Method { method: "ping".into(), params: None };
+        let template = Template::new(&ping, Protocol::Session, false).expect("renders");
         let frames = RequestFrames::new(&template, MASK);
         let mut out = Vec::new();
         for id in 8..13 {

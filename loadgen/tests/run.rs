@@ -165,10 +165,21 @@ fn http_answers_in_json_and_event_streams_are_matched_with_session_headers() {
         }
     });
     let url = http_server(respond);
-    let (code, report, out) =
-        loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "500ms", "--warmup", "0s"]);
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--protocol",
+        "2025-11-25",
+        "--connections",
+        "2",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+    ]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(report["transport"], "http");
+    assert_eq!((report["transport"].as_str(), report["protocol"].as_str()), (Some("http"), Some("2025-11-25")));
     assert!(n(&report, "sent") > 2);
     assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
     assert!(report["errors"].as_object().expect("errors").is_empty(), "{report}");

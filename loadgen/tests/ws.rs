@@ -25,7 +25,7 @@ fn eventually(what: &str, check: impl Fn() -> bool) {
 fn ringmcp_serve_over_websocket_answers_every_request_exactly_once() {
     let server = Ringmcp::start(&["--cores", "2"]);
     let url = format!("ws://127.0.0.1:{}/mcp/ws", server.port);
-    let (code, report, out) = closed_run(&url, "6", "16", "1s", "200ms", &[]);
+    let (code, report, out) = closed_run(&url, "6", "16", "1s", "200ms", &["--protocol", "2025-11-25"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(report["transport"], "ws");
     assert_eq!(n(&report, "connections_established"), 6);
@@ -65,7 +65,7 @@ fn fragmented_answers_are_reassembled_and_pings_get_masked_pongs() {
         frames
     });
     let url = ws_server(ws_101, behaviour, stats.clone());
-    let (code, report, out) = closed_run(&url, "2", "8", "500ms", "0s", &[]);
+    let (code, report, out) = closed_run(&url, "2", "8", "500ms", "0s", &["--protocol", "2025-11-25"]);
     assert_eq!(code, 0, "{out}");
     let sent = n(&report, "sent");
     assert!(sent > 0);

@@ -1,5 +1,7 @@
-//! One MCP Streamable HTTP session: each request is one POST on a keep-alive HTTP/1.1
-//! connection, so one request is in flight at a time (no pipelining).
+//! One MCP Streamable HTTP connection: each request is one POST on a keep-alive HTTP/1.1
+//! connection, so one request is in flight at a time (no pipelining). A 2025-11-25 session
+//! opens with [`handshake`]; a 2026-07-28 connection has none and drives at once with the
+//! run's pre-rendered head.
 
 use crate::accounting::ErrorKey;
 use crate::answer::{self, Message, Outcome};
@@ -84,7 +86,7 @@ async fn until_drain_end(conn: &Conn, env: &Env) {
     }
 }
 
-/// POSTs `initialize` and `notifications/initialized`. Returns the bytes read past the
+/// POSTs `initialize` and `notifications/initialized` (2025-11-25). Returns the bytes read past the
 /// answers and the head for every later POST (with the session id, if the server gave one).
 ///
 /// # Errors
@@ -93,7 +95,7 @@ pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u
     let mut reader = ResponseReader::new(Vec::new());
     let mut out = Vec::new();
     let body = request::initialize(false);
-    PostHead::new(path, host, None, false).render(body.len(), &mut out);
+    PostHead::initialize(path, host).render(body.len(), &mut out);
     out.extend_from_slice(&body);
     io.write_all(&out).await.map_err(|e| format!("sending initialize: {e}"))?;
     let response = reader.next(io, None).await?.ok_or("no initialize response")?;
@@ -113,7 +115,7 @@ pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u
     if !answered {
         return Err("the initialize response carries no answer to it".into());
     }
-    let head = PostHead::new(path, host, response.session_id.as_deref(), true);
+    let head = PostHead::session(path, host, response.session_id.as_deref());
     let body = request::initialized(false);
     out.clear();
     head.render(body.len(), &mut out);

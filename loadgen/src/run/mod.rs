@@ -13,10 +13,11 @@ mod worker;
 mod ws;
 
 use crate::accounting::Counts;
+use crate::http::PostHead;
 use crate::limits;
 use crate::procstat;
 use crate::report::{self, Measured, Report, RunShape, ServerStats};
-use crate::request::{Template, Workload};
+use crate::request::{Protocol, Template, Workload};
 use crate::target::Target;
 use hdrhistogram::Histogram;
 use ringmcp_ring::IoPathChoice;
@@ -48,6 +49,8 @@ pub struct RunConfig {
     pub warmup: Duration,
     /// What each request is.
     pub workload: Workload,
+    /// The MCP era every connection speaks.
+    pub protocol: Protocol,
     /// Connections opened per second; None: as fast as possible.
     pub ramp_per_s: Option<f64>,
     /// Answer timeout (also the handshake timeout and the drain wait).
@@ -79,9 +82,13 @@ pub struct Plan {
     duration: Duration,
     timeout: Duration,
     ramp_per_s: Option<f64>,
+    protocol: Protocol,
     template: Template,
     /// `ws://`: the template as masked frames.
     ws_frames: Option<crate::ws::RequestFrames>,
+    /// `http://` in 2026-07-28: the head of every POST of every connection (no session, and
+    /// one method and name for the whole run).
+    modern_head: Option<PostHead>,
     quiet: bool,
     affinity: Option<io::CpuSet>,
 }
@@ -141,9 +148,16 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
     let workers = config.cpus.len().min(config.connections);
     limits::ensure_nofile(limits::nofile_needed(config.connections as u64, workers as u64))?;
     let newline = matches!(config.target, Target::Tcp { .. } | Target::Stdio { .. });
-    let template = Template::new(&config.workload, newline);
+    let template = Template::new(&config.workload, config.protocol, newline)?;
     let ws_frames =
         matches!(config.target, Target::Ws { .. }).then(|| crate::ws::RequestFrames::new(&template, ws::random_mask()));
+    let modern_head = match (&config.target, config.protocol) {
+        (Target::Http { path, host_header, .. }, Protocol::Modern) => {
+            let name = config.workload.mcp_name();
+            Some(PostHead::modern(path, host_header, config.workload.method(), name.as_deref()))
+        }
+        _ => None,
+    };
     let plan = Arc::new(Plan {
         target: config.target.clone(),
         addr,
@@ -154,8 +168,10 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
         duration: config.duration,
         timeout: config.timeout,
         ramp_per_s: config.ramp_per_s,
+        protocol: config.protocol,
         template,
         ws_frames,
+        modern_head,
         quiet: config.quiet,
         affinity: io::CpuSet::current(),
     });
@@ -369,6 +385,7 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
         url: config.url.clone(),
         transport: config.target.transport().to_string(),
         workload: config.workload.label(),
+        protocol: config.protocol.version().to_string(),
         connections: config.connections as u64,
         inflight: u64::from(config.inflight),
         rate: config.rate,

@@ -4,6 +4,7 @@
 use crate::accounting::{Counts, Window};
 use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
+use crate::request::Protocol;
 use crate::run::io;
 use crate::run::state::{Conn, Env, Shared};
 use crate::run::{http, ndjson, ws, Plan};
@@ -185,7 +186,8 @@ async fn connect_phase(ctx: &WorkerCtx, counts: &mut Counts) -> (Vec<Established
     (established, connect, first_error)
 }
 
-/// Connects (or spawns) and handshakes connection `index` within the timeout.
+/// Connects (or spawns) connection `index` and, in 2025-11-25, opens its MCP session, within
+/// the timeout.
 async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
     let (mut stream, mut child) = match &plan.target {
         Target::Stdio { argv } => {
@@ -203,16 +205,20 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
                 io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?
             }
         };
-        let (leftover, http_head) = match target {
-            Target::Http { path, host_header, .. } => {
+        let (leftover, http_head) = match (target, plan.protocol) {
+            (Target::Http { .. }, Protocol::Modern) => {
+                (Vec::new(), Some(plan.modern_head.clone().ok_or("no 2026-07-28 POST head")?))
+            }
+            (Target::Http { path, host_header, .. }, Protocol::Session) => {
                 let (leftover, head) = http::handshake(&mut io, path, host_header).await?;
                 (leftover, Some(head))
             }
-            Target::Ws { path, host_header, .. } => {
+            (Target::Ws { path, host_header, .. }, protocol) => {
                 let mask = plan.ws_frames.as_ref().ok_or("no WebSocket frames")?.mask();
-                (ws::handshake(&mut io, path, host_header, mask).await?, None)
+                (ws::handshake(&mut io, path, host_header, mask, protocol).await?, None)
             }
-            _ => (ndjson::handshake(&mut io).await?, None),
+            (_, Protocol::Modern) => (Vec::new(), None),
+            (_, Protocol::Session) => (ndjson::handshake(&mut io).await?, None),
         };
         Ok((io, leftover, http_head))
     })

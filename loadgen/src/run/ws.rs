@@ -1,4 +1,4 @@
-//! One WebSocket session (`ws://`): the RFC 6455 upgrade, `initialize` and
+//! One WebSocket session (`ws://`): the RFC 6455 upgrade, in 2025-11-25 `initialize` and
 //! `notifications/initialized` as text frames, then the NDJSON driver's reader and writer with
 //! frames for lines. Requests go out as pre-masked frames, all the ready ones in one write;
 //! server frames are decoded in the read buffer; pings are answered with masked pongs; a close
@@ -6,7 +6,7 @@
 
 use crate::answer::{self, Message, Outcome};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES, WS_CLOSE_WRITE_TIMEOUT_MS};
-use crate::request::{self, INITIALIZE_ID};
+use crate::request::{self, Protocol, INITIALIZE_ID};
 use crate::run::ndjson::{self, Outbox};
 use crate::run::state::{Conn, Env};
 use crate::ws::{self, Decoder, Event, FrameError, Opcode, RequestFrames, FRAME_HEADER_BYTES_MAX};
@@ -36,15 +36,24 @@ pub fn random_mask() -> [u8; 4] {
     [a, b, c, d]
 }
 
-/// Upgrades the connection, sends `initialize` in a text frame, waits for its answer
-/// (answering pings meanwhile), sends `notifications/initialized`. Returns the bytes read
-/// past the answer's frame.
+/// Upgrades the connection; in 2025-11-25 then sends `initialize` in a text frame, waits for
+/// its answer (answering pings meanwhile) and sends `notifications/initialized` (2026-07-28
+/// has no handshake). Returns the bytes read past the 101 or the answer's frame.
 ///
 /// # Errors
 /// I/O errors, a refused or wrong upgrade, a close frame or protocol error, an error answer,
 /// or any other answer first.
-pub async fn handshake(io: &mut Stream, path: &str, host: &str, mask: [u8; 4]) -> Result<Vec<u8>, String> {
+pub async fn handshake(
+    io: &mut Stream,
+    path: &str,
+    host: &str,
+    mask: [u8; 4],
+    protocol: Protocol,
+) -> Result<Vec<u8>, String> {
     let mut input = upgrade(io, path, host).await?;
+    if !protocol.handshake() {
+        return Ok(input.unread().to_vec());
+    }
     let mut out = Vec::new();
     ws::write_frame(&mut out, Opcode::Text, &request::initialize(false), mask);
     io.write_all(&out).await.map_err(|e| format!("sending initialize: {e}"))?;
