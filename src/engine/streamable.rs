@@ -131,8 +131,15 @@ fn check_headers(
         "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
         _ => return Ok(()),
     };
-    let body_value =
-        params.and_then(|p| sonic_rs::get_from_str(p, [field]).ok()).and_then(|v| v.as_str().map(str::to_string));
+    // The scanner finds the field (the common, unescaped name is borrowed as it is).
+    let body_value = params.and_then(|p| {
+        let m = crate::scan::get(p, field.as_bytes()).filter(|m| m.kind == crate::scan::Kind::String)?;
+        let raw = crate::scan::span_str(p, m.value);
+        match m.plain {
+            true => Some(std::borrow::Cow::Borrowed(&raw[1..raw.len() - 1])),
+            false => sonic_rs::from_str::<String>(raw).ok().map(std::borrow::Cow::Owned),
+        }
+    });
     let Some(body_value) = body_value else { return Ok(()) };
     match headers.name.as_deref() {
         None => Err(mismatch(format!("Header mismatch: the Mcp-Name header is required for {method}"))),

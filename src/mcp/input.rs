@@ -12,6 +12,7 @@ use super::request_state::{self, Answers, Binding};
 use super::write_str;
 use crate::jsonrpc::RpcError;
 use crate::limits::INPUT_REQUESTS_MAX;
+use crate::scan;
 use sonic_rs::JsonValueTrait;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ pub struct InputRound {
     answers: Answers,
     asked: RefCell<Vec<(String, &'static str, String)>>,
     counters: RefCell<BTreeMap<&'static str, usize>>,
+}
+
+fn bad_state() -> RpcError {
+    RpcError::invalid_params("Invalid params: requestState must be a string")
 }
 
 /// The client capability each input request needs.
@@ -71,15 +76,53 @@ impl InputRound {
         Ok(answers)
     }
 
-    /// The answers a retry's params (`raw`) bring: `requestState` and `inputResponses`.
+    /// The answers a retry's params (`raw`, valid JSON) bring: `requestState` and
+    /// `inputResponses` (absent on most requests: found by the scanner, which costs no error).
     pub fn answers_in(raw: &str, binding: &Binding<'_>, now_unix_ms: u64) -> Result<Answers, RpcError> {
+        let (mut responses, mut state) = (None, None);
+        let scanned = scan::members_of_valid(raw, |m| {
+            match m.key {
+                b"inputResponses" => responses = Some(m),
+                b"requestState" => state = Some(m),
+                _ => {}
+            }
+            true
+        });
+        if scanned.is_err() {
+            return Self::answers_in_parsed(raw, binding, now_unix_ms);
+        }
+        let value = |m: scan::Member<'_>| Some(scan::span_str(raw, m.value)).filter(|_| m.kind != scan::Kind::Null);
+        Self::answers_raw(state.and_then(value), responses.and_then(value), binding, now_unix_ms)
+    }
+
+    /// The answers of a retry from the raw JSON values of its `requestState` and
+    /// `inputResponses` (as a method's own params scan found them; `None` if absent or null).
+    pub fn answers_raw(
+        state: Option<&str>,
+        responses: Option<&str>,
+        binding: &Binding<'_>,
+        now_unix_ms: u64,
+    ) -> Result<Answers, RpcError> {
+        let state: Option<std::borrow::Cow<'_, str>> = match state {
+            None => None,
+            Some(v) => match scan::plain_str(v) {
+                Some(s) => Some(s.into()),
+                None if v.starts_with('"') => Some(sonic_rs::from_str::<String>(v).map_err(|_| bad_state())?.into()),
+                None => return Err(bad_state()),
+            },
+        };
+        Self::answers_of(state.as_deref(), responses, binding, now_unix_ms)
+    }
+
+    /// [`answers_in`](Self::answers_in) by the full parser, for params the scanner declines.
+    fn answers_in_parsed(raw: &str, binding: &Binding<'_>, now_unix_ms: u64) -> Result<Answers, RpcError> {
         let field = |name: &str| sonic_rs::get_from_str(raw, [name]).ok().filter(|v| !v.is_null());
         let responses = field("inputResponses");
         let state = match field("requestState") {
             None => None,
             Some(v) => match v.as_str() {
                 Some(s) => Some(s.to_string()),
-                None => return Err(RpcError::invalid_params("Invalid params: requestState must be a string")),
+                None => return Err(bad_state()),
             },
         };
         Self::answers_of(state.as_deref(), responses.as_ref().map(|v| v.as_raw_str()), binding, now_unix_ms)

@@ -219,8 +219,8 @@ fn stamp(out: &mut Vec<u8>, at: usize, hint: Option<crate::mcp::catalog::CacheHi
     if out.get(at) != Some(&b'{') || out[at..].starts_with(OWN) {
         return;
     }
-    let mut head = Vec::with_capacity(64);
-    head.extend_from_slice(br#"{"resultType":"complete""#);
+    let mut head = Vec::with_capacity(80);
+    head.extend_from_slice(br#""resultType":"complete""#);
     if let Some(hint) = hint {
         head.push(b',');
         hint.write_fields(&mut head);
@@ -228,7 +228,10 @@ fn stamp(out: &mut Vec<u8>, at: usize, hint: Option<crate::mcp::catalog::CacheHi
     if out.get(at + 1) != Some(&b'}') {
         head.push(b',');
     }
-    out.splice(at..at + 1, head);
+    let len = head.len();
+    // Inserted after the `{` by one grow and one memmove (a `Vec::splice` moved byte by byte).
+    out.extend_from_slice(&head);
+    out[at + 1..].rotate_right(len);
 }
 
 /// Writes the answer of a request whose future completed (nothing if it was cancelled).

@@ -35,7 +35,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    let Params { name, arguments, meta, task } = match read_params(raw.unwrap_or("{}")) {
+    let Params { name, arguments, meta, task, input_responses, request_state } = match read_params(raw.unwrap_or("{}"))
+    {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
@@ -59,7 +60,7 @@ pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut
     let round = match ctx.modern {
         Some(m) => {
             let binding = Binding { method: "tools/call", name: &name, arguments: &arguments };
-            match InputRound::answers_in(raw.unwrap_or("{}"), &binding, ctx.unix_ms) {
+            match InputRound::answers_raw(request_state.as_deref(), input_responses.as_deref(), &binding, ctx.unix_ms) {
                 Ok(answers) => Some(Rc::new(InputRound::new(m.caps, answers))),
                 Err(e) => return Answer::Error(e),
             }
@@ -385,6 +386,9 @@ struct Params<'a> {
     meta: Option<Cow<'a, str>>,
     /// The raw `task` object (a task-augmented call), if any.
     task: Option<Cow<'a, str>>,
+    /// The raw `inputResponses` and `requestState` values of a 2026-07-28 retry (not null).
+    input_responses: Option<Cow<'a, str>>,
+    request_state: Option<Cow<'a, str>>,
 }
 
 /// The raw `_meta.progressToken`, if it is a string or an integer.
@@ -398,12 +402,15 @@ fn progress_token(meta: &str) -> Option<&str> {
 /// whose re-serialized arguments the scanner then reads.
 fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
     let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
+    let (mut input_responses, mut request_state) = (None, None);
     let scanned = scan::members_of_valid(raw, |m| {
         match m.key {
             b"name" => name = Some(m),
             b"arguments" => arguments = Some(m),
             b"_meta" => meta = Some(m),
             b"task" => task = Some(m),
+            b"inputResponses" => input_responses = Some(m),
+            b"requestState" => request_state = Some(m),
             _ => {}
         }
         true
@@ -432,7 +439,10 @@ fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
         Some(m) if m.kind == scan::Kind::Object => Some(Cow::Borrowed(scan::span_str(raw, m.value))),
         Some(_) => return Err(bad_task()),
     };
-    Ok(Params { name, arguments, meta, task })
+    let value =
+        |m: scan::Member<'_>| Some(Cow::Borrowed(scan::span_str(raw, m.value))).filter(|_| m.kind != scan::Kind::Null);
+    let (input_responses, request_state) = (input_responses.and_then(value), request_state.and_then(value));
+    Ok(Params { name, arguments, meta, task, input_responses, request_state })
 }
 
 /// Arguments re-serialized by sonic-rs (which writes keys without needless escapes), for the
@@ -469,6 +479,10 @@ fn read_params_full(raw: &str) -> Result<Params<'_>, RpcError> {
         meta: Option<Value>,
         #[serde(default)]
         task: Option<Value>,
+        #[serde(default, rename = "inputResponses")]
+        input_responses: Option<Value>,
+        #[serde(default, rename = "requestState")]
+        request_state: Option<Value>,
     }
     let p: Full = params(Some(raw))?;
     let arguments = match p.arguments {
@@ -484,7 +498,10 @@ fn read_params_full(raw: &str) -> Result<Params<'_>, RpcError> {
         Some(t) if t.is_object() => Some(Cow::Owned(sonic_rs::to_string(&t).expect("serializes"))),
         Some(_) => return Err(bad_task()),
     };
-    Ok(Params { name: Cow::Owned(p.name), arguments, meta, task })
+    let raw =
+        |v: Option<Value>| v.filter(|v| !v.is_null()).map(|v| Cow::Owned(sonic_rs::to_string(&v).expect("serializes")));
+    let (input_responses, request_state) = (raw(p.input_responses), raw(p.request_state));
+    Ok(Params { name: Cow::Owned(p.name), arguments, meta, task, input_responses, request_state })
 }
 
 fn bad_name() -> RpcError {
