@@ -78,20 +78,33 @@ pub fn read(params: Option<&str>, modern_hint: bool) -> Result<Option<Modern>, R
     if !modern_hint && !looks_modern(params) {
         return Ok(None);
     }
+    read_from(params, None, modern_hint)
+}
+
+/// [`read`] of params whose `_meta` object (`meta`, raw text) a method's own scan found
+/// already (saving a scan of the params); `None`: the params have no object `_meta`.
+pub fn read_found(meta: Option<&str>, modern_hint: bool) -> Result<Option<Modern>, RpcError> {
+    read_from(None, Some(meta), modern_hint)
+}
+
+/// `found`: `_meta` as found by the caller (`Some(None)`: absent); else looked up in `params`.
+fn read_from<'a>(
+    params: Option<&'a str>,
+    found: Option<Option<&'a str>>,
+    modern_hint: bool,
+) -> Result<Option<Modern>, RpcError> {
     let text = params.unwrap_or("{}");
     // Only `_meta` is read (found by the scanner): parsing the whole params, arguments and
     // all, cost the modern era a third of its throughput. Keys with escapes, which the
     // scanner declines, take the full parse.
-    let parsed = match scan::get(text, b"_meta") {
-        Some(m) if m.kind == scan::Kind::Object => {
-            let meta = scan::span_str(text, m.value);
-            match Fields::scanned(meta) {
-                Some(fields) => Ok(Some(fields)),
-                None => sonic_rs::from_str::<Meta<'_>>(meta).map(|m| Some(m.into())),
-            }
-        }
-        None if !text.contains('\\') => Ok(None),
-        _ => sonic_rs::from_str::<Params<'_>>(text).map(|p| p.meta.map(Fields::from)),
+    let parsed = match found {
+        Some(Some(meta)) => read_meta(meta),
+        Some(None) => Ok(None),
+        None => match scan::get(text, b"_meta") {
+            Some(m) if m.kind == scan::Kind::Object => read_meta(scan::span_str(text, m.value)),
+            None if !text.contains('\\') => Ok(None),
+            _ => sonic_rs::from_str::<Params<'_>>(text).map(|p| p.meta.map(Fields::from)),
+        },
     };
     let meta = match parsed {
         Ok(meta) => meta,
@@ -126,6 +139,14 @@ pub fn read(params: Option<&str>, modern_hint: bool) -> Result<Option<Modern>, R
         },
     };
     Ok(Some(Modern { caps, log_level }))
+}
+
+/// The fields of a `_meta` object: by the scanner, or by serde for unusual text.
+fn read_meta(meta: &str) -> Result<Option<Fields<'_>>, sonic_rs::Error> {
+    match Fields::scanned(meta) {
+        Some(fields) => Ok(Some(fields)),
+        None => sonic_rs::from_str::<Meta<'_>>(meta).map(|m| Some(m.into())),
+    }
 }
 
 /// The `_meta` fields a modern request is read by.

@@ -165,8 +165,21 @@ pub fn handle_request(
     out: &mut Vec<u8>,
 ) -> Option<LaterAnswer> {
     let mark = out.len();
+    // A modern `tools/call`'s params are scanned once: its `_meta` comes from that scan.
+    let mut scanned = None;
     if !ctx.era_read {
-        match era::read(params, method == "server/discover") {
+        let read = match method {
+            "tools/call" if era::looks_modern(params) => match tools_call::read_params(params.unwrap_or("{}")) {
+                Ok(p) => {
+                    let read = era::read_found(p.meta.as_deref(), false);
+                    scanned = Some(p);
+                    read
+                }
+                Err(_) => era::read(params, false),
+            },
+            _ => era::read(params, method == "server/discover"),
+        };
+        match read {
             Ok(modern) => ctx.modern = modern,
             Err(e) => {
                 jsonrpc::write_error(out, Some(id), &e);
@@ -176,7 +189,7 @@ pub fn handle_request(
     }
     jsonrpc::begin_result(out, id);
     let body = out.len();
-    match dispatch(ctx, id, method, params, out) {
+    match dispatch(ctx, id, method, params, scanned, out) {
         Answer::Done => {
             if ctx.modern.is_some() {
                 stamp(out, body, list_hint(ctx.catalog, method));
@@ -252,7 +265,14 @@ pub fn handle_response(session: &Session, id: Id<'_>, line: &[u8]) {
 
 type Handler = fn(&mut Ctx<'_>, Option<&str>, &mut Vec<u8>) -> Answer;
 
-fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, out: &mut Vec<u8>) -> Answer {
+fn dispatch<'p>(
+    ctx: &mut Ctx<'_>,
+    id: Id<'_>,
+    method: &str,
+    params: Option<&'p str>,
+    scanned: Option<tools_call::Params<'p>>,
+    out: &mut Vec<u8>,
+) -> Answer {
     let modern = ctx.modern.is_some();
     if modern && REMOVED_IN_MODERN.contains(&method) {
         return unknown::removed(method);
@@ -289,7 +309,7 @@ fn dispatch(ctx: &mut Ctx<'_>, id: Id<'_>, method: &str, params: Option<&str>, o
     }
     match handler {
         Some(handler) => handler(ctx, params, out),
-        None if method == "tools/call" => tools_call::handle(ctx, id, params, out),
+        None if method == "tools/call" => tools_call::handle(ctx, id, params, scanned, out),
         None => subscriptions_listen::handle(ctx, id, params),
     }
 }

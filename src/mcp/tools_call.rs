@@ -34,9 +34,16 @@ use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::Arc;
 
-pub(super) fn handle(ctx: &mut Ctx<'_>, id: Id<'_>, raw: Option<&str>, out: &mut Vec<u8>) -> Answer {
-    let Params { name, arguments, meta, task, input_responses, request_state } = match read_params(raw.unwrap_or("{}"))
-    {
+/// `scanned`: the params as [`read_params`] read them already (to tell the request's era).
+pub(super) fn handle<'p>(
+    ctx: &mut Ctx<'_>,
+    id: Id<'_>,
+    raw: Option<&'p str>,
+    scanned: Option<Params<'p>>,
+    out: &mut Vec<u8>,
+) -> Answer {
+    let read = scanned.map_or_else(|| read_params(raw.unwrap_or("{}")), Ok);
+    let Params { name, arguments, meta, task, input_responses, request_state } = match read {
         Ok(p) => p,
         Err(e) => return Answer::Error(e),
     };
@@ -378,17 +385,17 @@ fn task_ttl(task: &str) -> Result<Option<u64>, RpcError> {
 }
 
 /// What `tools/call` reads from its params.
-struct Params<'a> {
-    name: Cow<'a, str>,
+pub(super) struct Params<'a> {
+    pub name: Cow<'a, str>,
     /// The raw `arguments` object (`{}` when absent or null).
-    arguments: Cow<'a, str>,
+    pub arguments: Cow<'a, str>,
     /// The raw `_meta` object, if any.
-    meta: Option<Cow<'a, str>>,
+    pub meta: Option<Cow<'a, str>>,
     /// The raw `task` object (a task-augmented call), if any.
-    task: Option<Cow<'a, str>>,
+    pub task: Option<Cow<'a, str>>,
     /// The raw `inputResponses` and `requestState` values of a 2026-07-28 retry (not null).
-    input_responses: Option<Cow<'a, str>>,
-    request_state: Option<Cow<'a, str>>,
+    pub input_responses: Option<Cow<'a, str>>,
+    pub request_state: Option<Cow<'a, str>>,
 }
 
 /// The raw `_meta.progressToken`, if it is a string or an integer.
@@ -400,7 +407,7 @@ fn progress_token(meta: &str) -> Option<&str> {
 
 /// The params, found by the scanner, or by the full parse for unusual text (escaped keys),
 /// whose re-serialized arguments the scanner then reads.
-fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
+pub(super) fn read_params(raw: &str) -> Result<Params<'_>, RpcError> {
     let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
     let (mut input_responses, mut request_state) = (None, None);
     let scanned = scan::members_of_valid(raw, |m| {
