@@ -292,6 +292,12 @@ fn workload(w: &WorkloadArgs) -> Result<Workload, String> {
     };
     let modern = w.protocol == Protocol::Modern;
     if let Some(method) = &w.method {
+        if modern && SESSION_ERA_ONLY.contains(&method.as_str()) {
+            return Err(format!(
+                "--method {method}: MCP 2026-07-28 has no `{method}` (servers answer -32601); measure it with \
+                 --protocol 2025-11-25"
+            ));
+        }
         let params = w.params.as_deref().map(|p| check("--params", p, false)).transpose()?;
         if modern && params.as_deref().is_some_and(|p| !p.starts_with('{')) {
             return Err("--params must be a JSON object with --protocol 2026-07-28: every request carries \
@@ -318,6 +324,17 @@ fn workload(w: &WorkloadArgs) -> Result<Workload, String> {
         Some(other) => Err(format!("unknown --scenario `{other}` (known: echo, ping, add)")),
     }
 }
+
+/// Methods MCP 2026-07-28 removed: a modern run of them would be all errors.
+const SESSION_ERA_ONLY: [&str; 7] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "tasks/result",
+    "tasks/list",
+];
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
     let mut text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;

@@ -142,6 +142,9 @@ fn ping_and_params_that_cannot_carry_meta_are_refused_at_start() {
     let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--scenario", "ping"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("2026-07-28 has no `ping`") && err.contains("--protocol 2025-11-25"), "{err}");
+    let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--method", "logging/setLevel"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--method logging/setLevel: MCP 2026-07-28 has no `logging/setLevel`"), "{err}");
     let (code, _, err) = loadgen(&["run", "--url", "tcp://127.0.0.1:1", "--method", "m", "--params", "[1]"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--params must be a JSON object with --protocol 2026-07-28"), "{err}");

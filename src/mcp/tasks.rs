@@ -251,7 +251,7 @@ impl TaskTable {
     pub fn get(&self, owner: Owner, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
         self.sweep(now_ms, Some(id));
         let inner = self.inner.borrow();
-        let e = find(&inner, owner, id, "Failed to retrieve task")?;
+        let e = self.find(&inner, owner, id, "Failed to retrieve task")?;
         match owner {
             Some(_) => self.write_task(out, id, e),
             None => self.write_detailed(out, id, e),
@@ -266,7 +266,7 @@ impl TaskTable {
         self.sweep(now_ms, Some(id));
         let input = {
             let mut inner = self.inner.borrow_mut();
-            find(&inner, None, id, "Failed to update task")?;
+            self.find(&inner, None, id, "Failed to update task")?;
             let e = inner.tasks.get_mut(id).expect("just found");
             let input = e.input.clone().filter(|_| !e.status.is_terminal());
             if input.is_some() {
@@ -286,7 +286,7 @@ impl TaskTable {
     /// over is acked too. Errors: -32602 for an unknown or expired task id.
     pub fn cancel_modern(&self, id: &str, now_ms: u64) -> Result<(), RpcError> {
         self.sweep(now_ms, Some(id));
-        find(&self.inner.borrow(), None, id, "Failed to cancel task")?;
+        self.find(&self.inner.borrow(), None, id, "Failed to cancel task")?;
         self.cancel_run(id, "The task was cancelled by request.", now_ms);
         Ok(())
     }
@@ -296,7 +296,7 @@ impl TaskTable {
     /// Errors: -32602 for an unknown id, or a task already in a terminal status.
     pub fn cancel(&self, owner: Owner, id: &str, now_ms: u64, out: &mut Vec<u8>) -> Result<(), RpcError> {
         self.sweep(now_ms, Some(id));
-        let status = find(&self.inner.borrow(), owner, id, "Failed to cancel task")?.status;
+        let status = self.find(&self.inner.borrow(), owner, id, "Failed to cancel task")?.status;
         if status.is_terminal() {
             let message = format!("Cannot cancel task: already in terminal status '{}'", status.as_str());
             return Err(RpcError::invalid_params(message));
@@ -319,7 +319,7 @@ impl TaskTable {
     ) -> Poll<Result<Rc<[u8]>, RpcError>> {
         self.sweep(now_ms, Some(id));
         let mut inner = self.inner.borrow_mut();
-        let e = match find(&inner, owner, id, "Failed to retrieve task result") {
+        let e = match self.find(&inner, owner, id, "Failed to retrieve task result") {
             Ok(_) => inner.tasks.get_mut(id).expect("just found"),
             Err(err) => return Poll::Ready(Err(err)),
         };
@@ -496,6 +496,22 @@ impl TaskTable {
         }
     }
 
+    /// The owner's task `id`, or the spec's "not found" (-32602) — also for another owner's.
+    /// A 2026-07-28 id that names another core says so (over NDJSON, WebSocket and stdio a
+    /// task is found only on the core that keeps it).
+    fn find<'a>(&self, inner: &'a Inner, owner: Owner, id: &str, what: &str) -> Result<&'a Entry, RpcError> {
+        match inner.tasks.get(id) {
+            Some(e) if e.owner == owner => Ok(e),
+            _ => Err(RpcError::invalid_params(match core_of(id).filter(|c| owner.is_none() && *c != self.env.core) {
+                Some(core) => format!(
+                    "{what}: Task not found on core {here}; its id names core {core}: poll it over Streamable HTTP (any core forwards it) or on a connection to that core",
+                    here = self.env.core
+                ),
+                None => format!("{what}: Task not found (unknown or expired task id)"),
+            })),
+        }
+    }
+
     fn write_task(&self, out: &mut Vec<u8>, id: &str, e: &Entry) {
         out.extend_from_slice(b"{\"taskId\":");
         write_str(out, id);
@@ -517,14 +533,6 @@ impl TaskTable {
             out.extend_from_slice(itoa::Buffer::new().format(TASK_POLL_INTERVAL_MS).as_bytes());
         }
         out.push(b'}');
-    }
-}
-
-/// The owner's task `id`, or the spec's "not found" (-32602) — also for another owner's.
-fn find<'a>(inner: &'a Inner, owner: Owner, id: &str, what: &str) -> Result<&'a Entry, RpcError> {
-    match inner.tasks.get(id) {
-        Some(e) if e.owner == owner => Ok(e),
-        _ => Err(RpcError::invalid_params(format!("{what}: Task not found (unknown or expired task id)"))),
     }
 }
 
@@ -644,6 +652,10 @@ mod tests {
         assert!(get(&t, None, &id, 1_000).unwrap().contains(r#""status":"completed""#), "over stays over");
         assert_eq!(t.cancel_modern("3-x", 0).unwrap_err().code, code::INVALID_PARAMS);
         assert_eq!(t.update("3-x", Vec::new(), 0).unwrap_err().code, code::INVALID_PARAMS);
+        assert_eq!(
+            get(&t, None, "1-abc", 0).unwrap_err().message,
+            "Failed to retrieve task: Task not found on core 3; its id names core 1: poll it over Streamable HTTP (any core forwards it) or on a connection to that core"
+        );
     }
 
     #[test]

@@ -155,8 +155,6 @@ pub(super) fn handle<'p>(
         peer = peer.modern(round.clone(), m.log_level);
     }
     let peer = Rc::new(peer);
-    // What an input-required result is sealed for (the tool's name and arguments).
-    let binding = round.as_ref().map(|r| (r.clone(), name.to_string(), arguments.to_string(), ctx.unix_ms));
     let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => match panics::guarded(|| f(&call)) {
@@ -166,6 +164,9 @@ pub(super) fn handle<'p>(
         ToolHandler::Async(f) => {
             let (name, output) = (tool.name().to_string(), tool.output.clone());
             let call = call.into_owned();
+            // What an input-required result is sealed for (the tool's name and arguments); a
+            // sync handler cannot ask, so only async ones copy them.
+            let binding = round.map(|r| (r, name.clone(), call.arguments_text().to_string(), ctx.unix_ms));
             let fut = match panics::guarded(|| f(call)) {
                 Ok(fut) => fut,
                 Err(_) => return Answer::Error(panicked(&name)),

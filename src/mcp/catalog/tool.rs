@@ -59,6 +59,11 @@ impl<'a> ToolCall<'a> {
         ToolCall { arguments, args, core, session, peer }
     }
 
+    /// The arguments object as the client sent it (raw JSON text).
+    pub(crate) fn arguments_text(&self) -> &str {
+        &self.arguments
+    }
+
     /// An owned copy, for handlers that outlive the request.
     pub fn into_owned(self) -> ToolCall<'static> {
         ToolCall {
