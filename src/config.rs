@@ -261,6 +261,14 @@ settings! {
         session_warn_percent = SESSION_WARN_PERCENT_DEFAULT, PERCENT_RANGE;
     " Milliseconds a tool waits for the client to answer sampling, elicitation or roots requests."
         client_request_timeout_ms = CLIENT_REQUEST_TIMEOUT_MS_DEFAULT, CLIENT_REQUEST_TIMEOUT_MS_RANGE;
+    " Milliseconds one tool call (an async handler) may run; then it is answered -32012 and dropped (0: no limit; tasks are never timed out). A tool may set its own."
+        tool_timeout_ms = TOOL_TIMEOUT_MS_DEFAULT, TOOL_TIMEOUT_MS_RANGE;
+    " Consecutive failures (isError results, panics, timeouts) that open a tool's circuit breaker on a core; while open its calls get -32011 at once (0: no breakers)."
+        breaker_failures = BREAKER_FAILURES_DEFAULT, BREAKER_FAILURES_RANGE;
+    " Milliseconds an open circuit breaker refuses calls before it lets probes through."
+        breaker_open_ms = BREAKER_OPEN_MS_DEFAULT, BREAKER_OPEN_MS_RANGE;
+    " Probe calls a half-open breaker lets through at once; the first success closes it, a failure opens it again."
+        breaker_half_open_requests = BREAKER_HALF_OPEN_REQUESTS_DEFAULT, BREAKER_HALF_OPEN_REQUESTS_RANGE;
     " Events each SSE stream keeps so a client can resume with Last-Event-ID."
         sse_replay_events = SSE_REPLAY_EVENTS_DEFAULT, SSE_REPLAY_EVENTS_RANGE;
     " Milliseconds of silence after which an open SSE stream gets a keep-alive comment."

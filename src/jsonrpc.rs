@@ -42,6 +42,11 @@ pub mod code {
     /// The core's queue is over its reject mark; `data.retryAfterMs` says when to retry.
     /// (-32000 and -32001 are avoided: the SDKs use them for "connection closed"/"timeout".)
     pub const OVERLOADED: i32 = -32010;
+    /// The tool's circuit breaker is open (it failed repeatedly); `data.retryAfterMs` says
+    /// when to retry, `data.tool` names it.
+    pub const CIRCUIT_OPEN: i32 = -32011;
+    /// The tool ran longer than its timeout; `data.timeoutMs` is the limit.
+    pub const TOOL_TIMEOUT: i32 = -32012;
 }
 
 /// An error answer: code, message and optional data.

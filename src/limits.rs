@@ -160,6 +160,30 @@ pub const CLIENT_REQUEST_TIMEOUT_MS_DEFAULT: u64 = 60_000;
 /// Range of `client_request_timeout_ms`.
 pub const CLIENT_REQUEST_TIMEOUT_MS_RANGE: (u64, u64) = (10, 3_600_000);
 
+/// Default of `tool_timeout_ms`: how long one tool call (an async handler) may run before it
+/// is answered -32012 and dropped; tasks are not timed out. Above the client request timeout,
+/// so a tool waiting for its client fails on that first.
+pub const TOOL_TIMEOUT_MS_DEFAULT: u64 = 300_000;
+/// Range of `tool_timeout_ms` (0: no timeout).
+pub const TOOL_TIMEOUT_MS_RANGE: (u64, u64) = (0, 86_400_000);
+
+/// Default of `breaker_failures`: consecutive failures of a tool that open its breaker (the
+/// seed design's 5).
+pub const BREAKER_FAILURES_DEFAULT: u64 = 5;
+/// Range of `breaker_failures` (0: no breakers).
+pub const BREAKER_FAILURES_RANGE: (u64, u64) = (0, 1_000_000);
+
+/// Default of `breaker_open_ms`: how long an open breaker refuses calls (the seed's 30 s).
+pub const BREAKER_OPEN_MS_DEFAULT: u64 = 30_000;
+/// Range of `breaker_open_ms`.
+pub const BREAKER_OPEN_MS_RANGE: (u64, u64) = (10, 86_400_000);
+
+/// Default of `breaker_half_open_requests`: probe calls let through at once after the open
+/// period (the seed's 3).
+pub const BREAKER_HALF_OPEN_REQUESTS_DEFAULT: u64 = 3;
+/// Range of `breaker_half_open_requests`.
+pub const BREAKER_HALF_OPEN_REQUESTS_RANGE: (u64, u64) = (1, 10_000);
+
 /// Default of `sse_replay_events`: events one SSE stream keeps for `Last-Event-ID` replay.
 pub const SSE_REPLAY_EVENTS_DEFAULT: u64 = 256;
 /// Range of `sse_replay_events`.

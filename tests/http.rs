@@ -598,6 +598,7 @@ fn health_reports_every_documented_field_for_each_core() {
         "sessions",
         "sessions_by_transport",
         "session_fill_percent",
+        "breakers_open",
         "io_path",
         "cores",
     ];

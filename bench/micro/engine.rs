@@ -75,6 +75,9 @@ fn main() {
     let mut session = Session::new(id, 0);
     session.phase = mcp::Phase::Initialized;
     let sink: std::rc::Rc<dyn mcp::Sink> = std::rc::Rc::new(mcp::peer::NullSink);
+    // The server's default breakers (no timer: a sync tool is never timed out).
+    let policy = mcp::breaker::Policy { failures: 5, open_ms: 30_000, half_open: 3, timeout_ms: 0 };
+    let guard = std::rc::Rc::new(mcp::breaker::Guard::new(policy, Box::new(|| 0), None));
     for (name, line) in [("mcp: ping end to end", PING), ("mcp: tools/call echo end to end", ECHO)] {
         run(name, &mut || {
             out.clear();
@@ -89,6 +92,7 @@ fn main() {
                 era_read: false,
                 modern: None,
                 unix_ms: 0,
+                guard: Some(&guard),
             };
             assert!(mcp::handle_request(&mut ctx, id, &method, params, &mut out).is_none());
             black_box(out.len());

@@ -121,6 +121,8 @@ pub(crate) struct CoreCtx {
     pub tasks: Rc<TaskTable>,
     /// The core's `subscriptions/listen` streams (2026-07-28).
     pub listeners: Rc<mcp::Listeners>,
+    /// Tool circuit breakers and timeouts of this core.
+    pub guard: Rc<mcp::breaker::Guard>,
     /// Wall-clock time at `started`, in milliseconds since the Unix epoch.
     epoch_unix_ms: u64,
     ids: RefCell<IdSource>,
@@ -171,6 +173,7 @@ impl CoreCtx {
             unidentified: Cell::new(0),
             tasks: Rc::new(task_table(started, core)),
             listeners: Rc::default(),
+            guard: Rc::new(guard(settings, started)),
             epoch_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
@@ -414,7 +417,9 @@ impl CoreCtx {
         snap.partial_frame_cuts = self.frames.cuts();
         let registry = self.registry.borrow();
         let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());
-        snap.degraded = self.queue.is_degraded() || sessions_degraded;
+        snap.breakers = self.guard.snapshot();
+        let breaker_open = snap.breakers.iter().any(|b| b.state == mcp::breaker::State::Open);
+        snap.degraded = self.queue.is_degraded() || sessions_degraded || breaker_open;
         snap.session_capacity = registry.capacity();
         (snap.transport_sessions, snap.transport_session_limits, snap.session_refusals) = self.admission.counts();
         snap
@@ -441,6 +446,17 @@ impl CoreCtx {
 }
 
 /// The core's task table: the core's clock, its wall-clock start, its executor.
+/// The core's tool breakers and timeouts, from `settings`.
+fn guard(settings: &Settings, started: Instant) -> mcp::breaker::Guard {
+    let policy = mcp::breaker::Policy {
+        failures: settings.breaker_failures as u32,
+        open_ms: settings.breaker_open_ms,
+        half_open: settings.breaker_half_open_requests as u32,
+        timeout_ms: settings.tool_timeout_ms,
+    };
+    mcp::breaker::Guard::new(policy, Box::new(move || started.elapsed().as_millis() as u64), Some(sleep_for))
+}
+
 /// The core's timer, for the protocol core's waits (server-to-client request timeouts).
 pub(crate) fn sleep_for(duration: std::time::Duration) -> mcp::LocalFuture<()> {
     Box::pin(ringmcp_ring::sleep(duration))

@@ -158,6 +158,7 @@ pub(crate) fn handle_request(
             era_read: target.modern.is_some(),
             modern: target.modern,
             unix_ms: core.unix_ms(batch.start_ms),
+            guard: Some(&core.guard),
         };
         mcp::handle_request(&mut ctx, id, method, params, out)
     };

@@ -38,10 +38,10 @@ pub(crate) const METHOD_OTHER: usize = METHOD_LABELS.len() - 2;
 pub(crate) const METHOD_NOTIFICATION: usize = METHOD_LABELS.len() - 1;
 
 /// JSON-RPC error codes counted one by one (the last slot counts every other code).
-const ERROR_CODES: [i32; 8] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32001];
+const ERROR_CODES: [i32; 10] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32011, -32012, -32001];
 /// Labels of the error counters, in the order of [`ERROR_CODES`], then "other".
 const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] =
-    ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32001", "other"];
+    ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32011", "-32012", "-32001", "other"];
 
 /// HTTP statuses counted one by one (the last slot counts every other status).
 const HTTP_STATUSES: [u16; 19] =
@@ -321,9 +321,13 @@ pub(crate) struct CoreSnapshot {
     pub pool_free_buffers: usize,
     /// The core is draining for shutdown (filled by the caller).
     pub draining: bool,
-    /// The core's queue, registry slice or a transport's session share is over its warn mark
-    /// (filled by the caller).
+    /// The core's queue, registry slice or a transport's session share is over its warn mark,
+    /// or a tool's circuit breaker is open (filled by the caller).
     pub degraded: bool,
+    /// Tool circuit breakers that have counted something: tool, state, trips, rejections
+    /// (filled by the caller).
+    #[serde(skip)]
+    pub breakers: Vec<crate::mcp::breaker::ToolBreaker>,
     /// Most sessions this core's registry slice holds (filled by the caller).
     pub session_capacity: usize,
     /// Sessions in the registry slice by transport (filled by the caller).
@@ -492,6 +496,7 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
     }
     let help = "Request latency from read to answer, in seconds.";
     fams.push(family("ringmcp_request_duration_seconds", help, HISTOGRAM, snaps.iter().map(histogram).collect()));
+    fams.extend(breaker_families(snaps));
     let panics = crate::panics::counts().into_iter().map(|(tool, n)| tool_sample(&tool, n)).collect();
     let help = "Tool handler panics since start, by tool (each answered -32603; the first per tool is logged).";
     fams.push(family("ringmcp_tool_panics_total", help, COUNTER, panics));
@@ -502,6 +507,46 @@ pub(crate) fn render_prometheus(snaps: &[CoreSnapshot]) -> String {
         log::error!("metrics encoding failed: {e}");
     }
     out
+}
+
+/// The tool circuit breakers, per core and tool: `ringmcp_tool_breaker_state` (0 closed, 1
+/// half-open, 2 open), `ringmcp_tool_breaker_trips_total`, `ringmcp_tool_breaker_rejections_total`.
+fn breaker_families(snaps: &[CoreSnapshot]) -> [MetricFamily; 3] {
+    use crate::mcp::breaker::{State, ToolBreaker};
+    let each = |kind: MetricType, value: fn(&ToolBreaker) -> f64| {
+        let per_core = move |s: &CoreSnapshot| {
+            s.breakers
+                .iter()
+                .map(move |b| sample(kind, labels(s.core, &[("tool", &b.tool)]), value(b)))
+                .collect::<Vec<_>>()
+        };
+        snaps.iter().flat_map(per_core).collect()
+    };
+    let state = |b: &ToolBreaker| match b.state {
+        State::Closed => 0.0,
+        State::HalfOpen => 1.0,
+        State::Open => 2.0,
+    };
+    [
+        family(
+            "ringmcp_tool_breaker_state",
+            "A tool's circuit breaker on a core: 0 closed, 1 half-open, 2 open (tools that never failed are not listed).",
+            GAUGE,
+            each(GAUGE, state),
+        ),
+        family(
+            "ringmcp_tool_breaker_trips_total",
+            "Times a tool's circuit breaker opened on a core.",
+            COUNTER,
+            each(COUNTER, |b| b.trips as f64),
+        ),
+        family(
+            "ringmcp_tool_breaker_rejections_total",
+            "Calls a tool's circuit breaker refused on a core (-32011).",
+            COUNTER,
+            each(COUNTER, |b| b.rejections as f64),
+        ),
+    ]
 }
 
 /// `ringmcp_session_refusals_total{core,transport,reason}`: every pair, zeros included, so
@@ -587,7 +632,7 @@ fn labels(core: usize, extra: &[(&str, &str)]) -> Vec<LabelPair> {
 
 /// The `/health` document.
 #[derive(Serialize)]
-struct Health {
+struct Health<'a> {
     status: &'static str,
     connections: usize,
     queue_depth: usize,
@@ -597,6 +642,8 @@ struct Health {
     sessions: usize,
     sessions_by_transport: ByTransport<u64>,
     session_fill_percent: SessionFill,
+    /// Tools whose circuit breaker is open on some core (then the status is degraded).
+    breakers_open: Vec<&'a str>,
     io_path: &'static str,
     cores: Vec<CoreHealth>,
 }
@@ -676,6 +723,17 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
             }
         },
         session_fill_percent: session_fill(snaps),
+        breakers_open: {
+            let mut open: Vec<&str> = snaps
+                .iter()
+                .flat_map(|s| s.breakers.iter())
+                .filter(|b| b.state == crate::mcp::breaker::State::Open)
+                .map(|b| b.tool.as_str())
+                .collect();
+            open.sort_unstable();
+            open.dedup();
+            open
+        },
         // Every core runs the same path (one setting, one kernel); "mixed" would be a bug.
         io_path: match snaps.first().map(|s| s.io_path) {
             Some(p) if snaps.iter().all(|s| s.io_path == p) => p,
@@ -942,6 +1000,7 @@ mod tests {
             "sessions",
             "sessions_by_transport",
             "session_fill_percent",
+            "breakers_open",
             "io_path",
             "cores",
         ];

@@ -4,6 +4,7 @@
 //! result JSON to an output buffer, or return a future for the transport to run; nothing here
 //! touches a socket or a clock (the transport passes the time in).
 
+pub mod breaker;
 pub mod catalog;
 pub mod client;
 mod completion_complete;
@@ -135,6 +136,8 @@ pub struct Ctx<'a> {
     pub modern: Option<Modern>,
     /// Wall-clock time, in milliseconds since the Unix epoch (`requestState` expiry).
     pub unix_ms: u64,
+    /// The core's tool circuit breakers and timeouts (`None`: neither).
+    pub guard: Option<&'a Rc<breaker::Guard>>,
 }
 
 /// Methods of the session era that the 2026-07-28 era removed: -32601 there (`tasks/get` and

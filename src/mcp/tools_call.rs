@@ -15,6 +15,7 @@
 //! tool that finishes without waiting still answers with a task (already completed), and
 //! refuses clients without the extension (-32021).
 
+use super::breaker::{self, Outcome};
 use super::input::InputRound;
 use super::peer::{ClientCaps, NotifySink, RequestPeer, Sink};
 use super::request_state::Binding;
@@ -150,6 +151,14 @@ pub(super) fn handle<'p>(
             run_tool(handler, name, output, ToolCall::new(Cow::Owned(arguments), args, core, session, peer))
         });
     }
+    // The tool's circuit breaker lets the call through, or refuses it at once.
+    let permit = match ctx.guard.map(|g| g.admit(tool.name())) {
+        Some(Ok(permit)) => Some(permit),
+        Some(Err(e)) => return Answer::Error(e),
+        None => None,
+    };
+    let timeout_ms = tool.timeout_ms.or(ctx.guard.map(|g| g.policy().timeout_ms)).filter(|ms| *ms > 0);
+    let timer = ctx.guard.and_then(|g| g.timer()).zip(timeout_ms);
     let mut peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
     if let (Some(round), Some(m)) = (&round, ctx.modern) {
         peer = peer.modern(round.clone(), m.log_level);
@@ -157,10 +166,18 @@ pub(super) fn handle<'p>(
     let peer = Rc::new(peer);
     let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
     match &tool.handler {
-        ToolHandler::Sync(f) => match panics::guarded(|| f(&call)) {
-            Ok(result) => answer(write_result(out, tool.output.as_deref(), result)),
-            Err(_) => Answer::Error(panicked(tool.name())),
-        },
+        ToolHandler::Sync(f) => {
+            let ran = panics::guarded(|| f(&call));
+            let failed = ran.as_ref().map_or(true, |r| r.as_ref().map_or(true, |r| r.is_error));
+            let answered = match ran {
+                Ok(result) => write_result(out, tool.output.as_deref(), result),
+                Err(_) => Err(panicked(tool.name())),
+            };
+            if let Some(permit) = permit {
+                permit.finish(if failed || answered.is_err() { Outcome::Failure } else { Outcome::Success });
+            }
+            answer(answered)
+        }
         ToolHandler::Async(f) => {
             let (name, output) = (tool.name().to_string(), tool.output.clone());
             let call = call.into_owned();
@@ -174,6 +191,12 @@ pub(super) fn handle<'p>(
             let key: Box<str> = id.0.into();
             ctx.session.peer.begin(id, peer.clone());
             Answer::Later(Box::pin(async move {
+                let permit = std::cell::Cell::new(permit);
+                let finish = |outcome| {
+                    if let Some(p) = permit.take() {
+                        p.finish(outcome);
+                    }
+                };
                 let run = async {
                     let mut fut = std::pin::pin!(panics::guarded_future(fut));
                     // A run that asked for input it has not got ends there (2026-07-28).
@@ -187,11 +210,18 @@ pub(super) fn handle<'p>(
                     .await;
                     Some(match ran {
                         Some(Ok(result)) => {
+                            let failed = result.as_ref().map_or(true, |r| r.is_error);
                             let mut out = Vec::new();
-                            write_result(&mut out, output.as_deref(), result).map(|()| out)
+                            let written = write_result(&mut out, output.as_deref(), result).map(|()| out);
+                            finish(if failed || written.is_err() { Outcome::Failure } else { Outcome::Success });
+                            written
                         }
-                        Some(Err(_)) => Err(panicked(&name)),
+                        Some(Err(_)) => {
+                            finish(Outcome::Failure);
+                            Err(panicked(&name))
+                        }
                         None => {
+                            finish(Outcome::Neither);
                             let (round, tool, arguments, now) = binding.as_ref().expect("asked in a modern call");
                             let b = Binding { method: "tools/call", name: tool, arguments };
                             let mut out = Vec::new();
@@ -203,7 +233,17 @@ pub(super) fn handle<'p>(
                     true => std::task::Poll::Ready(None),
                     false => std::task::Poll::Pending,
                 });
-                let outcome = futures_lite::future::or(run, cancelled).await;
+                let timed_out = async {
+                    match timer {
+                        Some((timer, ms)) => {
+                            timer(std::time::Duration::from_millis(ms)).await;
+                            finish(Outcome::Failure);
+                            Some(Err(breaker::timeout_error(&name, ms)))
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                let outcome = futures_lite::future::or(futures_lite::future::or(run, cancelled), timed_out).await;
                 peer.peer.end(&key);
                 outcome
             }))

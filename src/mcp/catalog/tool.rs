@@ -392,12 +392,15 @@ pub struct Tool {
     /// Arguments mirrored in `Mcp-Param-{Name}` HTTP headers (`x-mcp-header` in the input
     /// schema): the name lower-cased, and the argument.
     pub(crate) param_headers: Vec<(String, String)>,
+    /// Milliseconds a call may run (`ToolBuilder::timeout_ms`), over `tool_timeout_ms`.
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// A tool under construction.
 pub struct ToolBuilder {
     descriptor: Descriptor,
     requires: Vec<&'static str>,
+    timeout_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -437,6 +440,7 @@ impl Tool {
                 execution: None,
             },
             requires: Vec::new(),
+            timeout_ms: None,
         }
     }
 
@@ -508,6 +512,15 @@ fn check(checks: &[ArgCheck], args: &Args, text: &str, noun: &str) -> Result<(),
 }
 
 impl ToolBuilder {
+    /// Milliseconds a call of this tool may run before it is answered -32012 (a failure for
+    /// its circuit breaker) and dropped, instead of the server's `tool_timeout_ms`; 0: no
+    /// limit. Applies to async handlers (a sync handler runs to its end on the core) and not
+    /// to task runs.
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
     /// The JSON Schema of the arguments (an object schema). Its `required` list and each
     /// property's `type` are enforced before the handler runs.
     pub fn input_schema(mut self, schema: Value) -> Self {
@@ -585,6 +598,7 @@ impl ToolBuilder {
             descriptor_json,
             requires,
             param_headers,
+            timeout_ms: self.timeout_ms,
         }
     }
 }

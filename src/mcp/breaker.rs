@@ -1,0 +1,341 @@
+//! Per-tool circuit breakers and timeouts, one set per core (cores share nothing).
+//!
+//! A breaker counts a tool's consecutive failures: an `isError` result, a panic, a timeout.
+//! At `failures` in a row it opens: calls fail at once (-32011, `data.retryAfterMs`) for
+//! `open_ms`. Then it is half-open: up to `half_open` calls go through as probes; the first
+//! that succeeds closes it, one that fails opens it again. A call the client cancelled, or one
+//! that ended asking for input (2026-07-28), counts as neither.
+//!
+//! I/O-free: time is passed in; the transport gives the timer that times calls out.
+
+use super::peer::Timer;
+use crate::jsonrpc::{code, RpcError};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// When breakers open and for how long, and how long a call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Consecutive failures that open a breaker.
+    pub failures: u32,
+    /// Milliseconds a breaker stays open.
+    pub open_ms: u64,
+    /// Calls let through at once while half-open.
+    pub half_open: u32,
+    /// Milliseconds a call may run (async handlers; 0: no limit), unless its tool sets its own.
+    pub timeout_ms: u64,
+}
+
+/// A breaker's state, as `/health` and `/metrics` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Calls go through.
+    Closed,
+    /// Probes go through.
+    HalfOpen,
+    /// Calls fail at once.
+    Open,
+}
+
+impl State {
+    /// The name in `/health` and `/metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::HalfOpen => "half_open",
+            State::Open => "open",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    /// Consecutive failures while closed.
+    failures: u32,
+    /// Open until this core time (ms); `None` when not open.
+    open_until: Option<u64>,
+    /// Half-open: probes running (`None` when not half-open).
+    probes: Option<u32>,
+    trips: u64,
+    rejections: u64,
+}
+
+impl Breaker {
+    fn state(&self) -> State {
+        match (self.open_until, self.probes) {
+            (Some(_), _) => State::Open,
+            (None, Some(_)) => State::HalfOpen,
+            (None, None) => State::Closed,
+        }
+    }
+}
+
+/// One tool's breaker at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolBreaker {
+    /// The tool.
+    pub tool: String,
+    /// Its state.
+    pub state: State,
+    /// Times it opened.
+    pub trips: u64,
+    /// Calls refused while open (or half-open and busy).
+    pub rejections: u64,
+}
+
+/// One core's breakers, and the clock and timer they run on.
+pub struct Guard {
+    policy: Policy,
+    now_ms: Box<dyn Fn() -> u64>,
+    timer: Option<Timer>,
+    breakers: RefCell<HashMap<Box<str>, Breaker>>,
+}
+
+/// A call let through: report how it ended with [`Permit::finish`]; dropped unfinished (the
+/// call was cancelled), it counts as neither success nor failure.
+pub struct Permit {
+    guard: Rc<Guard>,
+    tool: Box<str>,
+    probe: bool,
+    done: bool,
+}
+
+/// How a call ended, for its breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result that is not an error.
+    Success,
+    /// An `isError` result, a panic or a timeout.
+    Failure,
+    /// Neither (it asked for input, or was cancelled).
+    Neither,
+}
+
+impl Guard {
+    /// Breakers under `policy`, on the core's clock `now_ms`; `timer` times calls out (none:
+    /// no timeouts).
+    pub fn new(policy: Policy, now_ms: Box<dyn Fn() -> u64>, timer: Option<Timer>) -> Guard {
+        Guard { policy, now_ms, timer, breakers: RefCell::default() }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The timer calls are timed out with, if any.
+    pub fn timer(&self) -> Option<Timer> {
+        self.timer
+    }
+
+    /// Lets a call of `tool` through, or refuses it (-32011 with `data.retryAfterMs`).
+    pub fn admit(self: &Rc<Self>, tool: &str) -> Result<Permit, RpcError> {
+        if self.policy.failures == 0 {
+            // No breakers: the permit counts nothing.
+            return Ok(Permit { guard: self.clone(), tool: tool.into(), probe: false, done: true });
+        }
+        let now = (self.now_ms)();
+        let mut breakers = self.breakers.borrow_mut();
+        let b = match breakers.get_mut(tool) {
+            Some(b) => b,
+            None => {
+                // Closed breakers with nothing counted are not kept: the common call allocates
+                // nothing here.
+                return Ok(Permit { guard: self.clone(), tool: tool.into(), probe: false, done: false });
+            }
+        };
+        if let Some(until) = b.open_until {
+            if now < until {
+                b.rejections += 1;
+                return Err(open_error(tool, until - now));
+            }
+            b.open_until = None;
+            b.probes = Some(0);
+        }
+        let probe = match b.probes.as_mut() {
+            Some(n) if *n >= self.policy.half_open => {
+                b.rejections += 1;
+                // A probe's end decides; ask again about when one could have ended.
+                return Err(open_error(tool, self.policy.open_ms.min(1_000)));
+            }
+            Some(n) => {
+                *n += 1;
+                true
+            }
+            None => false,
+        };
+        Ok(Permit { guard: self.clone(), tool: tool.into(), probe, done: false })
+    }
+
+    fn finish(&self, tool: &str, probe: bool, outcome: Outcome) {
+        if self.policy.failures == 0 {
+            return;
+        }
+        let now = (self.now_ms)();
+        let mut breakers = self.breakers.borrow_mut();
+        if outcome == Outcome::Success && !breakers.contains_key(tool) {
+            return;
+        }
+        let b = breakers.entry(tool.into()).or_default();
+        if probe {
+            if let Some(n) = b.probes.as_mut() {
+                *n = n.saturating_sub(1);
+            }
+        }
+        match (b.state(), outcome) {
+            (_, Outcome::Neither) => {}
+            // A call let through before the breaker opened: the open period decides.
+            (State::Open, _) => {}
+            (State::HalfOpen, Outcome::Success) => {
+                b.probes = None;
+                b.failures = 0;
+            }
+            (State::HalfOpen, Outcome::Failure) => self.trip(b, now),
+            (State::Closed, Outcome::Success) => b.failures = 0,
+            (State::Closed, Outcome::Failure) => {
+                b.failures += 1;
+                if b.failures >= self.policy.failures {
+                    self.trip(b, now);
+                }
+            }
+        }
+        if b.state() == State::Closed && b.failures == 0 && b.trips == 0 && b.rejections == 0 {
+            breakers.remove(tool);
+        }
+    }
+
+    fn trip(&self, b: &mut Breaker, now: u64) {
+        b.open_until = Some(now.saturating_add(self.policy.open_ms));
+        b.probes = None;
+        b.failures = 0;
+        b.trips += 1;
+        log::warn!("a tool's circuit breaker opened for {} ms", self.policy.open_ms);
+    }
+
+    /// Every breaker that has counted something, by tool name (open ones expire into
+    /// half-open as time passes).
+    pub fn snapshot(&self) -> Vec<ToolBreaker> {
+        let now = (self.now_ms)();
+        let mut all: Vec<ToolBreaker> = self
+            .breakers
+            .borrow()
+            .iter()
+            .map(|(tool, b)| ToolBreaker {
+                tool: tool.to_string(),
+                state: match b.open_until {
+                    Some(until) if now >= until => State::HalfOpen,
+                    _ => b.state(),
+                },
+                trips: b.trips,
+                rejections: b.rejections,
+            })
+            .collect();
+        all.sort_by(|a, b| a.tool.cmp(&b.tool));
+        all
+    }
+
+    /// Whether some breaker is open now.
+    pub fn any_open(&self) -> bool {
+        let now = (self.now_ms)();
+        self.breakers.borrow().values().any(|b| b.open_until.is_some_and(|until| now < until))
+    }
+}
+
+impl Permit {
+    /// Reports how the call ended.
+    pub fn finish(mut self, outcome: Outcome) {
+        self.done = true;
+        self.guard.finish(&self.tool, self.probe, outcome);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.done {
+            self.guard.finish(&self.tool, self.probe, Outcome::Neither);
+        }
+    }
+}
+
+/// -32011: the tool's breaker is open.
+fn open_error(tool: &str, retry_after_ms: u64) -> RpcError {
+    RpcError::new(
+        code::CIRCUIT_OPEN,
+        format!("Circuit open: tool {tool} failed repeatedly and is not called for now; retry later"),
+    )
+    .with_data(&data(tool, "retryAfterMs", retry_after_ms))
+}
+
+/// -32012: the tool ran longer than it may.
+pub fn timeout_error(tool: &str, timeout_ms: u64) -> RpcError {
+    RpcError::new(code::TOOL_TIMEOUT, format!("Tool timeout: tool {tool} did not finish within {timeout_ms} ms"))
+        .with_data(&data(tool, "timeoutMs", timeout_ms))
+}
+
+/// `{"tool":…,"<key>":n}`, in that order.
+fn data(tool: &str, key: &str, n: u64) -> sonic_rs::Value {
+    let tool = sonic_rs::to_string(tool).expect("a string serializes");
+    crate::json(&format!(r#"{{"tool":{tool},"{key}":{n}}}"#))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn guard(clock: Rc<Cell<u64>>) -> Rc<Guard> {
+        let policy = Policy { failures: 5, open_ms: 30_000, half_open: 3, timeout_ms: 0 };
+        Rc::new(Guard::new(policy, Box::new(move || clock.get()), None))
+    }
+
+    #[test]
+    fn five_failures_open_it_probes_close_it() {
+        let clock = Rc::new(Cell::new(0));
+        let g = guard(clock.clone());
+        for _ in 0..4 {
+            g.admit("t").unwrap().finish(Outcome::Failure);
+        }
+        g.admit("t").unwrap().finish(Outcome::Success);
+        assert!(!g.any_open(), "a success resets the count");
+        for _ in 0..5 {
+            g.admit("t").unwrap().finish(Outcome::Failure);
+        }
+        assert!(g.any_open());
+        let e = g.admit("t").err().unwrap();
+        assert_eq!(e.code, code::CIRCUIT_OPEN);
+        assert!(g.admit("other").is_ok(), "per tool");
+        clock.set(30_000);
+        let probes: Vec<Permit> = (0..3).map(|_| g.admit("t").unwrap()).collect();
+        assert!(g.admit("t").is_err(), "three probes at most");
+        let mut probes = probes.into_iter();
+        drop(probes.next());
+        assert!(g.admit("t").is_ok(), "a cancelled probe frees its place");
+        probes.next().unwrap().finish(Outcome::Success);
+        assert_eq!(g.snapshot()[0].state, State::Closed);
+        assert_eq!((g.snapshot()[0].trips, g.snapshot()[0].rejections), (1, 2));
+    }
+
+    #[test]
+    fn a_failed_probe_opens_it_again() {
+        let clock = Rc::new(Cell::new(0));
+        let g = guard(clock.clone());
+        for _ in 0..5 {
+            g.admit("t").unwrap().finish(Outcome::Failure);
+        }
+        clock.set(30_000);
+        g.admit("t").unwrap().finish(Outcome::Failure);
+        assert!(g.any_open());
+        assert_eq!(g.snapshot()[0].trips, 2);
+        clock.set(59_999);
+        assert!(g.admit("t").is_err());
+    }
+
+    #[test]
+    fn healthy_tools_are_not_kept() {
+        let g = guard(Rc::new(Cell::new(0)));
+        g.admit("t").unwrap().finish(Outcome::Success);
+        g.admit("t").unwrap().finish(Outcome::Neither);
+        assert!(g.snapshot().is_empty());
+    }
+}
