@@ -96,6 +96,10 @@ macro_rules! settings {
             /// a retry may land on any of them. Default: a random key per process.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub request_state_secret_file: Option<std::path::PathBuf>,
+            /// Per-tool timeouts, `TOOL=MS` each, over `tool_timeout_ms` and over the tool's
+            /// own (`ToolBuilder::timeout_ms`); `MS` 0: no limit for that tool.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub tool_timeouts: Vec<String>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -114,6 +118,7 @@ macro_rules! settings {
                     allowed_hosts: ALLOWED_HOSTS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     allowed_origins: ALLOWED_ORIGINS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     request_state_secret_file: None,
+                    tool_timeouts: Vec::new(),
                     $( $name: $default, )*
                 }
             }
@@ -157,6 +162,10 @@ macro_rules! settings {
             /// file on every node lets a retry land on any node [default: a random key].
             #[arg(long, value_name = "FILE")]
             pub request_state_secret_file: Option<std::path::PathBuf>,
+            /// Per-tool timeouts, comma-separated `TOOL=MS` (e.g. `slow_report=600000,ping=1000`),
+            /// over `--tool-timeout-ms` and over a tool's own; `MS` 0: no limit for that tool.
+            #[arg(long, value_name = "TOOL=MS", value_delimiter = ',')]
+            pub tool_timeouts: Option<Vec<String>>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -179,6 +188,7 @@ macro_rules! settings {
                 if let Some(v) = &self.allowed_hosts { s.allowed_hosts = v.clone(); }
                 if let Some(v) = &self.allowed_origins { s.allowed_origins = v.clone(); }
                 if let Some(v) = &self.request_state_secret_file { s.request_state_secret_file = Some(v.clone()); }
+                if let Some(v) = &self.tool_timeouts { s.tool_timeouts = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -339,6 +349,7 @@ impl Settings {
             });
         }
         self.check_session_admission()?;
+        self.tool_timeout_overrides()?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError {
                 key: "listen".into(),
@@ -484,6 +495,19 @@ mod tests {
     }
 
     #[test]
+    fn tool_timeouts_are_tool_equals_ms() {
+        let s = Settings { tool_timeouts: vec!["slow=600000".into(), "a=b=0".into()], ..Default::default() };
+        assert_eq!(s.tool_timeout_overrides().unwrap(), [("slow".to_string(), 600_000), ("a=b".to_string(), 0)]);
+        for (bad, says) in [("slow", "has no `=`"), ("slow=soon", "no number"), ("=5", "names no tool")] {
+            let e = Settings { tool_timeouts: vec![bad.into()], ..Default::default() }.validate().unwrap_err();
+            assert_eq!(e.key, "tool_timeouts");
+            assert!(e.message.contains(says), "{e}");
+        }
+        let e = Settings { tool_timeouts: vec!["x=99999999999".into()], ..Default::default() }.validate().unwrap_err();
+        assert_eq!(e.key, "tool_timeouts");
+    }
+
+    #[test]
     fn reject_below_warn_is_refused() {
         let s = Settings { queue_warn_percent: 90, queue_reject_percent: 80, ..Default::default() };
         assert_eq!(s.validate().unwrap_err().key, "queue_reject_percent");
@@ -527,5 +551,28 @@ mod tests {
     fn tiny_queue_marks_stay_at_least_one() {
         let s = Settings { queue_capacity: 1, ..Default::default() };
         assert_eq!(s.queue_reject_at(), 1);
+    }
+}
+
+impl Settings {
+    /// `tool_timeouts` as (tool, ms) pairs. Errors: an entry that is not `TOOL=MS`, or `MS` out
+    /// of `tool_timeout_ms`'s range.
+    pub fn tool_timeout_overrides(&self) -> Result<Vec<(String, u64)>, ConfigError> {
+        let bad = |entry: &str, why: &str| ConfigError {
+            key: "tool_timeouts".into(),
+            message: format!("`{entry}` {why}; each entry is TOOL=MS (e.g. slow_report=600000)"),
+        };
+        self.tool_timeouts
+            .iter()
+            .map(|entry| {
+                let (tool, ms) = entry.rsplit_once('=').ok_or_else(|| bad(entry, "has no `=`"))?;
+                let ms: u64 = ms.trim().parse().map_err(|_| bad(entry, "has no number of milliseconds after `=`"))?;
+                if tool.trim().is_empty() {
+                    return Err(bad(entry, "names no tool"));
+                }
+                check_range("tool_timeouts", ms, crate::limits::TOOL_TIMEOUT_MS_RANGE)?;
+                Ok((tool.trim().to_string(), ms))
+            })
+            .collect()
     }
 }

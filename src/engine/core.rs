@@ -454,7 +454,9 @@ fn guard(settings: &Settings, started: Instant) -> mcp::breaker::Guard {
         half_open: settings.breaker_half_open_requests as u32,
         timeout_ms: settings.tool_timeout_ms,
     };
+    let overrides = settings.tool_timeout_overrides().expect("validated at load");
     mcp::breaker::Guard::new(policy, Box::new(move || started.elapsed().as_millis() as u64), Some(sleep_for))
+        .with_timeouts(overrides)
 }
 
 /// The core's timer, for the protocol core's waits (server-to-client request timeouts).

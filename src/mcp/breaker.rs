@@ -89,15 +89,20 @@ pub struct Guard {
     policy: Policy,
     now_ms: Box<dyn Fn() -> u64>,
     timer: Option<Timer>,
+    /// Per-tool timeouts set by the operator (`tool_timeouts`), over the tool's own.
+    timeouts: HashMap<Box<str>, u64>,
     breakers: RefCell<HashMap<Box<str>, Breaker>>,
 }
 
 /// A call let through: report how it ended with [`Permit::finish`]; dropped unfinished (the
 /// call was cancelled), it counts as neither success nor failure.
+///
+/// A healthy tool's permit holds no name and allocates nothing: only a half-open probe keeps
+/// its tool's name, to give its place back if it is dropped.
 pub struct Permit {
     guard: Rc<Guard>,
-    tool: Box<str>,
-    probe: bool,
+    /// The tool, when this call is a half-open probe.
+    probe: Option<Box<str>>,
     done: bool,
 }
 
@@ -116,7 +121,23 @@ impl Guard {
     /// Breakers under `policy`, on the core's clock `now_ms`; `timer` times calls out (none:
     /// no timeouts).
     pub fn new(policy: Policy, now_ms: Box<dyn Fn() -> u64>, timer: Option<Timer>) -> Guard {
-        Guard { policy, now_ms, timer, breakers: RefCell::default() }
+        Guard { policy, now_ms, timer, timeouts: HashMap::new(), breakers: RefCell::default() }
+    }
+
+    /// The operator's per-tool timeouts (ms; 0: none), over each tool's own.
+    pub fn with_timeouts(mut self, timeouts: impl IntoIterator<Item = (String, u64)>) -> Guard {
+        self.timeouts = timeouts.into_iter().map(|(tool, ms)| (tool.into(), ms)).collect();
+        self
+    }
+
+    /// How long a call of `tool` may run (ms; `None`: no limit): the operator's per-tool
+    /// setting, else the tool's own (`tool_ms`), else the policy's.
+    pub fn timeout_for(&self, tool: &str, tool_ms: Option<u64>) -> Option<u64> {
+        let set = match self.timeouts.is_empty() {
+            true => None,
+            false => self.timeouts.get(tool).copied(),
+        };
+        set.or(tool_ms).or(Some(self.policy.timeout_ms)).filter(|ms| *ms > 0)
     }
 
     /// The policy.
@@ -130,21 +151,21 @@ impl Guard {
     }
 
     /// Lets a call of `tool` through, or refuses it (-32011 with `data.retryAfterMs`).
+    ///
+    /// The common call, a tool with nothing counted, costs one empty-map check: no clock
+    /// read, no allocation.
     pub fn admit(self: &Rc<Self>, tool: &str) -> Result<Permit, RpcError> {
+        let pass = |probe: Option<Box<str>>| Ok(Permit { guard: self.clone(), probe, done: false });
         if self.policy.failures == 0 {
-            // No breakers: the permit counts nothing.
-            return Ok(Permit { guard: self.clone(), tool: tool.into(), probe: false, done: true });
+            return Ok(Permit { guard: self.clone(), probe: None, done: true });
         }
-        let now = (self.now_ms)();
         let mut breakers = self.breakers.borrow_mut();
-        let b = match breakers.get_mut(tool) {
-            Some(b) => b,
-            None => {
-                // Closed breakers with nothing counted are not kept: the common call allocates
-                // nothing here.
-                return Ok(Permit { guard: self.clone(), tool: tool.into(), probe: false, done: false });
-            }
-        };
+        if breakers.is_empty() {
+            return pass(None);
+        }
+        // Closed breakers with nothing counted are not kept.
+        let Some(b) = breakers.get_mut(tool) else { return pass(None) };
+        let now = (self.now_ms)();
         if let Some(until) = b.open_until {
             if now < until {
                 b.rejections += 1;
@@ -153,30 +174,29 @@ impl Guard {
             b.open_until = None;
             b.probes = Some(0);
         }
-        let probe = match b.probes.as_mut() {
+        match b.probes.as_mut() {
             Some(n) if *n >= self.policy.half_open => {
                 b.rejections += 1;
                 // A probe's end decides; ask again about when one could have ended.
-                return Err(open_error(tool, self.policy.open_ms.min(1_000)));
+                Err(open_error(tool, self.policy.open_ms.min(1_000)))
             }
             Some(n) => {
                 *n += 1;
-                true
+                pass(Some(tool.into()))
             }
-            None => false,
-        };
-        Ok(Permit { guard: self.clone(), tool: tool.into(), probe, done: false })
+            None => pass(None),
+        }
     }
 
     fn finish(&self, tool: &str, probe: bool, outcome: Outcome) {
         if self.policy.failures == 0 {
             return;
         }
-        let now = (self.now_ms)();
         let mut breakers = self.breakers.borrow_mut();
-        if outcome == Outcome::Success && !breakers.contains_key(tool) {
+        if outcome != Outcome::Failure && !probe && (breakers.is_empty() || !breakers.contains_key(tool)) {
             return;
         }
+        let now = (self.now_ms)();
         let b = breakers.entry(tool.into()).or_default();
         if probe {
             if let Some(n) = b.probes.as_mut() {
@@ -243,17 +263,20 @@ impl Guard {
 }
 
 impl Permit {
-    /// Reports how the call ended.
-    pub fn finish(mut self, outcome: Outcome) {
-        self.done = true;
-        self.guard.finish(&self.tool, self.probe, outcome);
+    /// Reports how the call of `tool` (the one admitted) ended.
+    pub fn finish(mut self, tool: &str, outcome: Outcome) {
+        if !self.done {
+            self.done = true;
+            self.guard.finish(tool, self.probe.is_some(), outcome);
+        }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done {
-            self.guard.finish(&self.tool, self.probe, Outcome::Neither);
+        // Only a probe has anything to give back; a plain call dropped counts as nothing.
+        if let (false, Some(tool)) = (self.done, self.probe.take()) {
+            self.guard.finish(&tool, true, Outcome::Neither);
         }
     }
 }
@@ -294,12 +317,12 @@ mod tests {
         let clock = Rc::new(Cell::new(0));
         let g = guard(clock.clone());
         for _ in 0..4 {
-            g.admit("t").unwrap().finish(Outcome::Failure);
+            g.admit("t").unwrap().finish("t", Outcome::Failure);
         }
-        g.admit("t").unwrap().finish(Outcome::Success);
+        g.admit("t").unwrap().finish("t", Outcome::Success);
         assert!(!g.any_open(), "a success resets the count");
         for _ in 0..5 {
-            g.admit("t").unwrap().finish(Outcome::Failure);
+            g.admit("t").unwrap().finish("t", Outcome::Failure);
         }
         assert!(g.any_open());
         let e = g.admit("t").err().unwrap();
@@ -311,7 +334,7 @@ mod tests {
         let mut probes = probes.into_iter();
         drop(probes.next());
         assert!(g.admit("t").is_ok(), "a cancelled probe frees its place");
-        probes.next().unwrap().finish(Outcome::Success);
+        probes.next().unwrap().finish("t", Outcome::Success);
         assert_eq!(g.snapshot()[0].state, State::Closed);
         assert_eq!((g.snapshot()[0].trips, g.snapshot()[0].rejections), (1, 2));
     }
@@ -321,10 +344,10 @@ mod tests {
         let clock = Rc::new(Cell::new(0));
         let g = guard(clock.clone());
         for _ in 0..5 {
-            g.admit("t").unwrap().finish(Outcome::Failure);
+            g.admit("t").unwrap().finish("t", Outcome::Failure);
         }
         clock.set(30_000);
-        g.admit("t").unwrap().finish(Outcome::Failure);
+        g.admit("t").unwrap().finish("t", Outcome::Failure);
         assert!(g.any_open());
         assert_eq!(g.snapshot()[0].trips, 2);
         clock.set(59_999);
@@ -332,10 +355,21 @@ mod tests {
     }
 
     #[test]
+    fn the_operators_timeout_wins_over_the_tools_over_the_default() {
+        let policy = Policy { failures: 5, open_ms: 30_000, half_open: 3, timeout_ms: 1_000 };
+        let g = Guard::new(policy, Box::new(|| 0), None).with_timeouts([("a".to_string(), 50), ("off".to_string(), 0)]);
+        assert_eq!(g.timeout_for("a", Some(7)), Some(50));
+        assert_eq!(g.timeout_for("b", Some(7)), Some(7));
+        assert_eq!(g.timeout_for("b", None), Some(1_000));
+        assert_eq!(g.timeout_for("off", Some(7)), None);
+        assert_eq!(g.timeout_for("b", Some(0)), None);
+    }
+
+    #[test]
     fn healthy_tools_are_not_kept() {
         let g = guard(Rc::new(Cell::new(0)));
-        g.admit("t").unwrap().finish(Outcome::Success);
-        g.admit("t").unwrap().finish(Outcome::Neither);
+        g.admit("t").unwrap().finish("t", Outcome::Success);
+        g.admit("t").unwrap().finish("t", Outcome::Neither);
         assert!(g.snapshot().is_empty());
     }
 }

@@ -157,7 +157,10 @@ pub(super) fn handle<'p>(
         Some(Err(e)) => return Answer::Error(e),
         None => None,
     };
-    let timeout_ms = tool.timeout_ms.or(ctx.guard.map(|g| g.policy().timeout_ms)).filter(|ms| *ms > 0);
+    let timeout_ms = match ctx.guard {
+        Some(g) => g.timeout_for(tool.name(), tool.timeout_ms),
+        None => tool.timeout_ms.filter(|ms| *ms > 0),
+    };
     let timer = ctx.guard.and_then(|g| g.timer()).zip(timeout_ms);
     let mut peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
     if let (Some(round), Some(m)) = (&round, ctx.modern) {
@@ -174,7 +177,8 @@ pub(super) fn handle<'p>(
                 Err(_) => Err(panicked(tool.name())),
             };
             if let Some(permit) = permit {
-                permit.finish(if failed || answered.is_err() { Outcome::Failure } else { Outcome::Success });
+                permit
+                    .finish(tool.name(), if failed || answered.is_err() { Outcome::Failure } else { Outcome::Success });
             }
             answer(answered)
         }
@@ -194,7 +198,7 @@ pub(super) fn handle<'p>(
                 let permit = std::cell::Cell::new(permit);
                 let finish = |outcome| {
                     if let Some(p) = permit.take() {
-                        p.finish(outcome);
+                        p.finish(&name, outcome);
                     }
                 };
                 let run = async {

@@ -69,9 +69,10 @@ def _ringmcp_bin() -> Path:
     return path
 
 
-def _start_server(pack: str, log_path: Path) -> Iterator[Server]:
-    """Start `ringmcp serve --pack <pack>` on a free port; yield it; SIGTERM it afterwards."""
-    args = [str(_ringmcp_bin()), "serve", "--listen", "127.0.0.1:0", "--cores", "2", "--pack", pack]
+def _start_server(pack: str, log_path: Path, extra: tuple[str, ...] = (), cores: int = 2) -> Iterator[Server]:
+    """Start `ringmcp serve --pack <pack> EXTRA…` on a free port; yield it; SIGTERM it
+    afterwards."""
+    args = [str(_ringmcp_bin()), "serve", "--listen", "127.0.0.1:0", "--cores", str(cores), "--pack", pack, *extra]
     with open(log_path, "w", encoding="utf-8") as errlog:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
     try:

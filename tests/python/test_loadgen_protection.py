@@ -1,0 +1,74 @@
+"""The protection layer driven by the load generator with exact accounting: every request
+`loadgen` sends ends exactly one way (ok, one error code, timeout, lost), and the counts per
+outcome are asserted exactly.
+
+`loadgen` is taken from $LOADGEN_BIN, else <repo>/target/debug/loadgen (built by
+`cargo test --workspace`); the server as in test_http.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_http import REPO_ROOT, _start_server
+
+LOADGEN_TIMEOUT_SECONDS = 60
+
+
+def _loadgen_bin() -> Path:
+    configured = os.environ.get("LOADGEN_BIN")
+    path = Path(configured) if configured else REPO_ROOT / "target" / "debug" / "loadgen"
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"no executable loadgen at {path}; run `cargo build -p ringmcp-loadgen` or set LOADGEN_BIN")
+    return path
+
+
+def loadgen(tmp_path: Path, *args: str) -> dict[str, Any]:
+    """`loadgen run ARGS… --json F --quiet`; the report (its exit code is not checked: a run
+    with errors exits 1 by design)."""
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [str(_loadgen_bin()), "run", *args, "--json", str(report), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=LOADGEN_TIMEOUT_SECONDS,
+    )
+    if not report.exists():
+        pytest.fail(f"loadgen wrote no report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return json.loads(report.read_text())
+
+
+def assert_every_request_answered_once(r: dict[str, Any]) -> None:
+    assert (r["lost"], r["duplicated"], r["mismatched"], r["timeouts"], r["connection_errors"]) == (0, 0, 0, 0, 0), r
+    assert r["sent"] == r["ok"] + sum(r["errors"].values()), r
+
+
+@pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
+def test_a_breaker_opens_after_five_timeouts_and_refuses_the_rest(tmp_path: Path, protocol: str) -> None:
+    # One core, one connection, one request in flight: the order is exact. `sleep` 300 ms times
+    # out at 50 ms (its own timeout from `--tool-timeouts`, under the 5 min default) five times
+    # in a row; the breaker then stays open (30 s, the default) for the
+    # rest of the 1 s run, so every later call is refused at once.
+    server_gen = _start_server("bench", tmp_path / "ringmcp.stderr", ("--tool-timeouts", "sleep=50"), cores=1)
+    server = next(server_gen)
+    try:
+        r = loadgen(
+            tmp_path,
+            *("--url", f"tcp://{server.base_url.removeprefix('http://')}"),
+            *("--protocol", protocol, "--connections", "1", "--inflight", "1"),
+            *("--duration", "1s", "--warmup", "0s"),
+            *("--tool", "sleep", "--args", '{"ms":300}'),
+        )
+    finally:
+        next(server_gen, None)
+    assert_every_request_answered_once(r)
+    assert r["ok"] == 0, r
+    assert r["errors"].get("-32012") == 5, r
+    assert r["errors"].get("-32011") == r["sent"] - 5, r
+    assert r["sent"] > 100, f"refusals are immediate, so a 1 s run sends many: {r}"
