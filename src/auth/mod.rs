@@ -1,0 +1,431 @@
+//! Authorization of the resource server (MCP authorization, RFC 9728, RFC 6750): who may
+//! call, and what.
+//!
+//! - HTTP `/mcp` (both eras) and the `/mcp/ws` upgrade carry `Authorization: Bearer <token>`:
+//!   a JWT access token ([`jwt`], keys from [`jwks`]) or a static API key ([`apikey`]).
+//!   No token → 401 with `WWW-Authenticate: Bearer resource_metadata="…"`; a bad one → 401
+//!   `error="invalid_token"`; too few scopes for the method or tool ([`scopes`]) → 403
+//!   `error="insufficient_scope"`.
+//! - The Protected Resource Metadata ([`prm`]) is served without a token.
+//! - Raw NDJSON connections have no headers: with auth on they need a verified TLS client
+//!   certificate ([`Auth::ndjson_gate`]), unless `auth_ndjson` says otherwise.
+//! - stdio is never authenticated: its client launched the server and passes credentials in
+//!   the environment (MCP authorization, "stdio SHOULD NOT follow this specification").
+//!
+//! Everything here is I/O-free except the JWKS refresh thread; the engine calls it.
+
+pub mod apikey;
+pub mod jwks;
+pub mod jwt;
+pub mod prm;
+pub mod scopes;
+
+use crate::config::{ConfigError, Settings};
+use crate::identity::{Identity, IdentitySource};
+use crate::jsonrpc::{code, RpcError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `auth_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No authorization (the default): nothing is checked.
+    Off,
+    /// A presented token must be valid; requests without one are served anonymously unless
+    /// their method or tool needs a scope.
+    Optional,
+    /// Every `/mcp` request needs a valid token.
+    Required,
+}
+
+/// `auth_ndjson`: raw NDJSON over TCP when auth is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NdjsonPolicy {
+    /// Served only when the connection's TLS client certificate was verified (the default).
+    Mtls,
+    /// Never served.
+    Refuse,
+    /// Served without credentials (trusted networks only).
+    Open,
+}
+
+/// The values `auth_mode` accepts.
+pub const MODES: &[&str] = &["off", "optional", "required"];
+/// The values `auth_ndjson` accepts.
+pub const NDJSON_POLICIES: &[&str] = &["mtls", "refuse", "open"];
+
+/// Why a request was not let in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No bearer token (401 without `error=`).
+    Missing,
+    /// A token that does not verify (401 `invalid_token`), with a short description.
+    Invalid(&'static str),
+    /// Valid, but without the scopes the request needs (403 `insufficient_scope`): all the
+    /// scopes the operation needs, space-separated.
+    Forbidden(String),
+}
+
+impl Failure {
+    /// The HTTP status: 401 or 403.
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::Forbidden(_) => 403,
+            _ => 401,
+        }
+    }
+}
+
+/// Outcome counters for `/metrics` (all cores together).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests let in with a verified credential.
+    pub ok: AtomicU64,
+    /// Refused: no token (401).
+    pub missing: AtomicU64,
+    /// Refused: a token that does not verify (401 invalid_token).
+    pub invalid: AtomicU64,
+    /// Refused: insufficient scope (403).
+    pub forbidden: AtomicU64,
+}
+
+/// The authorization configuration, built once at start-up and shared by every core.
+pub struct Auth {
+    /// `auth_mode` (never `Off` here: off means no `Auth` at all).
+    pub mode: Mode,
+    /// `auth_ndjson`.
+    pub ndjson: NdjsonPolicy,
+    resource: String,
+    metadata_url: String,
+    metadata: Vec<u8>,
+    jwt: Option<(jwt::Verifier, Arc<jwks::KeyStore>)>,
+    api_keys: apikey::Keys,
+    policy: scopes::Policy,
+    leeway_s: u64,
+    /// How long a request with an unknown `kid` waits for the refresh it asked for.
+    pub refresh_wait: Duration,
+    /// Outcomes.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("mode", &self.mode).field("resource", &self.resource).finish_non_exhaustive()
+    }
+}
+
+fn config_error(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), message: message.into() }
+}
+
+/// Checks the auth settings that need no I/O (called by `Settings::validate`).
+pub fn validate(s: &Settings) -> Result<(), ConfigError> {
+    if !MODES.contains(&s.auth_mode.as_str()) {
+        return Err(config_error("auth_mode", format!("`{}`; accepted: {}", s.auth_mode, MODES.join(", "))));
+    }
+    if !NDJSON_POLICIES.contains(&s.auth_ndjson.as_str()) {
+        let m = format!("`{}`; accepted: {}", s.auth_ndjson, NDJSON_POLICIES.join(", "));
+        return Err(config_error("auth_ndjson", m));
+    }
+    scopes::Policy::new(&s.auth_required_scopes, &s.auth_scope, &s.auth_scope_implies)
+        .map_err(|(key, m)| config_error(key, m))?;
+    if let Some(url) = &s.auth_jwks_url {
+        let authority = url.split_once("://").map(|(_, r)| r.split('/').next().unwrap_or(""));
+        match (url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()), authority) {
+            (Some(scheme), _) if scheme == "https" => {}
+            (Some(scheme), Some(a)) if scheme == "http" && prm::is_loopback_authority(a) => {}
+            _ => return Err(config_error("auth_jwks_url", format!("`{url}`: https (or http on loopback) required"))),
+        }
+    }
+    if s.auth_jwks_url.is_some() && s.auth_jwks_file.is_some() {
+        return Err(config_error("auth_jwks_file", "give auth_jwks_file or auth_jwks_url, not both"));
+    }
+    if s.auth_mode == "off" {
+        return Ok(());
+    }
+    let Some(resource) = &s.auth_resource else {
+        return Err(config_error(
+            "auth_resource",
+            "required when auth_mode is not off: the canonical URI of /mcp, e.g. https://mcp.example.com/mcp",
+        ));
+    };
+    prm::split_resource(resource).map_err(|m| config_error("auth_resource", m))?;
+    let jwt = s.auth_jwks_url.is_some() || s.auth_jwks_file.is_some();
+    if !jwt && s.auth_api_keys_file.is_none() {
+        return Err(config_error(
+            "auth_mode",
+            "auth is on but no credential is configured: set auth_jwks_url, auth_jwks_file or auth_api_keys_file",
+        ));
+    }
+    if jwt && s.auth_issuers.is_empty() {
+        return Err(config_error(
+            "auth_issuers",
+            "required with JWT (auth_jwks_url / auth_jwks_file): the accepted `iss`",
+        ));
+    }
+    if jwt && s.auth_authorization_servers.is_empty() && s.auth_issuers.is_empty() {
+        return Err(config_error("auth_authorization_servers", "at least one authorization server is required"));
+    }
+    Ok(())
+}
+
+impl Auth {
+    /// Builds the authorization of `settings`: `None` when `auth_mode` is off. Reads the key
+    /// files and fetches the JWKS now (an error names the setting), and starts the JWKS
+    /// refresh thread for a URL.
+    pub fn from_settings(s: &Settings) -> Result<Option<Arc<Auth>>, ConfigError> {
+        validate(s)?;
+        let mode = match s.auth_mode.as_str() {
+            "optional" => Mode::Optional,
+            "required" => Mode::Required,
+            _ => return Ok(None),
+        };
+        let ndjson = match s.auth_ndjson.as_str() {
+            "refuse" => NdjsonPolicy::Refuse,
+            "open" => NdjsonPolicy::Open,
+            _ => NdjsonPolicy::Mtls,
+        };
+        let resource = s.auth_resource.clone().expect("validated");
+        let metadata_url = prm::metadata_url(&resource).map_err(|m| config_error("auth_resource", m))?;
+        let servers =
+            if s.auth_authorization_servers.is_empty() { &s.auth_issuers } else { &s.auth_authorization_servers };
+        let metadata = prm::document(&resource, servers, &s.auth_scopes_supported);
+        let source = match (&s.auth_jwks_url, &s.auth_jwks_file) {
+            (Some(u), _) => Some((jwks::Source::Url(u.clone()), "auth_jwks_url")),
+            (None, Some(f)) => Some((jwks::Source::File(f.clone()), "auth_jwks_file")),
+            _ => None,
+        };
+        let jwt = match source {
+            None => None,
+            Some((source, key)) => {
+                let store = jwks::KeyStore::start(
+                    &source,
+                    Duration::from_secs(s.auth_jwks_refresh_s),
+                    s.auth_jwks_min_refresh_interval_ms,
+                )
+                .map_err(|m| config_error(key, m))?;
+                let mut audiences = vec![resource.clone()];
+                audiences.extend(s.auth_audiences.iter().cloned());
+                Some((jwt::Verifier::new(&s.auth_issuers, &audiences, s.auth_clock_skew_s), store))
+            }
+        };
+        let api_keys = match &s.auth_api_keys_file {
+            None => apikey::Keys::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| config_error("auth_api_keys_file", format!("{}: {e}", path.display())))?;
+                apikey::Keys::parse(&text)
+                    .map_err(|m| config_error("auth_api_keys_file", format!("{}: {m}", path.display())))?
+            }
+        };
+        let policy = scopes::Policy::new(&s.auth_required_scopes, &s.auth_scope, &s.auth_scope_implies)
+            .map_err(|(key, m)| config_error(key, m))?;
+        Ok(Some(Arc::new(Auth {
+            mode,
+            ndjson,
+            resource,
+            metadata_url,
+            metadata,
+            jwt,
+            api_keys,
+            policy,
+            leeway_s: s.auth_clock_skew_s,
+            refresh_wait: Duration::from_millis(s.auth_jwks_refresh_wait_ms),
+            counters: Counters::default(),
+        })))
+    }
+
+    /// The PRM document (JSON).
+    pub fn metadata(&self) -> &[u8] {
+        &self.metadata
+    }
+
+    /// The absolute URL of the PRM document, as challenges name it.
+    pub fn metadata_url(&self) -> &str {
+        &self.metadata_url
+    }
+
+    /// The JWKS key store, if JWTs are accepted.
+    pub fn key_store(&self) -> Option<&Arc<jwks::KeyStore>> {
+        self.jwt.as_ref().map(|(_, s)| s)
+    }
+
+    /// The token of an `Authorization` header value: `Ok(None)` without a header, `Err` for
+    /// a header that is not `Bearer <token>`.
+    pub fn bearer(header: Option<&str>) -> Result<Option<&str>, Failure> {
+        let Some(h) = header else { return Ok(None) };
+        let h = h.trim();
+        let (scheme, token) = h.split_once(' ').unwrap_or((h, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Failure::Invalid("not a Bearer token"));
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Failure::Invalid("empty token"));
+        }
+        Ok(Some(token))
+    }
+
+    /// Verifies `token` against the current keys. `Err(None)` means the token names a `kid`
+    /// the keys do not have: the caller may ask for a refresh
+    /// ([`jwks::KeyStore::request_refresh`]), wait for the generation to change, and retry.
+    pub fn verify(&self, token: &str) -> Result<Identity, Option<Failure>> {
+        let jwt_shaped = token.bytes().filter(|b| *b == b'.').count() == 2;
+        if jwt_shaped {
+            if let Some((verifier, store)) = &self.jwt {
+                return match verifier.verify(token, &store.keys()) {
+                    Ok(identity) => Ok(identity),
+                    Err(jwt::JwtError::UnknownKid) => Err(None),
+                    Err(jwt::JwtError::Invalid(what)) => Err(Some(Failure::Invalid(what))),
+                };
+            }
+        }
+        match self.api_keys.check(token) {
+            Some(identity) => Ok(identity),
+            None if jwt_shaped && self.jwt.is_none() => Err(Some(Failure::Invalid("JWTs are not accepted here"))),
+            None => Err(Some(Failure::Invalid("unknown token"))),
+        }
+    }
+
+    /// Whether `identity` (verified earlier) is still within its `exp` at `now_s`.
+    pub fn still_valid(&self, identity: &Identity, now_s: u64) -> bool {
+        identity.expires_at.is_none_or(|exp| now_s < exp.saturating_add(self.leeway_s))
+    }
+
+    /// Whether the request of `method` naming `name` may go on for `identity` (`None`:
+    /// anonymous, only in `optional` mode): `Err` with the 401/403 to answer.
+    pub fn permit(&self, identity: Option<&Identity>, method: Option<&str>, name: Option<&str>) -> Result<(), Failure> {
+        let needed = self.policy.needed(method, name);
+        let Some(identity) = identity else {
+            return if needed.is_empty() && self.mode == Mode::Optional { Ok(()) } else { Err(Failure::Missing) };
+        };
+        if self.policy.missing(&identity.scopes, &needed).is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Forbidden(needed.join(" ")))
+        }
+    }
+
+    /// Whether any rule depends on the method or tool (so requests must be looked into).
+    pub fn has_scope_rules(&self) -> bool {
+        self.policy.has_rules()
+    }
+
+    /// Counts an outcome.
+    pub fn count(&self, outcome: Result<(), &Failure>) {
+        let c = match outcome {
+            Ok(()) => &self.counters.ok,
+            Err(Failure::Missing) => &self.counters.missing,
+            Err(Failure::Invalid(_)) => &self.counters.invalid,
+            Err(Failure::Forbidden(_)) => &self.counters.forbidden,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The `WWW-Authenticate` value for `failure`.
+    pub fn challenge(&self, failure: &Failure) -> String {
+        let url = &self.metadata_url;
+        match failure {
+            Failure::Missing => {
+                let required = self.policy.needed(None, None).join(" ");
+                match required.is_empty() {
+                    true => format!("Bearer resource_metadata=\"{url}\""),
+                    false => format!("Bearer resource_metadata=\"{url}\", scope=\"{required}\""),
+                }
+            }
+            Failure::Invalid(what) => {
+                format!("Bearer error=\"invalid_token\", error_description=\"{what}\", resource_metadata=\"{url}\"")
+            }
+            Failure::Forbidden(scope) => {
+                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{url}\"")
+            }
+        }
+    }
+
+    /// The JSON-RPC error for `failure` (-32600 with `data.error`), for bodies and lines.
+    pub fn rpc_error(&self, failure: &Failure) -> RpcError {
+        let url = sonic_rs::to_string(&self.metadata_url).expect("a string serializes");
+        let (message, data) = match failure {
+            Failure::Missing => (
+                "Unauthorized: a bearer token is required (Authorization: Bearer <token>)".to_string(),
+                format!(
+                    r#"{{"error":"invalid_token","error_description":"a bearer token is required","resourceMetadata":{url}}}"#
+                ),
+            ),
+            Failure::Invalid(what) => (
+                format!("Unauthorized: invalid_token ({what})"),
+                format!(r#"{{"error":"invalid_token","error_description":"{what}","resourceMetadata":{url}}}"#),
+            ),
+            Failure::Forbidden(scope) => {
+                let s = sonic_rs::to_string(scope).expect("a string serializes");
+                (
+                    format!("Forbidden: insufficient_scope (needs: {scope})"),
+                    format!(r#"{{"error":"insufficient_scope","scope":{s},"resourceMetadata":{url}}}"#),
+                )
+            }
+        };
+        RpcError { code: code::INVALID_REQUEST, message: message.into(), data: Some(data) }
+    }
+
+    /// The JSON-RPC error body (`id: null`) of an HTTP refusal.
+    pub fn error_body(&self, failure: &Failure) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::jsonrpc::write_error(&mut out, None, &self.rpc_error(failure));
+        out.pop();
+        out
+    }
+
+    /// Whether a raw NDJSON connection may be served, given the subject of its verified TLS
+    /// client certificate (`None`: plaintext, or TLS without a verified client certificate).
+    /// `Ok(identity)` to serve it (`None` identity under `auth_ndjson = "open"`); `Err` with
+    /// the one JSON-RPC error line to write before closing.
+    ///
+    /// The TLS layer wires this: call it before serving NDJSON on a connection when
+    /// [`Auth`] is on.
+    pub fn ndjson_gate(&self, client_cert_subject: Option<&str>) -> Result<Option<Identity>, Vec<u8>> {
+        let refuse = |why: &str| {
+            let data = format!(r#"{{"error":"invalid_token","error_description":"{why}"}}"#);
+            let e = RpcError {
+                code: code::INVALID_REQUEST,
+                message: format!("Unauthorized: {why}").into(),
+                data: Some(data),
+            };
+            let mut out = Vec::new();
+            crate::jsonrpc::write_error(&mut out, None, &e);
+            out
+        };
+        match (self.ndjson, client_cert_subject) {
+            (NdjsonPolicy::Open, _) => Ok(None),
+            (NdjsonPolicy::Refuse, _) => Err(refuse(
+                "raw NDJSON is not served when authorization is on (auth_ndjson = refuse); use HTTP /mcp with a bearer token",
+            )),
+            (NdjsonPolicy::Mtls, Some(subject)) => Ok(Some(Identity {
+                subject: subject.to_string(),
+                client_id: None,
+                scopes: Vec::new(),
+                source: IdentitySource::ClientCert,
+                expires_at: None,
+            })),
+            (NdjsonPolicy::Mtls, None) => Err(refuse(
+                "raw NDJSON needs a verified TLS client certificate when authorization is on; use HTTP /mcp with a bearer token",
+            )),
+        }
+    }
+}
+
+/// The name a request's scope rules look at: the tool of `tools/call` and the prompt of
+/// `prompts/get` (`params.name`), the URI of `resources/read` (`params.uri`); read the way
+/// the methods themselves read them.
+pub fn request_name(method: &str, params: Option<&str>) -> Option<String> {
+    let field = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return None,
+    };
+    let p = params?;
+    if method == "tools/call" {
+        return crate::mcp::tools_call_name(p);
+    }
+    sonic_rs::get_from_str(p, [field]).ok().and_then(|v| sonic_rs::from_str::<String>(v.as_raw_str()).ok())
+}
