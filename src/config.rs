@@ -131,6 +131,9 @@ macro_rules! settings {
             /// Raw NDJSON over TCP when auth is on: `mtls` (needs a verified TLS client
             /// certificate), `refuse`, `open` (trusted networks only).
             pub auth_ndjson: String,
+            /// Scopes granted to a connection whose TLS client certificate was verified (raw
+            /// NDJSON with `auth_ndjson = "mtls"`).
+            pub auth_mtls_scopes: Vec<String>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -162,6 +165,7 @@ macro_rules! settings {
                     auth_jwks_url: None,
                     auth_api_keys_file: None,
                     auth_ndjson: "mtls".to_string(),
+                    auth_mtls_scopes: Vec::new(),
                     $( $name: $default, )*
                 }
             }
@@ -246,6 +250,9 @@ macro_rules! settings {
             /// Raw NDJSON over TCP when auth is on: mtls, refuse, open [default: mtls].
             #[arg(long, value_name = "POLICY")]
             pub auth_ndjson: Option<String>,
+            /// Scopes granted to a verified TLS client certificate, comma-separated.
+            #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+            pub auth_mtls_scopes: Option<Vec<String>>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -281,6 +288,7 @@ macro_rules! settings {
                 if let Some(v) = &self.auth_jwks_url { s.auth_jwks_url = Some(v.clone()); }
                 if let Some(v) = &self.auth_api_keys_file { s.auth_api_keys_file = Some(v.clone()); }
                 if let Some(v) = &self.auth_ndjson { s.auth_ndjson = v.clone(); }
+                if let Some(v) = &self.auth_mtls_scopes { s.auth_mtls_scopes = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }

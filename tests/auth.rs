@@ -130,6 +130,11 @@ impl Jwks {
 /// JWTs from `jwks`, the API key of [`API_KEY`], scope `mcp` for everything and `mcp:who`
 /// for `whoami` (implied by `mcp:admin`).
 fn start(jwks: &Jwks, extra: &[&str]) -> (Server, tempfile::TempDir) {
+    start_with(jwks, "required", "mcp", extra)
+}
+
+/// [`start`] with another `auth_mode` and `auth_required_scopes`.
+fn start_with(jwks: &Jwks, mode: &str, required: &str, extra: &[&str]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("api-keys");
     let hash = {
@@ -145,7 +150,7 @@ fn start(jwks: &Jwks, extra: &[&str]) -> (Server, tempfile::TempDir) {
         "--pack",
         "conformance",
         "--auth-mode",
-        "required",
+        mode,
         "--auth-resource",
         RESOURCE,
         "--auth-issuers",
@@ -157,7 +162,7 @@ fn start(jwks: &Jwks, extra: &[&str]) -> (Server, tempfile::TempDir) {
         "--auth-scopes-supported",
         "mcp,mcp:who,offline_access",
         "--auth-required-scopes",
-        "mcp",
+        required,
         "--auth-scope",
         "tools/call:whoami=mcp:who",
         "--auth-scope-implies",
@@ -487,6 +492,32 @@ fn a_rotated_key_costs_one_fetch_and_forged_kids_none() {
     let metrics = conn.call(&Req::new("GET", "/metrics", port));
     assert!(metrics.text().contains("ringmcp_auth_jwks_fetches_total{result=\"denied\"} 20"), "{}", metrics.text());
     assert!(metrics.text().contains("ringmcp_auth_jwks_fetches_total{result=\"ok\"} 2"), "{}", metrics.text());
+}
+
+#[test]
+fn optional_mode_serves_anonymous_requests_that_need_no_scope() {
+    let ed = ed_key("k-ed");
+    let jwks = Jwks::serve(&[&ed]);
+    let (server, _dir) = start_with(&jwks, "optional", "", &[]);
+    let port = server.port;
+    let mut conn = HttpConn::connect(port);
+    assert_eq!(conn.call(&ping(port)).status, 200, "anonymous, no scope needed");
+    let whoami = |token: Option<&str>| {
+        let body = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+        let req = Req::mcp(port, body)
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "whoami");
+        match token {
+            Some(t) => bearer(req, t),
+            None => req,
+        }
+    };
+    let r = conn.call(&whoami(None));
+    let challenge = format!(r#"Bearer resource_metadata="{PRM_URL}", scope="mcp:who""#);
+    assert_eq!((r.status, r.header("www-authenticate")), (401, Some(challenge.as_str())), "{r:?}");
+    assert_invalid(&conn.call(&whoami(Some("rmk_wrong"))), "unknown token");
+    assert!(whoami_text(&conn.call(&whoami(Some(API_KEY)))).contains(r#""subject":"ci-bot""#));
 }
 
 #[test]

@@ -58,8 +58,9 @@ pub const NDJSON_POLICIES: &[&str] = &["mtls", "refuse", "open"];
 /// Why a request was not let in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// No bearer token (401 without `error=`).
-    Missing,
+    /// No bearer token (401 without `error=`), with the scopes the request needs,
+    /// space-separated (empty: those of `auth_required_scopes`).
+    Missing(String),
     /// A token that does not verify (401 `invalid_token`), with a short description.
     Invalid(&'static str),
     /// Valid, but without the scopes the request needs (403 `insufficient_scope`): all the
@@ -103,6 +104,7 @@ pub struct Auth {
     api_keys: apikey::Keys,
     policy: scopes::Policy,
     leeway_s: u64,
+    mtls_scopes: Vec<String>,
     /// How long a request with an unknown `kid` waits for the refresh it asked for.
     pub refresh_wait: Duration,
     /// Outcomes.
@@ -130,6 +132,41 @@ pub fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
     scopes::Policy::new(&s.auth_required_scopes, &s.auth_scope, &s.auth_scope_implies)
         .map_err(|(key, m)| config_error(key, m))?;
+    // Scopes and URIs go into quoted challenge parameters and JSON: RFC 6749 scope-token
+    // characters only, and no quote, backslash, space or control character in URIs.
+    let lists = [
+        ("auth_required_scopes", &s.auth_required_scopes),
+        ("auth_scopes_supported", &s.auth_scopes_supported),
+        ("auth_mtls_scopes", &s.auth_mtls_scopes),
+    ];
+    for (key, list) in lists {
+        for scope in list.iter().flat_map(|l| l.split_ascii_whitespace()) {
+            if !scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
+                return Err(config_error(
+                    key,
+                    format!("`{scope}` has characters a scope may not have (RFC 6749 §3.3)"),
+                ));
+            }
+        }
+    }
+    for rule in s.auth_scope.iter().chain(&s.auth_scope_implies) {
+        let right = rule.split_once('=').map_or(rule.as_str(), |(_, r)| r);
+        if right.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f) {
+            return Err(config_error("auth_scope", format!("`{rule}` has a quote, backslash or control character")));
+        }
+    }
+    let resource: Vec<String> = s.auth_resource.iter().cloned().collect();
+    let uris = [
+        ("auth_resource", &resource),
+        ("auth_audiences", &s.auth_audiences),
+        ("auth_issuers", &s.auth_issuers),
+        ("auth_authorization_servers", &s.auth_authorization_servers),
+    ];
+    for (key, list) in uris {
+        if let Some(uri) = list.iter().find(|u| u.bytes().any(|b| b == b'"' || b == b'\\' || b <= 0x20 || b == 0x7f)) {
+            return Err(config_error(key, format!("`{uri}` has a quote, backslash, space or control character")));
+        }
+    }
     if let Some(url) = &s.auth_jwks_url {
         let authority = url.split_once("://").map(|(_, r)| r.split('/').next().unwrap_or(""));
         match (url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()), authority) {
@@ -231,6 +268,7 @@ impl Auth {
             api_keys,
             policy,
             leeway_s: s.auth_clock_skew_s,
+            mtls_scopes: s.auth_mtls_scopes.clone(),
             refresh_wait: Duration::from_millis(s.auth_jwks_refresh_wait_ms),
             counters: Counters::default(),
         })))
@@ -276,6 +314,8 @@ impl Auth {
             if let Some((verifier, store)) = &self.jwt {
                 return match verifier.verify(token, &store.keys()) {
                     Ok(identity) => Ok(identity),
+                    // An API key may happen to have a JWT's shape.
+                    Err(_) if self.api_keys.check(token).is_some() => Ok(self.api_keys.check(token).expect("checked")),
                     Err(jwt::JwtError::UnknownKid) => Err(None),
                     Err(jwt::JwtError::Invalid(what)) => Err(Some(Failure::Invalid(what))),
                 };
@@ -298,7 +338,10 @@ impl Auth {
     pub fn permit(&self, identity: Option<&Identity>, method: Option<&str>, name: Option<&str>) -> Result<(), Failure> {
         let needed = self.policy.needed(method, name);
         let Some(identity) = identity else {
-            return if needed.is_empty() && self.mode == Mode::Optional { Ok(()) } else { Err(Failure::Missing) };
+            return match needed.is_empty() && self.mode == Mode::Optional {
+                true => Ok(()),
+                false => Err(Failure::Missing(needed.join(" "))),
+            };
         };
         if self.policy.missing(&identity.scopes, &needed).is_empty() {
             Ok(())
@@ -316,7 +359,7 @@ impl Auth {
     pub fn count(&self, outcome: Result<(), &Failure>) {
         let c = match outcome {
             Ok(()) => &self.counters.ok,
-            Err(Failure::Missing) => &self.counters.missing,
+            Err(Failure::Missing(_)) => &self.counters.missing,
             Err(Failure::Invalid(_)) => &self.counters.invalid,
             Err(Failure::Forbidden(_)) => &self.counters.forbidden,
         };
@@ -327,8 +370,11 @@ impl Auth {
     pub fn challenge(&self, failure: &Failure) -> String {
         let url = &self.metadata_url;
         match failure {
-            Failure::Missing => {
-                let required = self.policy.needed(None, None).join(" ");
+            Failure::Missing(scope) => {
+                let required = match scope.is_empty() {
+                    true => self.policy.needed(None, None).join(" "),
+                    false => scope.clone(),
+                };
                 match required.is_empty() {
                     true => format!("Bearer resource_metadata=\"{url}\""),
                     false => format!("Bearer resource_metadata=\"{url}\", scope=\"{required}\""),
@@ -347,7 +393,7 @@ impl Auth {
     pub fn rpc_error(&self, failure: &Failure) -> RpcError {
         let url = sonic_rs::to_string(&self.metadata_url).expect("a string serializes");
         let (message, data) = match failure {
-            Failure::Missing => (
+            Failure::Missing(_) => (
                 "Unauthorized: a bearer token is required (Authorization: Bearer <token>)".to_string(),
                 format!(
                     r#"{{"error":"invalid_token","error_description":"a bearer token is required","resourceMetadata":{url}}}"#
@@ -403,7 +449,7 @@ impl Auth {
             (NdjsonPolicy::Mtls, Some(subject)) => Ok(Some(Identity {
                 subject: subject.to_string(),
                 client_id: None,
-                scopes: Vec::new(),
+                scopes: self.mtls_scopes.clone(),
                 source: IdentitySource::ClientCert,
                 expires_at: None,
             })),
@@ -428,4 +474,58 @@ pub fn request_name(method: &str, params: Option<&str>) -> Option<String> {
         return crate::mcp::tools_call_name(p);
     }
     sonic_rs::get_from_str(p, [field]).ok().and_then(|v| sonic_rs::from_str::<String>(v.as_raw_str()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(extra: &str) -> Arc<Auth> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ringmcp-auth-unit-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keys = dir.join("keys");
+        std::fs::write(&keys, format!("ci {} mcp\n", apikey::hash_key("rmk_k"))).unwrap();
+        let text = format!(
+            "auth_mode = \"required\"\nauth_resource = \"https://mcp.example.com/mcp\"\nauth_api_keys_file = {:?}\n{extra}",
+            keys.to_str().unwrap()
+        );
+        let s = Settings::from_toml(&text).unwrap();
+        s.validate().unwrap();
+        Auth::from_settings(&s).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_ndjson_gate_follows_auth_ndjson() {
+        let a = auth("auth_mtls_scopes = [\"mcp\"]\n");
+        let id = a.ndjson_gate(Some("CN=testpki-client")).unwrap().unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.source, id.scopes.as_slice()),
+            ("CN=testpki-client", IdentitySource::ClientCert, &["mcp".to_string()][..])
+        );
+        let line = String::from_utf8(a.ndjson_gate(None).unwrap_err()).unwrap();
+        assert!(line.starts_with(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Unauthorized: raw NDJSON needs a verified TLS client certificate"#), "{line}");
+        assert!(line.ends_with("}}\n"));
+        assert!(auth("auth_ndjson = \"refuse\"\n").ndjson_gate(Some("CN=x")).is_err());
+        assert_eq!(auth("auth_ndjson = \"open\"\n").ndjson_gate(None), Ok(None));
+    }
+
+    #[test]
+    fn challenges_name_the_metadata_and_the_scopes() {
+        let a = auth("auth_required_scopes = [\"mcp\"]\nauth_scope = [\"tools/call:w=mcp:w\"]\n");
+        assert_eq!(a.metadata_url(), "https://mcp.example.com/.well-known/oauth-protected-resource/mcp");
+        let missing = a.permit(None, Some("tools/call"), Some("w")).unwrap_err();
+        assert_eq!(
+            a.challenge(&missing),
+            r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="mcp mcp:w""#
+        );
+        let key = a.verify("rmk_k").unwrap();
+        assert_eq!(a.permit(Some(&key), Some("tools/call"), Some("other")), Ok(()));
+        assert_eq!(a.permit(Some(&key), Some("tools/call"), Some("w")), Err(Failure::Forbidden("mcp mcp:w".into())));
+        assert_eq!(a.verify("rmk_nope"), Err(Some(Failure::Invalid("unknown token"))));
+        assert_eq!(Auth::bearer(Some("bearer  abc ")), Ok(Some("abc")));
+        assert_eq!(Auth::bearer(Some("Bearer")), Err(Failure::Invalid("empty token")));
+        assert_eq!(Auth::bearer(None), Ok(None));
+    }
 }

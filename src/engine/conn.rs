@@ -104,7 +104,7 @@ pub(crate) fn ndjson_identity(
             Ok(identity.map(std::sync::Arc::new))
         }
         Err(line) => {
-            auth.count(Err(&crate::auth::Failure::Missing));
+            auth.count(Err(&crate::auth::Failure::Missing(String::new())));
             Err(line)
         }
     }

@@ -245,7 +245,7 @@ async fn authenticate(auth: &Auth, head: &Head, cache: &mut Option<AuthCache>) -
     let token = match Auth::bearer(head.header_str("authorization"))? {
         Some(t) => t,
         None if auth.mode == crate::auth::Mode::Optional => return Ok(None),
-        None => return Err(Failure::Missing),
+        None => return Err(Failure::Missing(String::new())),
     };
     let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     if let Some(c) = cache.as_ref().filter(|c| c.token == token) {
@@ -297,7 +297,7 @@ async fn gate(
 fn challenge(core: &CoreCtx, auth: &Auth, head: &Head, out: &mut Vec<u8>, keep_alive: bool, failure: &Failure) -> u16 {
     let status = failure.status();
     let mut owned = vec![("WWW-Authenticate", auth.challenge(failure))];
-    owned.extend(cors_headers(head));
+    owned.extend(cors_headers(head, true));
     let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
     core.metrics.record_http_status(status);
     http::write_response(out, status, Some("application/json"), &headers, &auth.error_body(failure), keep_alive);
@@ -408,7 +408,7 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
     if head.method == "OPTIONS" {
         return preflight(core, io, out, head, keep_alive).await;
     }
-    let cors = cors_headers(head);
+    let cors = cors_headers(head, core.auth.is_some());
     let mut identity = None;
     if let Some(auth) = &core.auth {
         // The gate comes after the Origin check: a DNS-rebinding 403 carries no challenge.
@@ -454,11 +454,16 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
 
 /// CORS for browser clients (e.g. the MCP Inspector connecting directly): an allowed Origin
 /// (checked before) may read the answer and its session header.
-fn cors_headers(head: &Head) -> Vec<(&'static str, String)> {
+/// With authorization on, the challenge header is readable too.
+fn cors_headers(head: &Head, auth: bool) -> Vec<(&'static str, String)> {
+    let expose = match auth {
+        true => "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate",
+        false => "Mcp-Session-Id, MCP-Protocol-Version",
+    };
     match head.header_str("origin") {
         Some(origin) => vec![
             ("Access-Control-Allow-Origin", origin.to_string()),
-            ("Access-Control-Expose-Headers", "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate".to_string()),
+            ("Access-Control-Expose-Headers", expose.to_string()),
             ("Vary", "Origin".to_string()),
         ],
         None => Vec::new(),
@@ -477,7 +482,7 @@ async fn preflight<IO: AsyncWrite + Unpin>(
     let status = match check_origin(core, head, out, keep_alive) {
         Err(status) => status,
         Ok(()) => {
-            let mut headers: Vec<(&str, String)> = cors_headers(head);
+            let mut headers: Vec<(&str, String)> = cors_headers(head, core.auth.is_some());
             headers.push(("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS".to_string()));
             headers.push((
                 "Access-Control-Allow-Headers",
