@@ -289,7 +289,11 @@ async fn gate(
     cache: &mut Option<AuthCache>,
 ) -> Result<Who, u16> {
     let result = authenticate(auth, head, cache).await;
-    auth.count(result.as_ref().map(|_| ()));
+    match &result {
+        Ok(Some(_)) => auth.count(Ok(())),
+        Ok(None) => {}
+        Err(failure) => auth.count(Err(failure)),
+    }
     result.map_err(|failure| challenge(core, auth, head, out, keep_alive, &failure))
 }
 

@@ -197,6 +197,9 @@ impl Server {
     /// every request read before that.
     pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
         raise_limits();
+        if settings.auth_mode != "off" {
+            log::info!("stdio is not authenticated (auth_mode applies to HTTP and TCP): the client that launched this process passes credentials through the environment");
+        }
         request_state_key(settings)?;
         let builder = ring_builder(settings)?;
         let (catalog, changes) = self.attach();

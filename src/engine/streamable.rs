@@ -69,14 +69,19 @@ pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Repl
 /// "optional"`) stays open to anyone, as it was. On success the session sees the newest
 /// identity (the same subject, maybe other scopes).
 fn same_caller(entry: &super::core::SessionEntry, identity: &Who) -> bool {
-    let mut session = entry.session.borrow_mut();
+    // Never borrowed across an await; should it be, the check still holds, only the update
+    // of the scopes waits for the next request.
+    let Ok(session) = entry.session.try_borrow() else { return false };
     let same = match (&session.identity, identity) {
         (Some(a), Some(b)) => a.subject == b.subject && a.source == b.source,
         (Some(_), None) => false,
         (None, _) => true,
     };
+    drop(session);
     if same && identity.is_some() {
-        session.identity = identity.clone();
+        if let Ok(mut session) = entry.session.try_borrow_mut() {
+            session.identity = identity.clone();
+        }
     }
     same
 }
