@@ -130,11 +130,11 @@ impl Jwks {
 /// JWTs from `jwks`, the API key of [`API_KEY`], scope `mcp` for everything and `mcp:who`
 /// for `whoami` (implied by `mcp:admin`).
 fn start(jwks: &Jwks, extra: &[&str]) -> (Server, tempfile::TempDir) {
-    start_with(jwks, "required", "mcp", extra)
+    start_with(jwks, ("required", "mcp", "1"), extra)
 }
 
-/// [`start`] with another `auth_mode` and `auth_required_scopes`.
-fn start_with(jwks: &Jwks, mode: &str, required: &str, extra: &[&str]) -> (Server, tempfile::TempDir) {
+/// [`start`] with another `auth_mode`, `auth_required_scopes` and number of cores.
+fn start_with(jwks: &Jwks, (mode, required, cores): (&str, &str, &str), extra: &[&str]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("api-keys");
     let hash = {
@@ -146,7 +146,7 @@ fn start_with(jwks: &Jwks, mode: &str, required: &str, extra: &[&str]) -> (Serve
     let keys = keys.to_str().unwrap().to_string();
     let mut args = vec![
         "--cores",
-        "1",
+        cores,
         "--pack",
         "conformance",
         "--auth-mode",
@@ -331,7 +331,9 @@ fn whoami_text(r: &HttpResponse) -> String {
 fn scopes_per_tool_with_a_hierarchy_and_sessions_bound_to_their_subject() {
     let ed = ed_key("k-ed");
     let jwks = Jwks::serve(&[&ed]);
-    let (server, _dir) = start(&jwks, &[]);
+    // Two cores: requests for a session owned by the other core are forwarded with their
+    // identity.
+    let (server, _dir) = start_with(&jwks, ("required", "mcp", "2"), &[]);
     let port = server.port;
     let mut conn = HttpConn::connect(port);
     let alice = sign(&ed, &claims("alice", "mcp"));
@@ -370,6 +372,10 @@ fn scopes_per_tool_with_a_hierarchy_and_sessions_bound_to_their_subject() {
     assert_eq!(conn.call(&bearer(get, &bob)).status, 404);
     let delete = Req::new("DELETE", "/mcp", port).header("Mcp-Session-Id", &session);
     assert_eq!(conn.call(&bearer(delete.clone(), &bob)).status, 404);
+    // The required scope holds for GET and DELETE too.
+    let r = conn.call(&bearer(delete.clone(), &sign(&ed, &claims("alice", "mcp:who"))));
+    let challenge = format!(r#"Bearer error="insufficient_scope", scope="mcp", resource_metadata="{PRM_URL}""#);
+    assert_eq!((r.status, r.header("www-authenticate")), (403, Some(challenge.as_str())));
     // An API key is another subject too; on a session of its own it works.
     let r = conn.call(&bearer(Req::mcp(port, INIT), API_KEY));
     let key_session = r.header("mcp-session-id").unwrap().to_string();
@@ -379,6 +385,13 @@ fn scopes_per_tool_with_a_hierarchy_and_sessions_bound_to_their_subject() {
     );
     assert_eq!(whoami_in(&mut conn, port, &session, API_KEY).status, 404);
     assert_invalid(&whoami_in(&mut conn, port, &key_session, "rmk_wrong-key"), "unknown token");
+    for _ in 0..6 {
+        let r = HttpConn::connect(port).call(&bearer(Req::mcp(port, INIT), &alice_who));
+        let s = r.header("mcp-session-id").unwrap().to_string();
+        let mut other = HttpConn::connect(port);
+        assert!(whoami_text(&whoami_in(&mut other, port, &s, &alice_who)).contains(r#""subject":"alice""#));
+        assert_eq!(whoami_in(&mut other, port, &s, &bob).status, 404);
+    }
     // Alice still owns hers, and may end it.
     assert_eq!(conn.call(&bearer(delete, &alice)).status, 200);
     // The 2026-07-28 era: the same rules, per request.
@@ -398,7 +411,7 @@ fn scopes_per_tool_with_a_hierarchy_and_sessions_bound_to_their_subject() {
     );
     let metrics = conn.call(&Req::new("GET", "/metrics", port));
     let text = metrics.text();
-    assert!(text.contains("ringmcp_auth_total{outcome=\"forbidden\"} 2"), "{text}");
+    assert!(text.contains("ringmcp_auth_total{outcome=\"forbidden\"} 3"), "{text}");
     assert!(text.contains("ringmcp_auth_total{outcome=\"invalid\"} 1"), "{text}");
 }
 
@@ -498,7 +511,7 @@ fn a_rotated_key_costs_one_fetch_and_forged_kids_none() {
 fn optional_mode_serves_anonymous_requests_that_need_no_scope() {
     let ed = ed_key("k-ed");
     let jwks = Jwks::serve(&[&ed]);
-    let (server, _dir) = start_with(&jwks, "optional", "", &[]);
+    let (server, _dir) = start_with(&jwks, ("optional", "", "1"), &[]);
     let port = server.port;
     let mut conn = HttpConn::connect(port);
     assert_eq!(conn.call(&ping(port)).status, 200, "anonymous, no scope needed");

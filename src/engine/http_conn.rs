@@ -418,14 +418,23 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
         // The gate comes after the Origin check: a DNS-rebinding 403 carries no challenge.
         let checked = match check_origin(core, head, out, keep_alive) {
             Ok(()) => gate(core, auth, head, out, keep_alive, input.auth_cache).await,
-            Err(status) => Err(status),
+            Err(status) => {
+                core.metrics.record_http_status(status);
+                Err(status)
+            }
         };
+        // `auth_required_scopes` hold for every request (GET and DELETE too); the owner
+        // checks a POST's method and tool.
+        let checked = checked.and_then(|who| match auth.permit(who.as_deref(), None, None) {
+            Ok(()) => Ok(who),
+            Err(failure) => {
+                auth.count(Err(&failure));
+                Err(challenge(core, auth, head, out, keep_alive, &failure))
+            }
+        });
         match checked {
             Ok(who) => identity = who,
-            Err(status) => {
-                if status == 403 {
-                    core.metrics.record_http_status(status);
-                }
+            Err(_) => {
                 io.write_all(out).await?;
                 return Ok(true);
             }
