@@ -125,6 +125,10 @@ macro_rules! settings {
             /// background thread.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub auth_jwks_url: Option<String>,
+            /// PEM CA certificate(s) to trust for an https `auth_jwks_url` instead of the
+            /// built-in web roots (a private authorization server).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_jwks_ca_file: Option<std::path::PathBuf>,
             /// API keys file: `<key-id> sha256:<hex> [scope …]` per line (`ringmcp hash-key`).
             #[serde(skip_serializing_if = "Option::is_none")]
             pub auth_api_keys_file: Option<std::path::PathBuf>,
@@ -163,6 +167,7 @@ macro_rules! settings {
                     auth_scope_implies: Vec::new(),
                     auth_jwks_file: None,
                     auth_jwks_url: None,
+                    auth_jwks_ca_file: None,
                     auth_api_keys_file: None,
                     auth_ndjson: "mtls".to_string(),
                     auth_mtls_scopes: Vec::new(),
@@ -244,6 +249,9 @@ macro_rules! settings {
             /// JWKS URL (https, or http on loopback), refreshed in the background.
             #[arg(long, value_name = "URL")]
             pub auth_jwks_url: Option<String>,
+            /// PEM CA certificate(s) to trust for an https auth_jwks_url [default: the web roots].
+            #[arg(long, value_name = "FILE")]
+            pub auth_jwks_ca_file: Option<std::path::PathBuf>,
             /// API keys file (`<key-id> sha256:<hex> [scope ...]` per line).
             #[arg(long, value_name = "FILE")]
             pub auth_api_keys_file: Option<std::path::PathBuf>,
@@ -286,6 +294,7 @@ macro_rules! settings {
                 if let Some(v) = &self.auth_scope_implies { s.auth_scope_implies = v.clone(); }
                 if let Some(v) = &self.auth_jwks_file { s.auth_jwks_file = Some(v.clone()); }
                 if let Some(v) = &self.auth_jwks_url { s.auth_jwks_url = Some(v.clone()); }
+                if let Some(v) = &self.auth_jwks_ca_file { s.auth_jwks_ca_file = Some(v.clone()); }
                 if let Some(v) = &self.auth_api_keys_file { s.auth_api_keys_file = Some(v.clone()); }
                 if let Some(v) = &self.auth_ndjson { s.auth_ndjson = v.clone(); }
                 if let Some(v) = &self.auth_mtls_scopes { s.auth_mtls_scopes = v.clone(); }

@@ -85,29 +85,33 @@ struct Jwks {
 
 impl Jwks {
     fn serve(keys: &[&SigningKey]) -> Jwks {
+        Jwks::serve_on(keys, None)
+    }
+
+    /// [`Jwks::serve`] over TLS (`https://`) with `tls`.
+    fn serve_on(keys: &[&SigningKey], tls: Option<Arc<rustls::ServerConfig>>) -> Jwks {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/jwks.json", listener.local_addr().unwrap());
         let doc = Arc::new(Mutex::new(String::new()));
         let hits = Arc::new(AtomicUsize::new(0));
         let jwks = Jwks { url, doc: doc.clone(), hits: hits.clone() };
         jwks.set(keys);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
+                let Ok(stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                hits.fetch_add(1, Ordering::SeqCst);
                 let body = doc.lock().unwrap().clone();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(body.as_bytes());
+                match &tls {
+                    None => answer(stream, &body, &hits),
+                    Some(cfg) => {
+                        let conn = rustls::ServerConnection::new(cfg.clone()).unwrap();
+                        let mut tls = rustls::StreamOwned::new(conn, stream);
+                        answer(&mut tls, &body, &hits);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                }
             }
         });
         jwks
@@ -124,6 +128,23 @@ impl Jwks {
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+}
+
+/// Reads one request head from `stream` and answers `body`, counting the request.
+fn answer(mut stream: impl Read + Write, body: &str, hits: &AtomicUsize) {
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
 }
 
 /// Starts a server on the conformance pack (it has `whoami`) with authorization required:
@@ -582,4 +603,43 @@ fn the_conformance_pack_starts_with_auth_off_and_bad_auth_settings_are_named() {
         String::from_utf8_lossy(&out.stdout),
         "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
     );
+}
+
+#[test]
+fn the_jwks_is_fetched_over_https_trusting_a_private_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    let ed = ed_key("k-ed");
+    let jwks = Jwks::serve_on(&[&ed], Some(Arc::new(tls)));
+    assert!(jwks.url.starts_with("https://127.0.0.1:"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let (server, _keys) = start(&jwks, &["--auth-jwks-ca-file", ca_file.to_str().unwrap()]);
+    let r = HttpConn::connect(server.port).call(&bearer(ping(server.port), &sign(&ed, &claims("alice", "mcp"))));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(jwks.hits(), 1);
+    // Without the CA the server does not trust the JWKS host: it does not start.
+    let out = std::process::Command::new(common::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--auth-mode", "required", "--auth-resource", RESOURCE])
+        .args(["--auth-issuers", ISSUER, "--auth-jwks-url", &jwks.url])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid setting `auth_jwks_url`"), "{err}");
 }

@@ -87,8 +87,9 @@ pub fn parse_jwks(text: &str) -> Result<KeySet, String> {
 pub enum Source {
     /// A JWKS file, read at start-up.
     File(std::path::PathBuf),
-    /// A JWKS URL (`https://`, or `http://` on loopback).
-    Url(String),
+    /// A JWKS URL (`https://`, or `http://` on loopback), and the PEM of the CA(s) to trust
+    /// for it instead of the built-in web roots (`auth_jwks_ca_file`).
+    Url(String, Option<Vec<u8>>),
 }
 
 /// Counters of the key store, for `/metrics`.
@@ -124,7 +125,7 @@ impl KeyStore {
     pub fn start(source: &Source, refresh: Duration, min_interval_ms: u64) -> Result<Arc<KeyStore>, String> {
         let (tx, rx) = flume::bounded::<()>(1);
         let url = match source {
-            Source::Url(u) => Some(u.clone()),
+            Source::Url(u, ca) => Some((u.clone(), agent(ca.as_deref())?)),
             Source::File(_) => None,
         };
         let store = Arc::new(KeyStore {
@@ -140,14 +141,14 @@ impl KeyStore {
             Source::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|t| parse_jwks(&t).map_err(|e| format!("{}: {e}", path.display()))),
-            Source::Url(u) => store.fetch(u),
+            Source::Url(u, _) => store.fetch(&url.as_ref().expect("a URL source").1, u),
         };
         store.publish(first?);
-        if let Some(url) = url {
+        if let Some((url, agent)) = url {
             let weak = Arc::downgrade(&store);
             std::thread::Builder::new()
                 .name("ringmcp-jwks".into())
-                .spawn(move || refresh_loop(weak, url, rx, refresh))
+                .spawn(move || refresh_loop(weak, (url, agent), rx, refresh))
                 .map_err(|e| format!("cannot start the ringmcp-jwks thread: {e}"))?;
         }
         Ok(store)
@@ -200,9 +201,9 @@ impl KeyStore {
         true
     }
 
-    fn fetch(&self, url: &str) -> Result<KeySet, String> {
+    fn fetch(&self, agent: &ureq::Agent, url: &str) -> Result<KeySet, String> {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = fetch(url).and_then(|t| parse_jwks(&t));
+        let result = fetch(agent, url).and_then(|t| parse_jwks(&t));
         if result.is_err() {
             self.counters.fetch_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -210,25 +211,47 @@ impl KeyStore {
     }
 }
 
-/// GETs the JWKS at `url`: bounded in time and size.
-fn fetch(url: &str) -> Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// The HTTP client of the JWKS fetches: bounded in time, no redirects, trusting `ca_pem`'s
+/// certificates if given (else the built-in web roots).
+fn agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent, String> {
+    let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_millis(JWKS_FETCH_TIMEOUT_MS)))
-        .max_redirects(0)
-        .build()
-        .into();
+        .max_redirects(0);
+    if let Some(pem) = ca_pem {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| e.to_string())? {
+                certs.push(c);
+            }
+        }
+        if certs.is_empty() {
+            return Err("auth_jwks_ca_file holds no PEM certificate".into());
+        }
+        let roots = ureq::tls::RootCerts::new_with_certs(&certs);
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+    }
+    Ok(config.build().into())
+}
+
+/// GETs the JWKS at `url`: bounded in time and size.
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<String, String> {
     let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
     response.body_mut().with_config().limit(JWKS_MAX_BYTES).read_to_string().map_err(|e| e.to_string())
 }
 
-fn refresh_loop(store: Weak<KeyStore>, url: String, demand: flume::Receiver<()>, every: Duration) {
+fn refresh_loop(
+    store: Weak<KeyStore>,
+    (url, agent): (String, ureq::Agent),
+    demand: flume::Receiver<()>,
+    every: Duration,
+) {
     loop {
         match demand.recv_timeout(every) {
             Ok(()) | Err(flume::RecvTimeoutError::Timeout) => {}
             Err(flume::RecvTimeoutError::Disconnected) => return,
         }
         let Some(store) = store.upgrade() else { return };
-        match store.fetch(&url) {
+        match store.fetch(&agent, &url) {
             Ok(set) => {
                 log::debug!("auth: JWKS refreshed from {url}: {} keys", set.by_kid.len() + set.unnamed.len());
                 store.publish(set);

@@ -228,8 +228,15 @@ impl Auth {
         let servers =
             if s.auth_authorization_servers.is_empty() { &s.auth_issuers } else { &s.auth_authorization_servers };
         let metadata = prm::document(&resource, servers, &s.auth_scopes_supported);
+        let ca = match &s.auth_jwks_ca_file {
+            None => None,
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| config_error("auth_jwks_ca_file", format!("{}: {e}", path.display())))?,
+            ),
+        };
         let source = match (&s.auth_jwks_url, &s.auth_jwks_file) {
-            (Some(u), _) => Some((jwks::Source::Url(u.clone()), "auth_jwks_url")),
+            (Some(u), _) => Some((jwks::Source::Url(u.clone(), ca), "auth_jwks_url")),
             (None, Some(f)) => Some((jwks::Source::File(f.clone()), "auth_jwks_file")),
             _ => None,
         };
