@@ -482,7 +482,7 @@ impl Settings {
                 message: format!("unknown pack `{}`; accepted: {}", self.pack, PACKS.join(", ")),
             });
         }
-        crate::auth::validate(self)?;
+        crate::auth::validate(&self.auth()).map_err(|e| ConfigError { key: e.key, message: e.message })?;
         Ok(())
     }
 
@@ -513,6 +513,31 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// The authorization settings, for [`crate::auth::Auth::from_settings`].
+    pub fn auth(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            auth_mode: self.auth_mode.clone(),
+            auth_resource: self.auth_resource.clone(),
+            auth_audiences: self.auth_audiences.clone(),
+            auth_issuers: self.auth_issuers.clone(),
+            auth_authorization_servers: self.auth_authorization_servers.clone(),
+            auth_scopes_supported: self.auth_scopes_supported.clone(),
+            auth_required_scopes: self.auth_required_scopes.clone(),
+            auth_scope: self.auth_scope.clone(),
+            auth_scope_implies: self.auth_scope_implies.clone(),
+            auth_jwks_file: self.auth_jwks_file.clone(),
+            auth_jwks_url: self.auth_jwks_url.clone(),
+            auth_jwks_ca_file: self.auth_jwks_ca_file.clone(),
+            auth_api_keys_file: self.auth_api_keys_file.clone(),
+            auth_ndjson: self.auth_ndjson.clone(),
+            auth_mtls_scopes: self.auth_mtls_scopes.clone(),
+            auth_clock_skew_s: self.auth_clock_skew_s,
+            auth_jwks_refresh_s: self.auth_jwks_refresh_s,
+            auth_jwks_min_refresh_interval_ms: self.auth_jwks_min_refresh_interval_ms,
+            auth_jwks_refresh_wait_ms: self.auth_jwks_refresh_wait_ms,
+        }
     }
 
     /// Sessions of one transport a core admits: `percent` of `max_sessions_per_core`, at least 1.

@@ -20,7 +20,6 @@ pub mod jwt;
 pub mod prm;
 pub mod scopes;
 
-use crate::config::{ConfigError, Settings};
 use crate::identity::{Identity, IdentitySource};
 use crate::jsonrpc::{code, RpcError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,12 +116,47 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-fn config_error(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), message: message.into() }
+/// The authorization settings (the `auth_*` keys of `crate::config::Settings`, which makes
+/// this from itself), so that this module does not depend on the configuration's.
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)] // Each field is the setting of the same name (see `Settings`).
+pub struct AuthSettings {
+    pub auth_mode: String,
+    pub auth_resource: Option<String>,
+    pub auth_audiences: Vec<String>,
+    pub auth_issuers: Vec<String>,
+    pub auth_authorization_servers: Vec<String>,
+    pub auth_scopes_supported: Vec<String>,
+    pub auth_required_scopes: Vec<String>,
+    pub auth_scope: Vec<String>,
+    pub auth_scope_implies: Vec<String>,
+    pub auth_jwks_file: Option<std::path::PathBuf>,
+    pub auth_jwks_url: Option<String>,
+    pub auth_jwks_ca_file: Option<std::path::PathBuf>,
+    pub auth_api_keys_file: Option<std::path::PathBuf>,
+    pub auth_ndjson: String,
+    pub auth_mtls_scopes: Vec<String>,
+    pub auth_clock_skew_s: u64,
+    pub auth_jwks_refresh_s: u64,
+    pub auth_jwks_min_refresh_interval_ms: u64,
+    pub auth_jwks_refresh_wait_ms: u64,
+}
+
+/// A bad authorization setting: its key and what is wrong (a `ConfigError` to the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// The setting's key.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn config_error(key: &str, message: impl Into<String>) -> SettingError {
+    SettingError { key: key.into(), message: message.into() }
 }
 
 /// Checks the auth settings that need no I/O (called by `Settings::validate`).
-pub fn validate(s: &Settings) -> Result<(), ConfigError> {
+pub fn validate(s: &AuthSettings) -> Result<(), SettingError> {
     if !MODES.contains(&s.auth_mode.as_str()) {
         return Err(config_error("auth_mode", format!("`{}`; accepted: {}", s.auth_mode, MODES.join(", "))));
     }
@@ -211,7 +245,7 @@ impl Auth {
     /// Builds the authorization of `settings`: `None` when `auth_mode` is off. Reads the key
     /// files and fetches the JWKS now (an error names the setting), and starts the JWKS
     /// refresh thread for a URL.
-    pub fn from_settings(s: &Settings) -> Result<Option<Arc<Auth>>, ConfigError> {
+    pub fn from_settings(s: &AuthSettings) -> Result<Option<Arc<Auth>>, SettingError> {
         validate(s)?;
         let mode = match s.auth_mode.as_str() {
             "optional" => Mode::Optional,
@@ -498,9 +532,9 @@ mod tests {
             "auth_mode = \"required\"\nauth_resource = \"https://mcp.example.com/mcp\"\nauth_api_keys_file = {:?}\n{extra}",
             keys.to_str().unwrap()
         );
-        let s = Settings::from_toml(&text).unwrap();
+        let s = crate::config::Settings::from_toml(&text).unwrap();
         s.validate().unwrap();
-        Auth::from_settings(&s).unwrap().unwrap()
+        Auth::from_settings(&s.auth()).unwrap().unwrap()
     }
 
     #[test]

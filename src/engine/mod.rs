@@ -106,7 +106,8 @@ impl Server {
     fn serve_tcp(&self, settings: &Settings, raw_echo: bool) -> Result<(), ServeError> {
         raise_limits();
         request_state_key(settings)?;
-        let auth = crate::auth::Auth::from_settings(settings).map_err(ServeError::Config)?;
+        let auth = crate::auth::Auth::from_settings(&settings.auth())
+            .map_err(|e| ServeError::Config(crate::config::ConfigError { key: e.key, message: e.message }))?;
         let cpus = crate::cpus::select(settings.cores, settings.cpus.as_deref())
             .map_err(|m| config_error(if settings.cpus.is_some() { "cpus" } else { "cores" }, m))?;
         if (settings.shard_count as usize) < cpus.len() {
