@@ -179,6 +179,11 @@ impl KeyStore {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Publishes `set` in place of the current keys (a reloaded JWKS file).
+    pub fn replace(&self, set: KeySet) {
+        self.publish(set);
+    }
+
     fn publish(&self, set: KeySet) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -100,7 +100,11 @@ pub struct Auth {
     metadata_url: String,
     metadata: Vec<u8>,
     jwt: Option<(jwt::Verifier, Arc<jwks::KeyStore>)>,
-    api_keys: apikey::Keys,
+    api_keys: std::sync::RwLock<Arc<apikey::Keys>>,
+    api_keys_file: Option<std::path::PathBuf>,
+    jwks_file: Option<std::path::PathBuf>,
+    /// Bumped by each [`Auth::reload`].
+    reloads: AtomicU64,
     policy: scopes::Policy,
     leeway_s: u64,
     mtls_scopes: Vec<String>,
@@ -290,12 +294,7 @@ impl Auth {
         };
         let api_keys = match &s.auth_api_keys_file {
             None => apikey::Keys::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| config_error("auth_api_keys_file", format!("{}: {e}", path.display())))?;
-                apikey::Keys::parse(&text)
-                    .map_err(|m| config_error("auth_api_keys_file", format!("{}: {m}", path.display())))?
-            }
+            Some(path) => read_api_keys(path).map_err(|m| config_error("auth_api_keys_file", m))?,
         };
         let policy = scopes::Policy::new(&s.auth_required_scopes, &s.auth_scope, &s.auth_scope_implies)
             .map_err(|(key, m)| config_error(key, m))?;
@@ -306,7 +305,10 @@ impl Auth {
             metadata_url,
             metadata,
             jwt,
-            api_keys,
+            api_keys: std::sync::RwLock::new(Arc::new(api_keys)),
+            api_keys_file: s.auth_api_keys_file.clone(),
+            jwks_file: s.auth_jwks_file.clone().filter(|_| s.auth_jwks_url.is_none()),
+            reloads: AtomicU64::new(0),
             policy,
             leeway_s: s.auth_clock_skew_s,
             mtls_scopes: s.auth_mtls_scopes.clone(),
@@ -351,21 +353,52 @@ impl Auth {
     /// ([`jwks::KeyStore::request_refresh`]), wait for the generation to change, and retry.
     pub fn verify(&self, token: &str) -> Result<Identity, Option<Failure>> {
         let jwt_shaped = token.bytes().filter(|b| *b == b'.').count() == 2;
+        let api_keys = self.api_keys.read().unwrap_or_else(|p| p.into_inner()).clone();
         if jwt_shaped {
             if let Some((verifier, store)) = &self.jwt {
                 return match verifier.verify(token, &store.keys()) {
                     Ok(identity) => Ok(identity),
                     // An API key may happen to have a JWT's shape.
-                    Err(_) if self.api_keys.check(token).is_some() => Ok(self.api_keys.check(token).expect("checked")),
+                    Err(_) if api_keys.check(token).is_some() => Ok(api_keys.check(token).expect("checked")),
                     Err(jwt::JwtError::UnknownKid) => Err(None),
                     Err(jwt::JwtError::Invalid(what)) => Err(Some(Failure::Invalid(what))),
                 };
             }
         }
-        match self.api_keys.check(token) {
+        match api_keys.check(token) {
             Some(identity) => Ok(identity),
             None if jwt_shaped && self.jwt.is_none() => Err(Some(Failure::Invalid("JWTs are not accepted here"))),
             None => Err(Some(Failure::Invalid("unknown token"))),
+        }
+    }
+
+    /// Changes whenever the keys change (a JWKS refresh, a [`reload`](Auth::reload)): a
+    /// credential verified under another epoch is verified again.
+    pub fn epoch(&self) -> u64 {
+        self.reloads.load(Ordering::Acquire) + self.key_store().map_or(0, |s| s.generation())
+    }
+
+    /// Reads `auth_api_keys_file` and `auth_jwks_file` again (for SIGHUP). A file that cannot
+    /// be read or parsed keeps its previous keys, and the error says which.
+    pub fn reload(&self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if let Some(path) = &self.api_keys_file {
+            match read_api_keys(path) {
+                Ok(keys) => *self.api_keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys),
+                Err(e) => errors.push(format!("auth_api_keys_file: {e}")),
+            }
+        }
+        if let (Some(path), Some(store)) = (&self.jwks_file, self.key_store()) {
+            let read = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| jwks::parse_jwks(&t));
+            match read {
+                Ok(set) => store.replace(set),
+                Err(e) => errors.push(format!("auth_jwks_file: {}: {e}", path.display())),
+            }
+        }
+        self.reloads.fetch_add(1, Ordering::AcqRel);
+        match errors.is_empty() {
+            true => Ok(()),
+            false => Err(errors.join("; ")),
         }
     }
 
@@ -501,6 +534,11 @@ impl Auth {
     }
 }
 
+fn read_api_keys(path: &std::path::Path) -> Result<apikey::Keys, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    apikey::Keys::parse(&text).map_err(|m| format!("{}: {m}", path.display()))
+}
+
 /// The name a request's scope rules look at: the tool of `tools/call` and the prompt of
 /// `prompts/get` (`params.name`), the URI of `resources/read` (`params.uri`); read the way
 /// the methods themselves read them.
@@ -568,5 +606,21 @@ mod tests {
         assert_eq!(Auth::bearer(Some("bearer  abc ")), Ok(Some("abc")));
         assert_eq!(Auth::bearer(Some("Bearer")), Err(Failure::Invalid("empty token")));
         assert_eq!(Auth::bearer(None), Ok(None));
+    }
+
+    #[test]
+    fn reload_replaces_the_api_keys_and_keeps_them_when_the_file_is_bad() {
+        let a = auth("");
+        let epoch = a.epoch();
+        assert!(a.verify("rmk_k").is_ok());
+        let path = a.api_keys_file.clone().unwrap();
+        std::fs::write(&path, format!("new {} mcp\n", apikey::hash_key("rmk_new"))).unwrap();
+        a.reload().unwrap();
+        assert!(a.epoch() > epoch);
+        assert!(a.verify("rmk_k").is_err());
+        assert_eq!(a.verify("rmk_new").unwrap().subject, "new");
+        std::fs::write(&path, "broken line\n").unwrap();
+        assert!(a.reload().unwrap_err().starts_with("auth_api_keys_file: "));
+        assert_eq!(a.verify("rmk_new").unwrap().subject, "new", "the previous keys stay");
     }
 }

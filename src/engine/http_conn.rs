@@ -237,6 +237,8 @@ struct Input<'a> {
 pub(super) struct AuthCache {
     token: String,
     identity: Arc<Identity>,
+    /// [`Auth::epoch`] when it was verified: new keys (or a key file reload) verify it again.
+    epoch: u64,
 }
 
 /// The authorization gate of `/mcp` and `/mcp/ws` (after the Origin check): who sent the
@@ -248,7 +250,8 @@ async fn authenticate(auth: &Auth, head: &Head, cache: &mut Option<AuthCache>) -
         None => return Err(Failure::Missing(String::new())),
     };
     let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    if let Some(c) = cache.as_ref().filter(|c| c.token == token) {
+    let epoch = auth.epoch();
+    if let Some(c) = cache.as_ref().filter(|c| c.token == token && c.epoch == epoch) {
         if auth.still_valid(&c.identity, now_s) {
             return Ok(Some(c.identity.clone()));
         }
@@ -274,7 +277,7 @@ async fn authenticate(auth: &Auth, head: &Head, cache: &mut Option<AuthCache>) -
         }
     };
     let identity = Arc::new(identity);
-    *cache = Some(AuthCache { token: token.to_string(), identity: identity.clone() });
+    *cache = Some(AuthCache { token: token.to_string(), identity: identity.clone(), epoch: auth.epoch() });
     Ok(Some(identity))
 }
 
