@@ -97,7 +97,6 @@ pub fn builder() -> ServerBuilder {
             ELICIT_SEP1330,
         ))
         .tool(json_schema_2020_12())
-        .tool(whoami())
         .resource(
             Resource::text(
                 "test://static-text",
@@ -174,25 +173,6 @@ fn content_tool(name: &str, description: &str, draft_07: bool, content: fn() -> 
     Tool::builder(name, description)
         .input_schema(empty_schema(draft_07))
         .sync_handler(move |_| Ok(CallToolResult { content: content(), structured_content: None, is_error: false }))
-}
-
-/// `whoami`: the caller as authorization established it, as JSON text (`{"subject":…,
-/// "clientId":…,"scopes":[…],"source":"jwt"|"api_key"|"client_cert"}`), or `anonymous`.
-/// A fixture of the authorization tests (not a conformance scenario).
-fn whoami() -> Tool {
-    Tool::builder("whoami", "Returns the caller's authenticated identity (subject, client, scopes, source)")
-        .input_schema(empty_schema(false))
-        .sync_handler(|call| {
-            let Some(id) = call.identity() else { return Ok(CallToolResult::text("anonymous")) };
-            let text = format!(
-                r#"{{"subject":{},"clientId":{},"scopes":{},"source":"{}"}}"#,
-                sonic_rs::to_string(&id.subject)?,
-                sonic_rs::to_string(&id.client_id)?,
-                sonic_rs::to_string(&id.scopes)?,
-                id.source.as_str()
-            );
-            Ok(CallToolResult::text(text))
-        })
 }
 
 fn empty_schema(draft_07: bool) -> Value {
