@@ -100,6 +100,48 @@ macro_rules! settings {
             /// own (`ToolBuilder::timeout_ms`); `MS` 0: no limit for that tool.
             #[serde(skip_serializing_if = "Vec::is_empty")]
             pub tool_timeouts: Vec<String>,
+            /// Authorization of HTTP `/mcp` and `/mcp/ws`: `off`, `optional` (a presented token
+            /// must be valid; anonymous requests pass unless they need a scope), `required`.
+            pub auth_mode: String,
+            /// The canonical URI of `/mcp` (e.g. `https://mcp.example.com/mcp`): the PRM
+            /// `resource` and the `aud` tokens must carry. Required when auth is on.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_resource: Option<String>,
+            /// Further accepted `aud` values (e.g. the origin form `https://mcp.example.com`).
+            pub auth_audiences: Vec<String>,
+            /// Accepted token issuers (`iss`); required with JWTs.
+            pub auth_issuers: Vec<String>,
+            /// The PRM `authorization_servers` (default: `auth_issuers`).
+            pub auth_authorization_servers: Vec<String>,
+            /// The PRM `scopes_supported` (omitted when empty).
+            pub auth_scopes_supported: Vec<String>,
+            /// Scopes every `/mcp` request needs (named in the 401 challenge).
+            pub auth_required_scopes: Vec<String>,
+            /// Scopes by method and name: `METHOD[:NAME]=SCOPE [SCOPE …]`, e.g.
+            /// `tools/call:weather=mcp:weather`, `resources/read=mcp:read`.
+            pub auth_scope: Vec<String>,
+            /// Scope hierarchy: `BROAD>NARROW` (a token with BROAD has NARROW too).
+            pub auth_scope_implies: Vec<String>,
+            /// JWKS file with the token issuers' public keys (read at start-up).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_jwks_file: Option<std::path::PathBuf>,
+            /// JWKS URL (https, or http on loopback), fetched at start-up and refreshed by a
+            /// background thread.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_jwks_url: Option<String>,
+            /// PEM CA certificate(s) to trust for an https `auth_jwks_url` instead of the
+            /// built-in web roots (a private authorization server).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_jwks_ca_file: Option<std::path::PathBuf>,
+            /// API keys file: `<key-id> sha256:<hex> [scope …]` per line (`ringmcp hash-key`).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub auth_api_keys_file: Option<std::path::PathBuf>,
+            /// Raw NDJSON over TCP when auth is on: `mtls` (needs a verified TLS client
+            /// certificate), `refuse`, `open` (trusted networks only).
+            pub auth_ndjson: String,
+            /// Scopes granted to a connection whose TLS client certificate was verified (raw
+            /// NDJSON with `auth_ndjson = "mtls"`).
+            pub auth_mtls_scopes: Vec<String>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -119,6 +161,21 @@ macro_rules! settings {
                     allowed_origins: ALLOWED_ORIGINS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     request_state_secret_file: None,
                     tool_timeouts: Vec::new(),
+                    auth_mode: "off".to_string(),
+                    auth_resource: None,
+                    auth_audiences: Vec::new(),
+                    auth_issuers: Vec::new(),
+                    auth_authorization_servers: Vec::new(),
+                    auth_scopes_supported: Vec::new(),
+                    auth_required_scopes: Vec::new(),
+                    auth_scope: Vec::new(),
+                    auth_scope_implies: Vec::new(),
+                    auth_jwks_file: None,
+                    auth_jwks_url: None,
+                    auth_jwks_ca_file: None,
+                    auth_api_keys_file: None,
+                    auth_ndjson: "mtls".to_string(),
+                    auth_mtls_scopes: Vec::new(),
                     $( $name: $default, )*
                 }
             }
@@ -166,6 +223,53 @@ macro_rules! settings {
             /// over `--tool-timeout-ms` and over a tool's own; `MS` 0: no limit for that tool.
             #[arg(long, value_name = "TOOL=MS", value_delimiter = ',')]
             pub tool_timeouts: Option<Vec<String>>,
+            /// Authorization of HTTP /mcp and /mcp/ws: off, optional, required [default: off].
+            #[arg(long, value_name = "MODE")]
+            pub auth_mode: Option<String>,
+            /// Canonical URI of /mcp (PRM resource, accepted token aud), e.g.
+            /// https://mcp.example.com/mcp.
+            #[arg(long, value_name = "URI")]
+            pub auth_resource: Option<String>,
+            /// Further accepted token audiences, comma-separated.
+            #[arg(long, value_name = "AUDS", value_delimiter = ',')]
+            pub auth_audiences: Option<Vec<String>>,
+            /// Accepted token issuers (iss), comma-separated.
+            #[arg(long, value_name = "ISSUERS", value_delimiter = ',')]
+            pub auth_issuers: Option<Vec<String>>,
+            /// PRM authorization_servers, comma-separated [default: the issuers].
+            #[arg(long, value_name = "URLS", value_delimiter = ',')]
+            pub auth_authorization_servers: Option<Vec<String>>,
+            /// PRM scopes_supported, comma-separated.
+            #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+            pub auth_scopes_supported: Option<Vec<String>>,
+            /// Scopes every /mcp request needs, comma-separated.
+            #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+            pub auth_required_scopes: Option<Vec<String>>,
+            /// Scopes by method and name, comma-separated METHOD[:NAME]=SCOPE entries, e.g.
+            /// tools/call:weather=mcp:weather.
+            #[arg(long, value_name = "RULES", value_delimiter = ',')]
+            pub auth_scope: Option<Vec<String>>,
+            /// Scope hierarchy, comma-separated BROAD>NARROW pairs.
+            #[arg(long, value_name = "PAIRS", value_delimiter = ',')]
+            pub auth_scope_implies: Option<Vec<String>>,
+            /// JWKS file with the issuers' public keys.
+            #[arg(long, value_name = "FILE")]
+            pub auth_jwks_file: Option<std::path::PathBuf>,
+            /// JWKS URL (https, or http on loopback), refreshed in the background.
+            #[arg(long, value_name = "URL")]
+            pub auth_jwks_url: Option<String>,
+            /// PEM CA certificate(s) to trust for an https auth_jwks_url [default: the web roots].
+            #[arg(long, value_name = "FILE")]
+            pub auth_jwks_ca_file: Option<std::path::PathBuf>,
+            /// API keys file (`<key-id> sha256:<hex> [scope ...]` per line).
+            #[arg(long, value_name = "FILE")]
+            pub auth_api_keys_file: Option<std::path::PathBuf>,
+            /// Raw NDJSON over TCP when auth is on: mtls, refuse, open [default: mtls].
+            #[arg(long, value_name = "POLICY")]
+            pub auth_ndjson: Option<String>,
+            /// Scopes granted to a verified TLS client certificate, comma-separated.
+            #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+            pub auth_mtls_scopes: Option<Vec<String>>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -189,6 +293,21 @@ macro_rules! settings {
                 if let Some(v) = &self.allowed_origins { s.allowed_origins = v.clone(); }
                 if let Some(v) = &self.request_state_secret_file { s.request_state_secret_file = Some(v.clone()); }
                 if let Some(v) = &self.tool_timeouts { s.tool_timeouts = v.clone(); }
+                if let Some(v) = &self.auth_mode { s.auth_mode = v.clone(); }
+                if let Some(v) = &self.auth_resource { s.auth_resource = Some(v.clone()); }
+                if let Some(v) = &self.auth_audiences { s.auth_audiences = v.clone(); }
+                if let Some(v) = &self.auth_issuers { s.auth_issuers = v.clone(); }
+                if let Some(v) = &self.auth_authorization_servers { s.auth_authorization_servers = v.clone(); }
+                if let Some(v) = &self.auth_scopes_supported { s.auth_scopes_supported = v.clone(); }
+                if let Some(v) = &self.auth_required_scopes { s.auth_required_scopes = v.clone(); }
+                if let Some(v) = &self.auth_scope { s.auth_scope = v.clone(); }
+                if let Some(v) = &self.auth_scope_implies { s.auth_scope_implies = v.clone(); }
+                if let Some(v) = &self.auth_jwks_file { s.auth_jwks_file = Some(v.clone()); }
+                if let Some(v) = &self.auth_jwks_url { s.auth_jwks_url = Some(v.clone()); }
+                if let Some(v) = &self.auth_jwks_ca_file { s.auth_jwks_ca_file = Some(v.clone()); }
+                if let Some(v) = &self.auth_api_keys_file { s.auth_api_keys_file = Some(v.clone()); }
+                if let Some(v) = &self.auth_ndjson { s.auth_ndjson = v.clone(); }
+                if let Some(v) = &self.auth_mtls_scopes { s.auth_mtls_scopes = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -283,6 +402,14 @@ settings! {
         sse_replay_events = SSE_REPLAY_EVENTS_DEFAULT, SSE_REPLAY_EVENTS_RANGE;
     " Milliseconds of silence after which an open SSE stream gets a keep-alive comment."
         sse_keepalive_ms = SSE_KEEPALIVE_MS_DEFAULT, SSE_KEEPALIVE_MS_RANGE;
+    " Seconds of leeway on a token's exp and nbf (auth)."
+        auth_clock_skew_s = AUTH_CLOCK_SKEW_S_DEFAULT, AUTH_CLOCK_SKEW_S_RANGE;
+    " Seconds between scheduled fetches of auth_jwks_url."
+        auth_jwks_refresh_s = AUTH_JWKS_REFRESH_S_DEFAULT, AUTH_JWKS_REFRESH_S_RANGE;
+    " Fewest milliseconds between two JWKS fetches asked for by tokens with an unknown kid."
+        auth_jwks_min_refresh_interval_ms = AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_DEFAULT, AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_RANGE;
+    " Milliseconds a request with an unknown kid waits for the JWKS refresh it asked for, then 401."
+        auth_jwks_refresh_wait_ms = AUTH_JWKS_REFRESH_WAIT_MS_DEFAULT, AUTH_JWKS_REFRESH_WAIT_MS_RANGE;
 }
 
 /// The packs `--pack` accepts.
@@ -374,6 +501,7 @@ impl Settings {
                 message: format!("unknown pack `{}`; accepted: {}", self.pack, PACKS.join(", ")),
             });
         }
+        crate::auth::validate(&self.auth()).map_err(|e| ConfigError { key: e.key, message: e.message })?;
         Ok(())
     }
 
@@ -404,6 +532,31 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// The authorization settings, for [`crate::auth::Auth::from_settings`].
+    pub fn auth(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            auth_mode: self.auth_mode.clone(),
+            auth_resource: self.auth_resource.clone(),
+            auth_audiences: self.auth_audiences.clone(),
+            auth_issuers: self.auth_issuers.clone(),
+            auth_authorization_servers: self.auth_authorization_servers.clone(),
+            auth_scopes_supported: self.auth_scopes_supported.clone(),
+            auth_required_scopes: self.auth_required_scopes.clone(),
+            auth_scope: self.auth_scope.clone(),
+            auth_scope_implies: self.auth_scope_implies.clone(),
+            auth_jwks_file: self.auth_jwks_file.clone(),
+            auth_jwks_url: self.auth_jwks_url.clone(),
+            auth_jwks_ca_file: self.auth_jwks_ca_file.clone(),
+            auth_api_keys_file: self.auth_api_keys_file.clone(),
+            auth_ndjson: self.auth_ndjson.clone(),
+            auth_mtls_scopes: self.auth_mtls_scopes.clone(),
+            auth_clock_skew_s: self.auth_clock_skew_s,
+            auth_jwks_refresh_s: self.auth_jwks_refresh_s,
+            auth_jwks_min_refresh_interval_ms: self.auth_jwks_min_refresh_interval_ms,
+            auth_jwks_refresh_wait_ms: self.auth_jwks_refresh_wait_ms,
+        }
     }
 
     /// Sessions of one transport a core admits: `percent` of `max_sessions_per_core`, at least 1.

@@ -9,11 +9,13 @@
 //! [`Server::stdio`]; the example in [`api`] runs as a doc-test.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod cpus;
 pub mod engine;
 pub mod framing;
 pub mod http;
+pub mod identity;
 pub mod ids;
 pub mod jsonrpc;
 pub mod limits;
@@ -33,6 +35,7 @@ pub use api::tool::{TaskSupport, Tool, ToolCall, ToolError, ToolResult};
 pub use api::{Server, ServerBuilder};
 pub use config::Settings;
 pub use engine::ServeError;
+pub use identity::{Identity, IdentitySource};
 pub use ringmcp_ring::{sleep, timeout, Elapsed};
 
 /// Parses JSON text into a `sonic_rs::Value`, keeping the key order as written (the

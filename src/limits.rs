@@ -258,7 +258,7 @@ pub const STDIO_READ_CHUNK_BYTES: usize = 64 << 10;
 /// session id takes about one draw per core (ids of other cores' shards are drawn again).
 pub const ID_BATCH_BYTES: usize = 1 << 10;
 
-const _: () = assert!(ID_BATCH_BYTES % 16 == 0 && ID_BATCH_BYTES >= 16);
+const _: () = assert!(ID_BATCH_BYTES.is_multiple_of(16) && ID_BATCH_BYTES >= 16);
 
 // ---- Session admission: no transport and no client address can lock the others out ----
 //
@@ -333,7 +333,7 @@ const _: () = assert!(MAX_SESSIONS_PER_CORE_DEFAULT >= MAX_CONNECTIONS_DEFAULT);
 const _: () = assert!(COMPLETION_VALUES_MAX == 100);
 const _: () = assert!(MAX_TASKS_PER_SESSION <= MAX_TASKS_PER_CORE);
 const _: () = assert!(TASK_TTL_MS_DEFAULT <= TASK_TTL_MS_MAX);
-const _: () = assert!(MAX_JSON_DEPTH_DEFAULT <= JSON_DEPTH_CAP as u64 && JSON_DEPTH_CAP % 64 == 0);
+const _: () = assert!(MAX_JSON_DEPTH_DEFAULT <= JSON_DEPTH_CAP as u64 && JSON_DEPTH_CAP.is_multiple_of(64));
 
 /// How long a `requestState` of an input-required result (MCP 2026-07-28) stays valid, in
 /// milliseconds: the client must retry with its answers within this time. Ten minutes leave a
@@ -347,3 +347,35 @@ pub const REQUEST_STATE_MAX_BYTES: usize = 1 << 20;
 pub const INPUT_REQUESTS_MAX: usize = 64;
 /// Fewest bytes a `request_state_secret_file` must hold (the HMAC key's strength).
 pub const REQUEST_STATE_SECRET_MIN_BYTES: usize = 32;
+
+/// Default of `auth_clock_skew_s`: seconds of leeway on a token's `exp` and `nbf` (clocks of
+/// the authorization server and this server disagree a little).
+pub const AUTH_CLOCK_SKEW_S_DEFAULT: u64 = 60;
+/// Accepted range of `auth_clock_skew_s`.
+pub const AUTH_CLOCK_SKEW_S_RANGE: (u64, u64) = (0, 600);
+/// Default of `auth_jwks_refresh_s`: seconds between scheduled JWKS fetches from
+/// `auth_jwks_url` (on the `ringmcp-jwks` thread).
+pub const AUTH_JWKS_REFRESH_S_DEFAULT: u64 = 300;
+/// Accepted range of `auth_jwks_refresh_s`.
+pub const AUTH_JWKS_REFRESH_S_RANGE: (u64, u64) = (30, 86_400);
+/// Default of `auth_jwks_min_refresh_interval_ms`: fewest milliseconds between two JWKS
+/// fetches asked for by tokens naming an unknown `kid` (forged kids cost at most one fetch
+/// per interval).
+pub const AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_DEFAULT: u64 = 10_000;
+/// Accepted range of `auth_jwks_min_refresh_interval_ms`.
+pub const AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_RANGE: (u64, u64) = (0, 3_600_000);
+/// Default of `auth_jwks_refresh_wait_ms`: milliseconds a request with an unknown `kid` waits
+/// for the refresh it triggered before it gets 401 (the core does not block meanwhile).
+pub const AUTH_JWKS_REFRESH_WAIT_MS_DEFAULT: u64 = 2_000;
+/// Accepted range of `auth_jwks_refresh_wait_ms`.
+pub const AUTH_JWKS_REFRESH_WAIT_MS_RANGE: (u64, u64) = (0, 30_000);
+/// How often a request waiting for a JWKS refresh looks whether new keys arrived, in
+/// milliseconds.
+pub const AUTH_JWKS_WAIT_POLL_MS: u64 = 5;
+/// Longest bearer token looked at, in bytes; longer ones are refused unread.
+pub const MAX_TOKEN_BYTES: usize = 8 << 10;
+/// Time budget of one JWKS fetch (connect, TLS, request, body), in milliseconds.
+pub const JWKS_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Largest JWKS document read, in bytes.
+pub const JWKS_MAX_BYTES: u64 = 1 << 20;
+const _: () = assert!(AUTH_JWKS_WAIT_POLL_MS < AUTH_JWKS_REFRESH_WAIT_MS_DEFAULT);

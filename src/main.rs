@@ -68,6 +68,14 @@ enum Command {
         #[command(flatten)]
         settings: SettingArgs,
     },
+    /// Print the `sha256:<hex>` form of an API key read from stdin (one line), for
+    /// `auth_api_keys_file` (`<key-id> sha256:<hex> [scope ...]`). Same as
+    /// `printf %s "$KEY" | sha256sum`.
+    HashKey {
+        /// Make a new random key (rmk_ + 43 base64url characters) and print it, then its hash.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,10 +87,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Command::HashKey { generate } = cli.command {
+        return hash_key(generate);
+    }
     let (args, overrides, print_config, mode) = match cli.command {
         Command::Serve { place, print_config, settings } => (settings, Some(place), print_config, Mode::Serve),
         Command::Ceiling { place, settings } => (settings, Some(place), false, Mode::Ceiling),
         Command::Stdio { print_config, settings } => (settings, None, print_config, Mode::Stdio),
+        Command::HashKey { .. } => unreachable!("answered above"),
     };
     let settings = match load(&args, overrides) {
         Ok(s) => s,
@@ -109,6 +121,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `ringmcp hash-key`: the key file form of a key from stdin, or of a new key.
+fn hash_key(generate: bool) -> ExitCode {
+    if generate {
+        let key = ringmcp::auth::apikey::generate_key();
+        println!("{key}\n{}", ringmcp::auth::apikey::hash_key(&key));
+        return ExitCode::SUCCESS;
+    }
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("ringmcp: cannot read the key from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let key = line.trim_end_matches(['\n', '\r']);
+    if key.is_empty() {
+        eprintln!("ringmcp: no key on stdin (e.g. `printf %s \"$KEY\" | ringmcp hash-key`)");
+        return ExitCode::from(2);
+    }
+    println!("{}", ringmcp::auth::apikey::hash_key(key));
+    ExitCode::SUCCESS
 }
 
 enum Mode {

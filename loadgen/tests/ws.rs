@@ -55,7 +55,7 @@ fn fragmented_answers_are_reassembled_and_pings_get_masked_pongs() {
         let (a, rest) = answer.split_at(7);
         let (b, c) = rest.split_at(rest.len() / 2);
         let mut frames = Vec::new();
-        if seen % 3 == 0 {
+        if seen.is_multiple_of(3) {
             frames.push(ws_frame(WS_TEXT, br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#));
         }
         frames.push(ws_frame(WS_TEXT_FIRST, a.as_bytes()));

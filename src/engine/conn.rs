@@ -69,13 +69,52 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         // space for life (this task's size is the larger of the two branches).
         return Box::pin(super::http_conn::serve(core, io, first, client)).await;
     }
+    // Raw NDJSON has no headers for a token: with authorization on, only a connection whose
+    // TLS client certificate was verified is served (`auth_ndjson`). Plain TCP has none.
+    let identity = match &core.auth {
+        None => None,
+        Some(auth) => match ndjson_identity(auth, None) {
+            Ok(identity) => identity,
+            Err(line) => {
+                core.metrics.conn_opened(Transport::Tcp);
+                let _ = io.write_all(&line).await;
+                let _ = io.flush().await;
+                let _ = io.close().await;
+                core.metrics.conn_closed(Transport::Tcp);
+                return;
+            }
+        },
+    };
     // No await since the read: the bytes are still in the core's scratch buffer.
-    serve_session(core, io, Transport::Tcp, n).await
+    serve_session(core, io, Transport::Tcp, n, identity).await
+}
+
+/// The identity a raw NDJSON connection is served as, given the subject of its verified TLS
+/// client certificate (`None` on plain TCP): [`crate::auth::Auth::ndjson_gate`], counted.
+/// `Err` holds the JSON-RPC error line to write before closing.
+pub(crate) fn ndjson_identity(
+    auth: &crate::auth::Auth,
+    client_cert_subject: Option<&str>,
+) -> Result<super::sse::Who, Vec<u8>> {
+    match auth.ndjson_gate(client_cert_subject) {
+        Ok(identity) => {
+            if identity.is_some() {
+                auth.count(Ok(()));
+            }
+            Ok(identity.map(std::sync::Arc::new))
+        }
+        Err(line) => {
+            auth.count(Err(&crate::auth::Failure::Missing(String::new())));
+            Err(line)
+        }
+    }
 }
 
 /// Serves one session on `io` until the peer closes, a fatal framing error, or drain.
 pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, io: IO) {
-    serve_session(core, io, Transport::Stdio, 0).await
+    // stdio is never authenticated: the client launched the server and hands it credentials
+    // through the environment.
+    serve_session(core, io, Transport::Stdio, 0, None).await
 }
 
 /// [`serve`], starting with `first` bytes already read into the core's scratch buffer.
@@ -84,9 +123,11 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     mut io: IO,
     transport: Transport,
     first: usize,
+    identity: super::sse::Who,
 ) {
     // Without room in the registry the connection is still served: ping needs no session.
     let bound = core.open_bound_session(transport);
+    bound.session.borrow_mut().identity = identity;
     log::debug!("core {}: session {} opened (in the registry: {})", core.core, bound.id(), bound.is_admitted());
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(transport);

@@ -113,6 +113,8 @@ pub(crate) struct CoreCtx {
     pub settings: Settings,
     /// Benchmark ceiling mode: every line is written back as is, with no JSON or MCP work.
     pub raw_echo: bool,
+    /// Authorization (`None`: `auth_mode = "off"`, and stdio): shared by every core.
+    pub auth: Option<Arc<crate::auth::Auth>>,
     /// Open connections (or stdio sessions) on this core.
     pub open: Cell<usize>,
     /// Accepted connections that have not sent their first bytes yet (transport unknown).
@@ -169,6 +171,7 @@ impl CoreCtx {
             connections: Arc::default(),
             settings: settings.clone(),
             raw_echo: false,
+            auth: None,
             open: Cell::new(0),
             unidentified: Cell::new(0),
             tasks: Rc::new(task_table(started, core)),

@@ -89,12 +89,42 @@ pub(crate) fn handle_message(
     };
     let target = Target { session: &bound.session, sink, tasks: Some(&core.tasks), bound: Some(bound), modern: None };
     match message {
-        Message::Request { id, method, params } => handle_request(core, batch, &target, (id, &method, params), out),
+        Message::Request { id, method, params } => {
+            if let Some(auth) = &core.auth {
+                if let Err(error) = permit(auth, bound, &method, params) {
+                    jsonrpc::write_error(out, Some(id), &error);
+                    core.metrics.record_request(method_index(&method), 0, Some(error.code), batch.start_ms);
+                    return None;
+                }
+            }
+            handle_request(core, batch, &target, (id, &method, params), out)
+        }
         other => {
             handle_other(core, batch, &bound.session, other, line);
             None
         }
     }
+}
+
+/// Authorization of one message of a connection-bound session (WebSocket; NDJSON over mTLS):
+/// the scopes its method and tool need, against the identity the connection proved when it
+/// opened. An NDJSON connection let in without credentials (`auth_ndjson = "open"`) is not
+/// checked.
+fn permit(
+    auth: &crate::auth::Auth,
+    bound: &BoundSession,
+    method: &str,
+    params: Option<&str>,
+) -> Result<(), jsonrpc::RpcError> {
+    let session = bound.session.borrow();
+    if session.identity.is_none() && bound.transport == super::metrics::Transport::Tcp {
+        return Ok(());
+    }
+    let name = if auth.has_scope_rules() { crate::auth::request_name(method, params) } else { None };
+    auth.permit(session.identity.as_deref(), Some(method), name.as_deref()).map_err(|failure| {
+        auth.count(Err(&failure));
+        auth.rpc_error(&failure)
+    })
 }
 
 /// Takes a notification or a response (nothing is answered).

@@ -5,9 +5,11 @@
 
 use super::core::CoreCtx;
 use super::mailbox;
-use super::sse::{Call, ModernHeaders, Reply};
+use super::sse::{Call, ModernHeaders, Reply, Who};
 use super::streamable;
+use crate::auth::{Auth, Failure};
 use crate::http::{self, Head, HeadError};
+use crate::identity::Identity;
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
 use crate::mcp::PROTOCOL_VERSIONS;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -16,6 +18,7 @@ use std::future::poll_fn;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -58,6 +61,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
+    let mut auth_cache: Option<AuthCache> = None;
     loop {
         if buf.is_empty() {
             // Between requests: an idle keep-alive connection gives its buffers back.
@@ -125,7 +129,8 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         let body: Vec<u8> = buf.drain(..length).collect();
         let keep_alive = head.keep_alive() && !core.draining.get();
-        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key, client }).await?;
+        let input = Input { buf, key, client, auth_cache: &mut auth_cache };
+        let go_on = route(core, io, &mut out, &head, body, keep_alive, input).await?;
         if !go_on || !keep_alive {
             io.flush().await?;
             return Ok(());
@@ -223,6 +228,119 @@ struct Input<'a> {
     buf: &'a mut Vec<u8>,
     key: u64,
     client: Option<IpAddr>,
+    /// The credential this connection last proved (authorization on).
+    auth_cache: &'a mut Option<AuthCache>,
+}
+
+/// A bearer token verified on this connection, and who it proved: the next request with the
+/// same token skips the signature check (its `exp` still applies); another token is verified.
+pub(super) struct AuthCache {
+    token: String,
+    identity: Arc<Identity>,
+    /// [`Auth::epoch`] when it was verified: new keys (or a key file reload) verify it again.
+    epoch: u64,
+}
+
+/// The authorization gate of `/mcp` and `/mcp/ws` (after the Origin check): who sent the
+/// request (`None`: anonymous, `auth_mode = "optional"`), or why it is refused (401).
+async fn authenticate(auth: &Auth, head: &Head, cache: &mut Option<AuthCache>) -> Result<Who, Failure> {
+    let token = match Auth::bearer(head.header_str("authorization"))? {
+        Some(t) => t,
+        None if auth.mode == crate::auth::Mode::Optional => return Ok(None),
+        None => return Err(Failure::Missing(String::new())),
+    };
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let epoch = auth.epoch();
+    if let Some(c) = cache.as_ref().filter(|c| c.token == token && c.epoch == epoch) {
+        if auth.still_valid(&c.identity, now_s) {
+            return Ok(Some(c.identity.clone()));
+        }
+    }
+    let identity = match auth.verify(token) {
+        Ok(identity) => identity,
+        Err(Some(failure)) => return Err(failure),
+        Err(None) => {
+            // A kid the keys do not have: maybe the issuer rotated its keys. Ask for one
+            // refresh (rate limited for all cores together) and wait for it without blocking.
+            const UNKNOWN: Failure = Failure::Invalid("unknown signing key");
+            let Some(store) = auth.key_store() else { return Err(UNKNOWN) };
+            let generation = store.generation();
+            if !store.request_refresh() {
+                return Err(UNKNOWN);
+            }
+            let started = Instant::now();
+            let poll = Duration::from_millis(crate::limits::AUTH_JWKS_WAIT_POLL_MS);
+            while store.generation() == generation && started.elapsed() < auth.refresh_wait {
+                ringmcp_ring::sleep(poll).await;
+            }
+            auth.verify(token).map_err(|f| f.unwrap_or(UNKNOWN))?
+        }
+    };
+    let identity = Arc::new(identity);
+    *cache = Some(AuthCache { token: token.to_string(), identity: identity.clone(), epoch: auth.epoch() });
+    Ok(Some(identity))
+}
+
+/// Runs the gate for a request of `/mcp` or `/mcp/ws`; on refusal writes the 401 (with its
+/// challenge and a JSON-RPC error body) to `out` and returns `Err(status)`.
+async fn gate(
+    core: &CoreCtx,
+    auth: &Auth,
+    head: &Head,
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+    cache: &mut Option<AuthCache>,
+) -> Result<Who, u16> {
+    let result = authenticate(auth, head, cache).await;
+    match &result {
+        Ok(Some(_)) => auth.count(Ok(())),
+        Ok(None) => {}
+        Err(failure) => auth.count(Err(failure)),
+    }
+    result.map_err(|failure| challenge(core, auth, head, out, keep_alive, &failure))
+}
+
+/// Writes the refusal of `failure` (401/403, `WWW-Authenticate`, JSON-RPC error body).
+fn challenge(core: &CoreCtx, auth: &Auth, head: &Head, out: &mut Vec<u8>, keep_alive: bool, failure: &Failure) -> u16 {
+    let status = failure.status();
+    let mut owned = vec![("WWW-Authenticate", auth.challenge(failure))];
+    owned.extend(cors_headers(head, true));
+    let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    core.metrics.record_http_status(status);
+    http::write_response(out, status, Some("application/json"), &headers, &auth.error_body(failure), keep_alive);
+    status
+}
+
+/// The Protected Resource Metadata (RFC 9728) at both well-known URLs, without a token and
+/// readable cross-origin (browser clients fetch it).
+fn metadata(core: &CoreCtx, auth: &Auth, method: &str, out: &mut Vec<u8>, keep_alive: bool) {
+    const CORS: (&str, &str) = ("Access-Control-Allow-Origin", "*");
+    let status = match method {
+        "GET" | "HEAD" => {
+            let headers = [("Cache-Control", "max-age=300"), CORS];
+            let body = auth.metadata();
+            http::write_response(out, 200, Some("application/json"), &headers, body, keep_alive);
+            if method == "HEAD" {
+                out.truncate(out.len() - body.len());
+            }
+            200
+        }
+        "OPTIONS" => {
+            let headers = [
+                CORS,
+                ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                ("Access-Control-Allow-Headers", "MCP-Protocol-Version"),
+                ("Access-Control-Max-Age", "86400"),
+            ];
+            http::write_response(out, 204, None, &headers, b"", keep_alive);
+            204
+        }
+        _ => {
+            http::write_response(out, 405, None, &[("Allow", "GET, HEAD, OPTIONS")], b"", keep_alive);
+            405
+        }
+    };
+    core.metrics.record_http_status(status);
 }
 
 /// Serves one request; `false` when the connection must close after it.
@@ -259,7 +377,10 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
             simple(out, 200, Some("text/plain; version=0.0.4; charset=utf-8"), &[], &body);
         }
         ("/health" | "/ready" | "/metrics", _) => simple(out, 405, None, &[("Allow", "GET")], b""),
-        ("/mcp/ws", _) => return upgrade_ws(core.clone(), io, out, head, input.buf).await,
+        (WELL_KNOWN | WELL_KNOWN_MCP, _) if core.auth.is_some() => {
+            metadata(core, core.auth.as_deref().expect("checked"), method, out, keep_alive)
+        }
+        ("/mcp/ws", _) => return upgrade_ws(core.clone(), io, out, head, input).await,
         ("/mcp", _) => return mcp(core, io, out, head, body, keep_alive, input).await,
         _ => {
             let body = http::rpc_error_body(-32600, &format!("Not Found: {}; MCP is served at /mcp", head.path));
@@ -269,6 +390,10 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
     io.write_all(out).await?;
     Ok(true)
 }
+
+/// The Protected Resource Metadata's URLs: the root form and the path-inserted form of `/mcp`.
+const WELL_KNOWN: &str = crate::auth::prm::WELL_KNOWN;
+const WELL_KNOWN_MCP: &str = "/.well-known/oauth-protected-resource/mcp";
 
 /// A refusal of an `/mcp` request: status and a JSON-RPC error body.
 fn refusal(out: &mut Vec<u8>, status: u16, message: &str, keep_alive: bool, extra: &[(&str, &str)]) -> u16 {
@@ -290,8 +415,35 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
     if head.method == "OPTIONS" {
         return preflight(core, io, out, head, keep_alive).await;
     }
-    let cors = cors_headers(head);
-    match check_mcp(core, head, body, out, keep_alive, input.client) {
+    let cors = cors_headers(head, core.auth.is_some());
+    let mut identity = None;
+    if let Some(auth) = &core.auth {
+        // The gate comes after the Origin check: a DNS-rebinding 403 carries no challenge.
+        let checked = match check_origin(core, head, out, keep_alive) {
+            Ok(()) => gate(core, auth, head, out, keep_alive, input.auth_cache).await,
+            Err(status) => {
+                core.metrics.record_http_status(status);
+                Err(status)
+            }
+        };
+        // `auth_required_scopes` hold for every request (GET and DELETE too); the owner
+        // checks a POST's method and tool.
+        let checked = checked.and_then(|who| match auth.permit(who.as_deref(), None, None) {
+            Ok(()) => Ok(who),
+            Err(failure) => {
+                auth.count(Err(&failure));
+                Err(challenge(core, auth, head, out, keep_alive, &failure))
+            }
+        });
+        match checked {
+            Ok(who) => identity = who,
+            Err(_) => {
+                io.write_all(out).await?;
+                return Ok(true);
+            }
+        }
+    }
+    match check_mcp(core, head, body, out, keep_alive, (input.client, identity)) {
         Err(status) => {
             core.metrics.record_http_status(status);
             io.write_all(out).await?;
@@ -318,11 +470,16 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
 
 /// CORS for browser clients (e.g. the MCP Inspector connecting directly): an allowed Origin
 /// (checked before) may read the answer and its session header.
-fn cors_headers(head: &Head) -> Vec<(&'static str, String)> {
+/// With authorization on, the challenge header is readable too.
+fn cors_headers(head: &Head, auth: bool) -> Vec<(&'static str, String)> {
+    let expose = match auth {
+        true => "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate",
+        false => "Mcp-Session-Id, MCP-Protocol-Version",
+    };
     match head.header_str("origin") {
         Some(origin) => vec![
             ("Access-Control-Allow-Origin", origin.to_string()),
-            ("Access-Control-Expose-Headers", "Mcp-Session-Id, MCP-Protocol-Version".to_string()),
+            ("Access-Control-Expose-Headers", expose.to_string()),
             ("Vary", "Origin".to_string()),
         ],
         None => Vec::new(),
@@ -341,7 +498,7 @@ async fn preflight<IO: AsyncWrite + Unpin>(
     let status = match check_origin(core, head, out, keep_alive) {
         Err(status) => status,
         Ok(()) => {
-            let mut headers: Vec<(&str, String)> = cors_headers(head);
+            let mut headers: Vec<(&str, String)> = cors_headers(head, core.auth.is_some());
             headers.push(("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS".to_string()));
             headers.push((
                 "Access-Control-Allow-Headers",
@@ -365,13 +522,35 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     out: &mut Vec<u8>,
     head: &Head,
-    buf: &mut Vec<u8>,
+    input: Input<'_>,
 ) -> std::io::Result<bool> {
     if let Err(status) = check_origin(&core, head, out, true) {
         core.metrics.record_http_status(status);
         io.write_all(out).await?;
         return Ok(true);
     }
+    // The upgrade request carries the credentials: refused (401/403) before the 101.
+    let mut identity = None;
+    if let Some(auth) = core.auth.clone() {
+        let checked = match gate(&core, &auth, head, out, true, input.auth_cache).await {
+            Ok(who) => match auth.permit(who.as_deref(), None, None) {
+                Ok(()) => Ok(who),
+                Err(failure) => {
+                    auth.count(Err(&failure));
+                    Err(challenge(&core, &auth, head, out, true, &failure))
+                }
+            },
+            Err(status) => Err(status),
+        };
+        match checked {
+            Ok(who) => identity = who,
+            Err(_) => {
+                io.write_all(out).await?;
+                return Ok(true);
+            }
+        }
+    }
+    let buf = input.buf;
     let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
     let upgrade = match crate::ws::check_upgrade(&head.method, headers) {
         Ok(u) => u,
@@ -391,7 +570,7 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
     out.clear();
     // Only an accepted upgrade takes the bytes pipelined after it; after a refusal they are
     // the next HTTP request.
-    super::ws_conn::serve(core, io, std::mem::take(buf)).await?;
+    super::ws_conn::serve(core, io, std::mem::take(buf), identity).await?;
     Ok(false)
 }
 
@@ -417,16 +596,19 @@ fn check_mcp(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    client: Option<IpAddr>,
+    (client, identity): (Option<IpAddr>, Who),
 ) -> Result<(usize, Call), u16> {
     let s = &core.settings;
-    check_origin(core, head, out, keep_alive)?;
+    if core.auth.is_none() {
+        // With authorization on, the gate checked the Origin already.
+        check_origin(core, head, out, keep_alive)?;
+    }
     // A version of the session era, or none: the session era. Any other: the 2026-07-28 era
     // (an unknown version is refused there, -32022, once the body is read).
     let header_version = head.header_str("mcp-protocol-version");
     let legacy_version = header_version.and_then(|v| PROTOCOL_VERSIONS.iter().find(|p| **p == v).copied());
     if let Some(version) = header_version.filter(|_| legacy_version.is_none()) {
-        return check_modern(head, body, out, keep_alive, version, core);
+        return check_modern(head, body, out, keep_alive, (version, identity), core);
     }
     let header_version = legacy_version;
     let session = match head.header_str("mcp-session-id") {
@@ -445,7 +627,8 @@ fn check_mcp(
         "POST" => {
             check_post_headers(head, &accept, out, keep_alive)?;
             let owner = session.as_ref().map_or(core.core, owner);
-            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version, client }))
+            let prefers_sse = accept.prefers_sse;
+            Ok((owner, Call::Post { session, body, prefers_sse, header_version, client, identity }))
         }
         "GET" | "DELETE" if core.stateless => {
             Err(refusal(out, 405, "Method Not Allowed: stateless server; only POST", keep_alive, allow))
@@ -464,9 +647,9 @@ fn check_mcp(
                     return Err(refusal(out, 406, message, keep_alive, &[]));
                 }
                 let last_event_id = head.header_str("last-event-id").map(str::to_string);
-                Ok((owner(&id), Call::Get { session: id, last_event_id }))
+                Ok((owner(&id), Call::Get { session: id, last_event_id, identity }))
             } else {
-                Ok((owner(&id), Call::Delete { session: id }))
+                Ok((owner(&id), Call::Delete { session: id, identity }))
             }
         }
         _ => Err(refusal(out, 405, "Method Not Allowed", keep_alive, allow)),
@@ -493,7 +676,7 @@ fn check_modern(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    version: &str,
+    (version, identity): (&str, Who),
     core: &CoreCtx,
 ) -> Result<(usize, Call), u16> {
     let allow: &[(&str, &str)] = &[("Allow", "POST, OPTIONS")];
@@ -520,7 +703,8 @@ fn check_modern(
         }
         _ => None,
     };
-    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
+    let prefers_sse = accept.prefers_sse;
+    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse, headers, identity }))
 }
 
 /// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client
@@ -573,6 +757,15 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         Reply::Refused { status, body, retry_after_s } => {
             let mut owned = vec![("Retry-After", retry_after_s.to_string())];
+            owned.extend(cors.iter().cloned());
+            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            core.metrics.record_http_status(status);
+            http::write_response(out, status, Some("application/json"), &headers, &body, keep_alive);
+            io.write_all(out).await?;
+            Ok(true)
+        }
+        Reply::Challenge { status, body, challenge } => {
+            let mut owned = vec![("WWW-Authenticate", challenge)];
             owned.extend(cors.iter().cloned());
             let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
             core.metrics.record_http_status(status);

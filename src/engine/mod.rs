@@ -106,6 +106,8 @@ impl Server {
     fn serve_tcp(&self, settings: &Settings, raw_echo: bool) -> Result<(), ServeError> {
         raise_limits();
         request_state_key(settings)?;
+        let auth = crate::auth::Auth::from_settings(&settings.auth())
+            .map_err(|e| ServeError::Config(crate::config::ConfigError { key: e.key, message: e.message }))?;
         let cpus = crate::cpus::select(settings.cores, settings.cpus.as_deref())
             .map_err(|m| config_error(if settings.cpus.is_some() { "cpus" } else { "cores" }, m))?;
         if (settings.shard_count as usize) < cpus.len() {
@@ -132,12 +134,14 @@ impl Server {
             let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
+            let auth = auth.clone();
             let builder = builder.clone().pin(cpu);
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
                 let started = ready.clone();
                 let run = builder.run(async move {
                     let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
                     ctx.raw_echo = raw_echo;
+                    ctx.auth = auth;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
@@ -173,6 +177,15 @@ impl Server {
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
         );
+        if let Some(auth) = &auth {
+            log::info!(
+                "authorization {:?} for {}: metadata at {} (raw NDJSON: {:?})",
+                auth.mode,
+                settings.auth_resource.as_deref().unwrap_or(""),
+                auth.metadata_url(),
+                auth.ndjson
+            );
+        }
         spawn_signal_thread(drains)?;
         for t in threads {
             t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
@@ -185,6 +198,9 @@ impl Server {
     /// every request read before that.
     pub fn stdio(&self, settings: &Settings) -> Result<(), ServeError> {
         raise_limits();
+        if settings.auth_mode != "off" {
+            log::info!("stdio is not authenticated (auth_mode applies to HTTP and TCP): the client that launched this process passes credentials through the environment");
+        }
         request_state_key(settings)?;
         let builder = ring_builder(settings)?;
         let (catalog, changes) = self.attach();

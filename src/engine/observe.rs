@@ -51,5 +51,32 @@ pub(crate) async fn health(core: &Rc<CoreCtx>) -> Vec<u8> {
 
 /// The /metrics Prometheus text.
 pub(crate) async fn metrics(core: &Rc<CoreCtx>) -> Vec<u8> {
-    metrics::render_prometheus(&gather(core).await).into_bytes()
+    let mut text = metrics::render_prometheus(&gather(core).await);
+    if let Some(auth) = &core.auth {
+        auth_metrics(auth, &mut text);
+    }
+    text.into_bytes()
+}
+
+/// The authorization counters (all cores together: they are shared atomics).
+fn auth_metrics(auth: &crate::auth::Auth, out: &mut String) {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &auth.counters;
+    let _ = writeln!(out, "# HELP ringmcp_auth_total Authorization outcomes of /mcp, /mcp/ws and NDJSON: ok (a credential verified), missing (401 without token), invalid (401 invalid_token), forbidden (403 insufficient_scope).");
+    let _ = writeln!(out, "# TYPE ringmcp_auth_total counter");
+    for (outcome, n) in [("ok", &c.ok), ("missing", &c.missing), ("invalid", &c.invalid), ("forbidden", &c.forbidden)] {
+        let _ = writeln!(out, "ringmcp_auth_total{{outcome=\"{outcome}\"}} {}", n.load(Relaxed));
+    }
+    if let Some(store) = auth.key_store() {
+        let s = &store.counters;
+        let _ = writeln!(out, "# HELP ringmcp_auth_jwks_fetches_total JWKS fetches (start-up, scheduled, unknown kid), by result; denied: unknown-kid refreshes refused by auth_jwks_min_refresh_interval_ms.");
+        let _ = writeln!(out, "# TYPE ringmcp_auth_jwks_fetches_total counter");
+        let ok = s.fetches.load(Relaxed).saturating_sub(s.fetch_errors.load(Relaxed));
+        for (result, n) in
+            [("ok", ok), ("error", s.fetch_errors.load(Relaxed)), ("denied", s.refreshes_denied.load(Relaxed))]
+        {
+            let _ = writeln!(out, "ringmcp_auth_jwks_fetches_total{{result=\"{result}\"}} {n}");
+        }
+    }
 }

@@ -29,14 +29,19 @@ pub(crate) enum Call {
         prefers_sse: bool,
         header_version: Option<&'static str>,
         client: Option<IpAddr>,
+        identity: Who,
     },
     /// GET /mcp: the session's stream, or a resumed one.
-    Get { session: SessionId, last_event_id: Option<String> },
+    Get { session: SessionId, last_event_id: Option<String>, identity: Who },
     /// DELETE /mcp: end the session.
-    Delete { session: SessionId },
+    Delete { session: SessionId, identity: Who },
     /// POST /mcp of the 2026-07-28 era: no session; served by the core that read it.
-    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders },
+    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders, identity: Who },
 }
+
+/// Who sent a request, as the connection's authorization gate established it (`None`: auth
+/// is off, or an anonymous request under `auth_mode = "optional"`).
+pub(crate) type Who = Option<std::sync::Arc<crate::identity::Identity>>;
 
 /// The request-metadata headers of a 2026-07-28 POST, checked against its body.
 pub(crate) struct ModernHeaders {
@@ -56,6 +61,9 @@ pub(crate) enum Reply {
     Done { status: u16, body: Vec<u8>, session: Option<SessionId> },
     /// No session could be opened: 429 or 503, a JSON-RPC error body, `Retry-After` seconds.
     Refused { status: u16, body: Vec<u8>, retry_after_s: u64 },
+    /// Authorization refused the request (401/403): a JSON-RPC error body and the
+    /// `WWW-Authenticate` value.
+    Challenge { status: u16, body: Vec<u8>, challenge: String },
     /// The answer is an SSE stream.
     Stream { session: Option<SessionId> },
     /// One formatted SSE event.

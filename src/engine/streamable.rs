@@ -20,7 +20,7 @@ use super::core::CoreCtx;
 use super::dispatch;
 use super::mailbox;
 use super::metrics::method_index;
-use super::sse::{Call, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
+use super::sse::{Call, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, Who, PRIMING_SINCE};
 use crate::http;
 use crate::jsonrpc::{self, code, Id, Message, RpcError};
 use crate::mcp::{era, Phase, Session, Sink, PROTOCOL_VERSIONS};
@@ -44,15 +44,70 @@ const TRANSPORT_ERROR: i32 = -32000;
 /// Serves one call on the session's owner (this core).
 pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Reply>) {
     match call {
-        Call::Post { session, body, prefers_sse, header_version, client } => {
-            post(core, session, &body, Post { prefers_sse, header_version, client }, reply)
+        Call::Post { session, body, prefers_sse, header_version, client, identity } => {
+            post(core, session, &body, Post { prefers_sse, header_version, client, identity }, reply)
         }
-        Call::Get { session, last_event_id } => get(core, session, last_event_id, reply),
-        Call::Delete { session } => match core.end_session(&session) {
-            true => done(&reply, 200, Vec::new()),
-            false => not_found(&reply),
-        },
-        Call::Modern { body, prefers_sse, headers } => modern(core, &body, prefers_sse, &headers, reply),
+        Call::Get { session, last_event_id, identity } => get(core, session, last_event_id, identity, reply),
+        Call::Delete { session, identity } => {
+            if core.auth.is_some() && !core.http_session(&session).is_some_and(|e| same_caller(&e, &identity)) {
+                return not_found(&reply);
+            }
+            match core.end_session(&session) {
+                true => done(&reply, 200, Vec::new()),
+                false => not_found(&reply),
+            }
+        }
+        Call::Modern { body, prefers_sse, headers, identity } => {
+            modern(core, &body, prefers_sse, &headers, identity, reply)
+        }
+    }
+}
+
+/// Whether a request by `identity` may use the session of `entry`: a session is bound to the
+/// subject that created it (another subject's token on it gets the unknown-session 404, which
+/// tells nothing about whether it exists). A session made anonymously (`auth_mode =
+/// "optional"`) stays open to anyone, as it was. On success the session sees the newest
+/// identity (the same subject, maybe other scopes).
+fn same_caller(entry: &super::core::SessionEntry, identity: &Who) -> bool {
+    // Never borrowed across an await; should it be, the check still holds, only the update
+    // of the scopes waits for the next request.
+    let Ok(session) = entry.session.try_borrow() else { return false };
+    let same = match (&session.identity, identity) {
+        (Some(a), Some(b)) => a.subject == b.subject && a.source == b.source,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    drop(session);
+    if same && identity.is_some() {
+        if let Ok(mut session) = entry.session.try_borrow_mut() {
+            session.identity = identity.clone();
+        }
+    }
+    same
+}
+
+/// Authorization of one request on the core that answers it: the scopes its method (and tool,
+/// prompt or resource) needs. `Err` after answering the challenge (401/403).
+fn permit(
+    core: &CoreCtx,
+    identity: &Who,
+    (id, method, params): (Id<'_>, &str, Option<&str>),
+    reply: &mailbox::Sender<Reply>,
+) -> Result<(), ()> {
+    let Some(auth) = &core.auth else { return Ok(()) };
+    let name = if auth.has_scope_rules() { crate::auth::request_name(method, params) } else { None };
+    match auth.permit(identity.as_deref(), Some(method), name.as_deref()) {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            auth.count(Err(&failure));
+            core.metrics.record_request(method_index(method), 0, Some(code::INVALID_REQUEST), core.now_ms());
+            let challenge = auth.challenge(&failure);
+            let mut body = Vec::new();
+            jsonrpc::write_error(&mut body, Some(id), &auth.rpc_error(&failure));
+            body.pop();
+            let _ = reply.try_send(Reply::Challenge { status: failure.status(), body, challenge });
+            Err(())
+        }
     }
 }
 
@@ -212,7 +267,14 @@ fn check_param_headers(core: &CoreCtx, headers: &ModernHeaders, params: Option<&
 }
 
 /// A 2026-07-28 POST: checked, then answered here with a throwaway session.
-fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHeaders, reply: mailbox::Sender<Reply>) {
+fn modern(
+    core: &Rc<CoreCtx>,
+    body: &[u8],
+    prefers_sse: bool,
+    headers: &ModernHeaders,
+    identity: Who,
+    reply: mailbox::Sender<Reply>,
+) {
     let Some(message) = parse_body(core, body, &reply) else { return };
     let (id, method, params) = match message {
         Message::Request { id, method, params } => (id, method, params),
@@ -245,9 +307,13 @@ fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHe
         Ok(m) => m.expect("read with the modern hint"),
         Err(e) => return modern_refusal(core, &reply, id, &method, &e),
     };
+    if permit(core, &identity, (id, &method, params), &reply).is_err() {
+        return;
+    }
     let mut s = Session::new(SessionId::from_random(0), core.core);
     s.phase = Phase::Initialized;
     s.protocol_version = era::MODERN_VERSION;
+    s.identity = identity;
     let session = Rc::new(RefCell::new(s));
     let opts = StreamOpts { prefers_sse, priming: false, session_header: None, replay_cap: 0 };
     let stream = Stream::new(1, None, reply, opts);
@@ -307,10 +373,11 @@ struct Post {
     prefers_sse: bool,
     header_version: Option<&'static str>,
     client: Option<IpAddr>,
+    identity: Who,
 }
 
 fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: mailbox::Sender<Reply>) {
-    let Post { prefers_sse, header_version, client } = p;
+    let Post { prefers_sse, header_version, client, identity } = p;
     let Some(message) = parse_body(core, body, &reply) else { return };
     if let Message::Request { id, method, params } = &message {
         if session_id.is_none()
@@ -330,10 +397,15 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
         _ => None,
     };
     let is_initialize = initialize_id.is_some();
+    if let Message::Request { id, method, params } = &message {
+        if permit(core, &identity, (*id, method, *params), &reply).is_err() {
+            return;
+        }
+    }
     let entry = match session_id {
         Some(id) => match core.http_session(&id) {
-            Some(entry) => Some(entry),
-            None => return not_found(&reply),
+            Some(entry) if core.auth.is_none() || same_caller(&entry, &identity) => Some(entry),
+            _ => return not_found(&reply),
         },
         None if core.stateless => None,
         None if is_initialize => match core.open_http_session(client) {
@@ -363,9 +435,14 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
                 s.phase = Phase::Initialized;
                 s.protocol_version = header_version.unwrap_or(PROTOCOL_VERSIONS[1]);
             }
+            s.identity = identity.clone();
             (Rc::new(RefCell::new(s)), None)
         }
     };
+    if new_session {
+        // The session is bound to the subject that created it.
+        session.borrow_mut().identity = identity;
+    }
     let mut batch = dispatch::Batch::begin(core);
     let Message::Request { id, method, params } = message else {
         dispatch::handle_other(core, &batch, &session, message, body);
@@ -410,8 +487,11 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     .detach();
 }
 
-fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, reply: mailbox::Sender<Reply>) {
+fn get(core: &Rc<CoreCtx>, id: SessionId, last_event_id: Option<String>, identity: Who, reply: mailbox::Sender<Reply>) {
     let Some(entry) = core.http_session(&id) else { return not_found(&reply) };
+    if core.auth.is_some() && !same_caller(&entry, &identity) {
+        return not_found(&reply);
+    }
     let Some(http_state) = entry.http.clone() else { return not_found(&reply) };
     if let Some((no, seq)) = last_event_id.as_deref().and_then(parse_event_id) {
         if let Some(stream) = http_state.find(no) {

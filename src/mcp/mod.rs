@@ -82,6 +82,9 @@ pub struct Session {
     /// The link back to the client: log level, subscriptions, server-to-client requests,
     /// requests in flight.
     pub peer: Rc<Peer>,
+    /// Who the transport authenticated for this session (`None`: authorization is off, or an
+    /// anonymous request); tools read it from [`ToolCall::identity`](catalog::tool::ToolCall::identity).
+    pub identity: Option<std::sync::Arc<crate::identity::Identity>>,
 }
 
 impl Session {
@@ -94,8 +97,15 @@ impl Session {
             protocol_version: LATEST_PROTOCOL_VERSION,
             client_ready: false,
             peer: Rc::new(Peer::default()),
+            identity: None,
         }
     }
+}
+
+/// The tool a `tools/call` with `params` (valid JSON, as the parser left it) names, read the
+/// way `tools/call` reads it (for the scope rules of authorization).
+pub fn tools_call_name(params: &str) -> Option<String> {
+    tools_call::read_params(params).ok().map(|p| p.name.into_owned())
 }
 
 /// A request answered later: its future yields the result JSON or an error, or `None` when

@@ -114,7 +114,9 @@ pub(super) fn handle<'p>(
         let peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
         let peer = Rc::new(peer.modern(round.clone(), m.log_level));
         let sealed = (name.to_string(), arguments.to_string(), ctx.unix_ms);
-        let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone()).into_owned();
+        let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone())
+            .with_identity(ctx.session.identity.clone())
+            .into_owned();
         let run = run_tool(tool.handler.clone(), tool.name().to_string(), tool.output.clone(), call);
         let required = tool.task_support == TaskSupport::Required;
         let key: Box<str> = id.0.into();
@@ -147,8 +149,10 @@ pub(super) fn handle<'p>(
     if let Some((table, ttl)) = task {
         let (handler, name, output) = (tool.handler.clone(), tool.name().to_string(), tool.output.clone());
         let (core, session, arguments) = (ctx.session.core, ctx.session.id, arguments.into_owned());
+        let identity = ctx.session.identity.clone();
         return start_task(ctx, table, ttl, token, out, move |peer| {
-            run_tool(handler, name, output, ToolCall::new(Cow::Owned(arguments), args, core, session, peer))
+            let call = ToolCall::new(Cow::Owned(arguments), args, core, session, peer).with_identity(identity);
+            run_tool(handler, name, output, call)
         });
     }
     // The tool's circuit breaker lets the call through, or refuses it at once.
@@ -167,7 +171,8 @@ pub(super) fn handle<'p>(
         peer = peer.modern(round.clone(), m.log_level);
     }
     let peer = Rc::new(peer);
-    let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone());
+    let call = ToolCall::new(arguments, args, ctx.session.core, ctx.session.id, peer.clone())
+        .with_identity(ctx.session.identity.clone());
     match &tool.handler {
         ToolHandler::Sync(f) => {
             let ran = panics::guarded(|| f(&call));

@@ -5,17 +5,38 @@ pub mod conformance;
 pub mod conformance_2026;
 pub mod conformance_tasks;
 
+use crate::api::content::CallToolResult;
+use crate::api::tool::Tool;
 use crate::api::Server;
 
 /// The server for a pack name (one of [`crate::config::PACKS`]), with `instructions` if given.
 pub fn build(name: &str, instructions: Option<&str>) -> Option<Server> {
     let mut builder = match name {
         "bench" => bench::builder(),
-        "conformance" => conformance_tasks::add(conformance_2026::add(conformance::builder())),
+        // `whoami` is a fixture of the authorization tests, beside the suite's fixtures.
+        "conformance" => conformance_tasks::add(conformance_2026::add(conformance::builder())).tool(whoami()),
         _ => return None,
     };
     if let Some(text) = instructions {
         builder = builder.instructions(text);
     }
     Some(builder.build())
+}
+
+/// `whoami`: the caller as authorization established it, as JSON text (`{"subject":…,
+/// "clientId":…,"scopes":[…],"source":"jwt"|"api_key"|"client_cert"}`), or `anonymous`.
+fn whoami() -> Tool {
+    Tool::builder("whoami", "Returns the caller's authenticated identity (subject, client, scopes, source)")
+        .input_schema(crate::json(r#"{"type":"object","properties":{}}"#))
+        .sync_handler(|call| {
+            let Some(id) = call.identity() else { return Ok(CallToolResult::text("anonymous")) };
+            let text = format!(
+                r#"{{"subject":{},"clientId":{},"scopes":{},"source":"{}"}}"#,
+                sonic_rs::to_string(&id.subject)?,
+                sonic_rs::to_string(&id.client_id)?,
+                sonic_rs::to_string(&id.scopes)?,
+                id.source.as_str()
+            );
+            Ok(CallToolResult::text(text))
+        })
 }

@@ -6,6 +6,7 @@
 //! need not be `Send`.
 
 use super::content::CallToolResult;
+use crate::identity::Identity;
 use crate::mcp::peer::{ClientError, RequestPeer};
 use crate::scan;
 use ringmcp_shards::SessionId;
@@ -44,6 +45,7 @@ pub struct ToolCall<'a> {
     /// The session that called.
     pub session: SessionId,
     peer: Rc<RequestPeer>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl<'a> ToolCall<'a> {
@@ -56,7 +58,20 @@ impl<'a> ToolCall<'a> {
         peer: Rc<RequestPeer>,
     ) -> ToolCall<'a> {
         debug_assert!(args.iter().all(|a| a.value.1 as usize <= arguments.len()), "args index the arguments");
-        ToolCall { arguments, args, core, session, peer }
+        ToolCall { arguments, args, core, session, peer, identity: None }
+    }
+
+    /// The call with the caller's identity (what authorization established).
+    pub(crate) fn with_identity(mut self, identity: Option<Arc<Identity>>) -> ToolCall<'a> {
+        self.identity = identity;
+        self
+    }
+
+    /// Who called: the subject, client and scopes authorization established for the request
+    /// (a JWT, an API key, a TLS client certificate); `None` when authorization is off, on
+    /// stdio, or for an anonymous request under `auth_mode = "optional"`.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
     }
 
     /// The arguments object as the client sent it (raw JSON text).
@@ -72,6 +87,7 @@ impl<'a> ToolCall<'a> {
             core: self.core,
             session: self.session,
             peer: self.peer,
+            identity: self.identity,
         }
     }
 
