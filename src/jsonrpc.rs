@@ -42,6 +42,9 @@ pub mod code {
     /// The core's queue is over its reject mark; `data.retryAfterMs` says when to retry.
     /// (-32000 and -32001 are avoided: the SDKs use them for "connection closed"/"timeout".)
     pub const OVERLOADED: i32 = -32010;
+    /// A rate limit refused the request; `data.retryAfterMs` says when to retry and
+    /// `data.limit` which limit (`ip`, `identity` or `session`). Over HTTP with status 429.
+    pub const RATE_LIMITED: i32 = -32013;
 }
 
 /// An error answer: code, message and optional data.

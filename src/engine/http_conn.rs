@@ -5,7 +5,7 @@
 
 use super::core::CoreCtx;
 use super::mailbox;
-use super::sse::{Call, ModernHeaders, Reply};
+use super::sse::{Call, From, ModernHeaders, Reply};
 use super::streamable;
 use crate::http::{self, Head, HeadError};
 use crate::limits::IDLE_BUFFER_KEPT_BYTES;
@@ -13,7 +13,7 @@ use crate::mcp::PROTOCOL_VERSIONS;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ringmcp_shards::SessionId;
 use std::future::poll_fn;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
@@ -34,14 +34,16 @@ pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     mut io: IO,
     mut buf: Vec<u8>,
-    client: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) {
     core.metrics.conn_opened(super::metrics::Transport::Http);
+    // Tagged with the core: a request forwarded to another core keeps a distinct key there.
+    let from = From { peer, conn: ((core.core as u64) << 48) | core.conn_id() };
     // Counted as open so that a drain waits for its answers (an idle one closes at once).
     core.open.set(core.open.get() + 1);
     let key = core.drain_waiters.key();
     let frame_key = core.frames.key();
-    let _ = serve_requests(&core, &mut io, &mut buf, (key, frame_key), client).await;
+    let _ = serve_requests(&core, &mut io, &mut buf, (key, frame_key), from).await;
     core.drain_waiters.remove(key);
     core.frames.release(frame_key);
     let _ = io.close().await;
@@ -54,7 +56,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     buf: &mut Vec<u8>,
     (key, frame_key): (u64, u64),
-    client: Option<IpAddr>,
+    from: From,
 ) -> std::io::Result<()> {
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
@@ -125,7 +127,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         let body: Vec<u8> = buf.drain(..length).collect();
         let keep_alive = head.keep_alive() && !core.draining.get();
-        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key, client }).await?;
+        let go_on = route(core, io, &mut out, &head, body, keep_alive, Input { buf, key, from }).await?;
         if !go_on || !keep_alive {
             io.flush().await?;
             return Ok(());
@@ -222,7 +224,7 @@ async fn read_more<IO: AsyncRead + Unpin>(
 struct Input<'a> {
     buf: &'a mut Vec<u8>,
     key: u64,
-    client: Option<IpAddr>,
+    from: From,
 }
 
 /// Serves one request; `false` when the connection must close after it.
@@ -249,6 +251,8 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
         ("/ready", "GET") => {
             let (status, body): (u16, &[u8]) = if core.draining.get() {
                 (503, br#"{"ready":false,"status":"draining"}"#)
+            } else if core.memory.rejecting() {
+                (503, br#"{"ready":false,"status":"memory"}"#)
             } else {
                 (200, br#"{"ready":true}"#)
             };
@@ -259,7 +263,7 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
             simple(out, 200, Some("text/plain; version=0.0.4; charset=utf-8"), &[], &body);
         }
         ("/health" | "/ready" | "/metrics", _) => simple(out, 405, None, &[("Allow", "GET")], b""),
-        ("/mcp/ws", _) => return upgrade_ws(core.clone(), io, out, head, input.buf).await,
+        ("/mcp/ws", _) => return upgrade_ws(core.clone(), io, out, head, input).await,
         ("/mcp", _) => return mcp(core, io, out, head, body, keep_alive, input).await,
         _ => {
             let body = http::rpc_error_body(-32600, &format!("Not Found: {}; MCP is served at /mcp", head.path));
@@ -291,7 +295,7 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
         return preflight(core, io, out, head, keep_alive).await;
     }
     let cors = cors_headers(head);
-    match check_mcp(core, head, body, out, keep_alive, input.client) {
+    match check_mcp(core, head, body, out, keep_alive, input.from) {
         Err(status) => {
             core.metrics.record_http_status(status);
             io.write_all(out).await?;
@@ -365,13 +369,26 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     out: &mut Vec<u8>,
     head: &Head,
-    buf: &mut Vec<u8>,
+    input: Input<'_>,
 ) -> std::io::Result<bool> {
     if let Err(status) = check_origin(&core, head, out, true) {
         core.metrics.record_http_status(status);
         io.write_all(out).await?;
         return Ok(true);
     }
+    if core.memory.rejecting() {
+        // A new session: refused while memory is over its reject mark.
+        let refused = super::dispatch::memory_refusal(&core);
+        let mut body = Vec::new();
+        crate::jsonrpc::write_error(&mut body, None, &refused.error);
+        body.pop();
+        let retry = refused.retry_after_s.to_string();
+        core.metrics.record_http_status(refused.status);
+        http::write_response(out, refused.status, Some("application/json"), &[("Retry-After", &retry)], &body, true);
+        io.write_all(out).await?;
+        return Ok(true);
+    }
+    let buf = input.buf;
     let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
     let upgrade = match crate::ws::check_upgrade(&head.method, headers) {
         Ok(u) => u,
@@ -391,7 +408,7 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
     out.clear();
     // Only an accepted upgrade takes the bytes pipelined after it; after a refusal they are
     // the next HTTP request.
-    super::ws_conn::serve(core, io, std::mem::take(buf)).await?;
+    super::ws_conn::serve(core, io, std::mem::take(buf), input.from.peer).await?;
     Ok(false)
 }
 
@@ -417,8 +434,9 @@ fn check_mcp(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    client: Option<IpAddr>,
+    from: From,
 ) -> Result<(usize, Call), u16> {
+    let client = from.peer.map(|p| p.ip());
     let s = &core.settings;
     check_origin(core, head, out, keep_alive)?;
     // A version of the session era, or none: the session era. Any other: the 2026-07-28 era
@@ -426,7 +444,7 @@ fn check_mcp(
     let header_version = head.header_str("mcp-protocol-version");
     let legacy_version = header_version.and_then(|v| PROTOCOL_VERSIONS.iter().find(|p| **p == v).copied());
     if let Some(version) = header_version.filter(|_| legacy_version.is_none()) {
-        return check_modern(head, body, out, keep_alive, version, core);
+        return check_modern(head, body, out, keep_alive, (version, from), core);
     }
     let header_version = legacy_version;
     let session = match head.header_str("mcp-session-id") {
@@ -445,7 +463,7 @@ fn check_mcp(
         "POST" => {
             check_post_headers(head, &accept, out, keep_alive)?;
             let owner = session.as_ref().map_or(core.core, owner);
-            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version, client }))
+            Ok((owner, Call::Post { session, body, prefers_sse: accept.prefers_sse, header_version, client, from }))
         }
         "GET" | "DELETE" if core.stateless => {
             Err(refusal(out, 405, "Method Not Allowed: stateless server; only POST", keep_alive, allow))
@@ -493,7 +511,7 @@ fn check_modern(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    version: &str,
+    (version, from): (&str, From),
     core: &CoreCtx,
 ) -> Result<(usize, Call), u16> {
     let allow: &[(&str, &str)] = &[("Allow", "POST, OPTIONS")];
@@ -520,7 +538,7 @@ fn check_modern(
         }
         _ => None,
     };
-    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse: accept.prefers_sse, headers }))
+    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse: accept.prefers_sse, headers, from }))
 }
 
 /// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client

@@ -38,10 +38,10 @@ pub(crate) const METHOD_OTHER: usize = METHOD_LABELS.len() - 2;
 pub(crate) const METHOD_NOTIFICATION: usize = METHOD_LABELS.len() - 1;
 
 /// JSON-RPC error codes counted one by one (the last slot counts every other code).
-const ERROR_CODES: [i32; 8] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32001];
+const ERROR_CODES: [i32; 9] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32001, -32013];
 /// Labels of the error counters, in the order of [`ERROR_CODES`], then "other".
 const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] =
-    ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32001", "other"];
+    ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32001", "-32013", "other"];
 
 /// HTTP statuses counted one by one (the last slot counts every other status).
 const HTTP_STATUSES: [u16; 19] =
@@ -92,6 +92,13 @@ pub(crate) enum Transport {
     WebSocket,
     /// The single stdin/stdout session.
     Stdio,
+}
+
+impl Transport {
+    /// Its label in `/metrics` and the access log.
+    pub(crate) fn label(self) -> &'static str {
+        TRANSPORT_LABELS[self as usize]
+    }
 }
 
 /// Number of [`Transport`] variants.
@@ -362,6 +369,12 @@ pub(crate) struct CoreSnapshot {
     pub partial_frame_bytes: usize,
     /// Connections cut by the partial-frame budget (filled by the caller).
     pub partial_frame_cuts: u64,
+    /// Requests refused by rate limits, by scope (ip, identity, session; filled by the caller).
+    pub rate_limited: [u64; 3],
+    /// New rate-limit keys let through untracked because the table was full (filled by the caller).
+    pub ratelimit_table_full: u64,
+    /// Keys in the rate-limit table (filled by the caller).
+    pub ratelimit_keys: u64,
     /// The core's ring counters (filled by the caller).
     #[serde(skip)]
     pub ring: ringmcp_ring::Stats,
@@ -372,7 +385,15 @@ pub(crate) struct CoreSnapshot {
 type Labelled =
     (&'static str, &'static str, MetricType, &'static str, &'static [&'static str], fn(&CoreSnapshot) -> &[u64]);
 /// The labelled families of `/metrics`.
-const LABELLED: [Labelled; 8] = [
+const LABELLED: [Labelled; 9] = [
+    (
+        "ringmcp_rate_limited_total",
+        "Requests refused by a rate limit (-32013, HTTP 429), by the limit's scope.",
+        COUNTER,
+        "limit",
+        &crate::ratelimit::Scope::LABELS,
+        |s| &s.rate_limited,
+    ),
     ("ringmcp_messages_total", "Messages handled, by method.", COUNTER, "method", &METHOD_LABELS, |s| &s.messages),
     ("ringmcp_errors_total", "Error answers, by JSON-RPC code.", COUNTER, "code", &ERROR_LABELS, |s| &s.errors),
     ("ringmcp_connections", "Open connections.", GAUGE, "transport", &TRANSPORT_LABELS, |s| &s.connections_open),
@@ -405,7 +426,14 @@ const LABELLED: [Labelled; 8] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 24] = [
+const SINGLE: [Single; 26] = [
+    (
+        "ringmcp_ratelimit_table_full_total",
+        "New rate-limit keys let through untracked because the core's table was full.",
+        COUNTER,
+        |s| s.ratelimit_table_full as f64,
+    ),
+    ("ringmcp_ratelimit_keys", "Keys in the core's rate-limit table.", GAUGE, |s| s.ratelimit_keys as f64),
     ("ringmcp_queue_depth", "Admitted, unanswered requests.", GAUGE, |s| s.queue_depth as f64),
     ("ringmcp_queue_capacity", "Request queue capacity.", GAUGE, |s| s.queue_capacity as f64),
     ("ringmcp_queue_rejects_total", "Requests refused as overloaded.", COUNTER, |s| s.queue_rejects as f64),
@@ -597,6 +625,9 @@ struct Health {
     sessions: usize,
     sessions_by_transport: ByTransport<u64>,
     session_fill_percent: SessionFill,
+    /// Why the status is degraded, where that is not in the numbers (the memory budget).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<String>,
     io_path: &'static str,
     cores: Vec<CoreHealth>,
 }
@@ -637,10 +668,22 @@ struct CoreHealth {
 /// core is degraded (its queue, registry slice or a transport's session share over its warn
 /// mark, see `session_fill_percent`), else "healthy". `connections_total` is the server-wide open count (every
 /// transport); `rss_bytes` comes from [`rss_bytes`]. Rates are rounded to one decimal.
+#[cfg(test)]
 pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rss_bytes: u64) -> String {
+    render_health_with(snaps, connections_total, rss_bytes, None)
+}
+
+/// [`render_health`], degraded also when the memory budget says why (`memory`, the
+/// document's `reasons`).
+pub(crate) fn render_health_with(
+    snaps: &[CoreSnapshot],
+    connections_total: usize,
+    rss_bytes: u64,
+    memory: Option<String>,
+) -> String {
     let status = if snaps.iter().any(|s| s.draining) {
         "draining"
-    } else if snaps.iter().any(|s| s.degraded) {
+    } else if snaps.iter().any(|s| s.degraded) || memory.is_some() {
         "degraded"
     } else {
         "healthy"
@@ -676,6 +719,7 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
             }
         },
         session_fill_percent: session_fill(snaps),
+        reasons: memory.into_iter().collect(),
         // Every core runs the same path (one setting, one kernel); "mixed" would be a bug.
         io_path: match snaps.first().map(|s| s.io_path) {
             Some(p) if snaps.iter().all(|s| s.io_path == p) => p,

@@ -29,13 +29,24 @@ pub(crate) enum Call {
         prefers_sse: bool,
         header_version: Option<&'static str>,
         client: Option<IpAddr>,
+        /// The HTTP connection: its peer and number on the reading core.
+        from: From,
     },
     /// GET /mcp: the session's stream, or a resumed one.
     Get { session: SessionId, last_event_id: Option<String> },
     /// DELETE /mcp: end the session.
     Delete { session: SessionId },
     /// POST /mcp of the 2026-07-28 era: no session; served by the core that read it.
-    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders },
+    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders, from: From },
+}
+
+/// The HTTP connection a call came on (rate limits, access log).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct From {
+    pub peer: Option<std::net::SocketAddr>,
+    /// The connection's number on the core that read it, tagged with that core (the
+    /// `session` rate limits' key of a request without a 2025-11-25 session).
+    pub conn: u64,
 }
 
 /// The request-metadata headers of a 2026-07-28 POST, checked against its body.

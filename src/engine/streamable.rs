@@ -20,7 +20,7 @@ use super::core::CoreCtx;
 use super::dispatch;
 use super::mailbox;
 use super::metrics::method_index;
-use super::sse::{Call, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
+use super::sse::{Call, From, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, PRIMING_SINCE};
 use crate::http;
 use crate::jsonrpc::{self, code, Id, Message, RpcError};
 use crate::mcp::{era, Phase, Session, Sink, PROTOCOL_VERSIONS};
@@ -44,15 +44,15 @@ const TRANSPORT_ERROR: i32 = -32000;
 /// Serves one call on the session's owner (this core).
 pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Reply>) {
     match call {
-        Call::Post { session, body, prefers_sse, header_version, client } => {
-            post(core, session, &body, Post { prefers_sse, header_version, client }, reply)
+        Call::Post { session, body, prefers_sse, header_version, client, from } => {
+            post(core, session, &body, Post { prefers_sse, header_version, client, from }, reply)
         }
         Call::Get { session, last_event_id } => get(core, session, last_event_id, reply),
         Call::Delete { session } => match core.end_session(&session) {
             true => done(&reply, 200, Vec::new()),
             false => not_found(&reply),
         },
-        Call::Modern { body, prefers_sse, headers } => modern(core, &body, prefers_sse, &headers, reply),
+        Call::Modern { body, prefers_sse, headers, from } => modern(core, &body, prefers_sse, &headers, from, reply),
     }
 }
 
@@ -212,7 +212,14 @@ fn check_param_headers(core: &CoreCtx, headers: &ModernHeaders, params: Option<&
 }
 
 /// A 2026-07-28 POST: checked, then answered here with a throwaway session.
-fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHeaders, reply: mailbox::Sender<Reply>) {
+fn modern(
+    core: &Rc<CoreCtx>,
+    body: &[u8],
+    prefers_sse: bool,
+    headers: &ModernHeaders,
+    from: From,
+    reply: mailbox::Sender<Reply>,
+) {
     let Some(message) = parse_body(core, body, &reply) else { return };
     let (id, method, params) = match message {
         Message::Request { id, method, params } => (id, method, params),
@@ -241,6 +248,11 @@ fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHe
             return modern_refusal(core, &reply, id, &method, &e);
         }
     }
+    // auth: pass the request's identity here. No session in this era: limited per connection.
+    let caller = dispatch::Caller::http(from.peer, from.conn, body.len(), None);
+    if let Err(refused) = dispatch::check_limits(core, &caller, &method, params) {
+        return refuse_request(core, &reply, &caller, (id, &method, params), &refused);
+    }
     let modern = match era::read(params, true) {
         Ok(m) => m.expect("read with the modern hint"),
         Err(e) => return modern_refusal(core, &reply, id, &method, &e),
@@ -253,7 +265,7 @@ fn modern(core: &Rc<CoreCtx>, body: &[u8], prefers_sse: bool, headers: &ModernHe
     let stream = Stream::new(1, None, reply, opts);
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
     let tasks = Some(&core.tasks);
-    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: Some(modern) };
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: Some(modern), caller };
     let mut batch = dispatch::Batch::begin(core);
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
@@ -307,11 +319,37 @@ struct Post {
     prefers_sse: bool,
     header_version: Option<&'static str>,
     client: Option<IpAddr>,
+    from: From,
+}
+
+/// Answers a request a gate refused (rate limit: 429, memory: 503) with `Retry-After`.
+fn refuse_request(
+    core: &CoreCtx,
+    reply: &mailbox::Sender<Reply>,
+    caller: &dispatch::Caller<'_>,
+    request: (Id<'_>, &str, Option<&str>),
+    refused: &dispatch::Refused,
+) {
+    let mut batch = dispatch::Batch::begin(core);
+    let mut body = Vec::new();
+    dispatch::write_refused(core, &mut batch, caller, request, refused, &mut body);
+    body.pop();
+    let (status, retry_after_s) = (refused.status, refused.retry_after_s);
+    let _ = reply.try_send(Reply::Refused { status, body, retry_after_s });
 }
 
 fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: mailbox::Sender<Reply>) {
-    let Post { prefers_sse, header_version, client } = p;
+    let Post { prefers_sse, header_version, client, from } = p;
     let Some(message) = parse_body(core, body, &reply) else { return };
+    // auth: pass the request's identity here. Limited per 2025-11-25 session, else (initialize,
+    // stateless) per connection.
+    let key = session_id.as_ref().map_or(from.conn, dispatch::session_key);
+    let caller = dispatch::Caller::http(from.peer, key, body.len(), None);
+    if let Message::Request { id, method, params } = &message {
+        if let Err(refused) = dispatch::check_limits(core, &caller, method, *params) {
+            return refuse_request(core, &reply, &caller, (*id, method, *params), &refused);
+        }
+    }
     if let Message::Request { id, method, params } = &message {
         if session_id.is_none()
             && header_version.is_none()
@@ -383,7 +421,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
     // Stateless sessions last one request: no task could be found again.
     let tasks = entry.as_ref().map(|_| &core.tasks);
-    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: None };
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: None, caller };
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
     batch.end(core);

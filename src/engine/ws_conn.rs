@@ -25,9 +25,11 @@ pub(super) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     io: &mut IO,
     mut buf: Vec<u8>,
+    peer: Option<std::net::SocketAddr>,
 ) -> std::io::Result<()> {
     // Without room in the registry the socket is still served: ping needs no session.
     let bound = core.open_bound_session(Transport::WebSocket);
+    bound.peer.set(peer);
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(Transport::WebSocket);
     let link = Link::new(core.clone(), Framing::WsText, bound.waker.clone());
