@@ -443,7 +443,9 @@ impl Settings {
     pub fn rate_limit_rules(&self) -> Result<Vec<crate::ratelimit::Rule>, ConfigError> {
         self.rate_limit
             .iter()
-            .map(|r| crate::ratelimit::parse_rule(r).map_err(|message| ConfigError { key: "rate_limit".into(), message }))
+            .map(|r| {
+                crate::ratelimit::parse_rule(r).map_err(|message| ConfigError { key: "rate_limit".into(), message })
+            })
             .collect()
     }
 

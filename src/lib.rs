@@ -21,8 +21,8 @@ pub mod logger;
 pub mod mcp;
 pub mod memory;
 pub mod packs;
-pub mod ratelimit;
 mod panics;
+pub mod ratelimit;
 pub mod scan;
 pub mod ws;
 

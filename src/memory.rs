@@ -311,11 +311,8 @@ mod tests {
 
     #[test]
     fn cgroup_v2_max_everywhere_falls_back_to_ram() {
-        let t = tree(&[
-            ("proc/self/cgroup", "0::/\n"),
-            ("proc/meminfo", MEMINFO),
-            ("sys/fs/cgroup/memory.max", "max\n"),
-        ]);
+        let t =
+            tree(&[("proc/self/cgroup", "0::/\n"), ("proc/meminfo", MEMINFO), ("sys/fs/cgroup/memory.max", "max\n")]);
         assert_eq!(detect(&t), (1_000_000 * 1024 / 100 * 80, LimitSource::Ram));
     }
 

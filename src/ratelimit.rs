@@ -72,7 +72,9 @@ const NS_PER_SEC: u64 = 1_000_000_000;
 pub fn parse_rule(text: &str) -> Result<Rule, String> {
     let text = text.trim();
     let bad = |why: &str| {
-        Err(format!("rate limit `{text}`: {why}; the form is SCOPE[:METHOD[=NAME]]:COUNT/UNIT[:BURST], e.g. ip:100/s:200"))
+        Err(format!(
+            "rate limit `{text}`: {why}; the form is SCOPE[:METHOD[=NAME]]:COUNT/UNIT[:BURST], e.g. ip:100/s:200"
+        ))
     };
     let parts: Vec<&str> = text.split(':').collect();
     if parts.len() < 2 {

@@ -122,7 +122,8 @@ fn http_gets_429_with_retry_after_and_the_same_body() {
     let ok = conn.call(&Req::mcp_in(port, &session, &ping(2)).header("MCP-Protocol-Version", "2025-11-25"));
     assert_eq!(ok.status, 200, "{}", ok.text());
     let modern = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-    let modern_req = Req::mcp(port, modern).header("MCP-Protocol-Version", "2026-07-28").header("Mcp-Method", "tools/list");
+    let modern_req =
+        Req::mcp(port, modern).header("MCP-Protocol-Version", "2026-07-28").header("Mcp-Method", "tools/list");
     let ok = conn.call(&modern_req);
     assert_eq!(ok.status, 200, "{}", ok.text());
     let refused = conn.call(&Req::mcp_in(port, &session, &ping(4)).header("MCP-Protocol-Version", "2025-11-25"));
