@@ -144,6 +144,23 @@ fn http_gets_429_with_retry_after_and_the_same_body() {
 }
 
 #[test]
+fn http_session_limits_count_each_session_alone() {
+    let server = Server::start(&["--cores", "1", "--rate-limit", "session:1/h:2"]);
+    let port = server.port;
+    let mut conn = HttpConn::connect(port);
+    for _ in 0..2 {
+        let session = common::http_session(port);
+        let ping_in = |id| Req::mcp_in(port, &session, &ping(id)).header("MCP-Protocol-Version", "2025-11-25");
+        for id in 1..=2 {
+            assert_eq!(conn.call(&ping_in(id)).status, 200);
+        }
+        let refused = conn.call(&ping_in(3));
+        assert_eq!((refused.status, refused.header("retry-after")), (429, Some("3600")));
+        assert_limited(&refused.json(), 3, "session", "session:1/h:2");
+    }
+}
+
+#[test]
 fn two_cores_stay_within_the_whole_server_bound() {
     // burst 10 over 2 cores: 5 per core, nothing refills within the test.
     let server = Server::start(&["--cores", "2", "--rate-limit", "ip:1/h:10"]);

@@ -410,7 +410,7 @@ pub(crate) fn finish_later(
         let mark = out.len();
         mcp::write_later(out, id.as_id(), outcome);
         bytes_out = out.len() - mark;
-        if code.is_none() && bytes_out > 0 {
+        if log.is_some() && code.is_none() && bytes_out > 0 {
             code = error_code(&out[mark..], id.as_id().0.len());
         }
     }
