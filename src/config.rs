@@ -142,6 +142,14 @@ macro_rules! settings {
             /// Scopes granted to a connection whose TLS client certificate was verified (raw
             /// NDJSON with `auth_ndjson = "mtls"`).
             pub auth_mtls_scopes: Vec<String>,
+            /// Rate limits, each `SCOPE[:METHOD[=NAME]]:COUNT/UNIT[:BURST]` (SCOPE ip, identity
+            /// or session; UNIT s, m or h; BURST defaults to COUNT), e.g. `ip:100/s:200`,
+            /// `session:tools/call:10/s:20`, `ip:tools/call=slow:1/s:1`. Whole-server numbers:
+            /// each of N cores enforces COUNT/N and ⌈BURST/N⌉ of ip and identity rules; session
+            /// rules are whole (one session or connection is served by one core).
+            pub rate_limit: Vec<String>,
+            /// Access log: `off`, `stderr` or a file path (appended to); one JSON line per request.
+            pub access_log: String,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -176,6 +184,8 @@ macro_rules! settings {
                     auth_api_keys_file: None,
                     auth_ndjson: "mtls".to_string(),
                     auth_mtls_scopes: Vec::new(),
+                    rate_limit: Vec::new(),
+                    access_log: "off".to_string(),
                     $( $name: $default, )*
                 }
             }
@@ -270,6 +280,16 @@ macro_rules! settings {
             /// Scopes granted to a verified TLS client certificate, comma-separated.
             #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
             pub auth_mtls_scopes: Option<Vec<String>>,
+            /// Rate limits, comma-separated, each SCOPE[:METHOD[=NAME]]:COUNT/UNIT[:BURST]
+            /// (SCOPE ip|identity|session, UNIT s|m|h, BURST defaults to COUNT), e.g.
+            /// `ip:100/s:200,session:tools/call:10/s:20`. Whole-server rates: with N cores each
+            /// enforces COUNT/N and ceil(BURST/N) of ip and identity rules; session rules are
+            /// whole [default: none].
+            #[arg(long, value_name = "RULES", value_delimiter = ',')]
+            pub rate_limit: Option<Vec<String>>,
+            /// Access log: off, stderr or a file path; one JSON line per request [default: off].
+            #[arg(long, value_name = "WHERE")]
+            pub access_log: Option<String>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -308,6 +328,8 @@ macro_rules! settings {
                 if let Some(v) = &self.auth_api_keys_file { s.auth_api_keys_file = Some(v.clone()); }
                 if let Some(v) = &self.auth_ndjson { s.auth_ndjson = v.clone(); }
                 if let Some(v) = &self.auth_mtls_scopes { s.auth_mtls_scopes = v.clone(); }
+                if let Some(v) = &self.rate_limit { s.rate_limit = v.clone(); }
+                if let Some(v) = &self.access_log { s.access_log = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -410,6 +432,16 @@ settings! {
         auth_jwks_min_refresh_interval_ms = AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_DEFAULT, AUTH_JWKS_MIN_REFRESH_INTERVAL_MS_RANGE;
     " Milliseconds a request with an unknown kid waits for the JWKS refresh it asked for, then 401."
         auth_jwks_refresh_wait_ms = AUTH_JWKS_REFRESH_WAIT_MS_DEFAULT, AUTH_JWKS_REFRESH_WAIT_MS_RANGE;
+    " Client addresses, identities and sessions one core's rate-limit table tracks; idle ones are swept, a new one past it is not limited (and counted)."
+        rate_limit_max_keys_per_core = RATE_LIMIT_MAX_KEYS_PER_CORE_DEFAULT, RATE_LIMIT_MAX_KEYS_PER_CORE_RANGE;
+    " Memory limit in bytes the budget's marks are percentages of (0: the cgroup limit, else 80 % of RAM)."
+        memory_limit_bytes = MEMORY_LIMIT_BYTES_DEFAULT, MEMORY_LIMIT_BYTES_RANGE;
+    " Resident memory in percent of memory_limit_bytes at which /health reports degraded."
+        memory_warn_percent = MEMORY_WARN_PERCENT_DEFAULT, PERCENT_RANGE;
+    " Resident memory in percent of memory_limit_bytes at which new connections, sessions and requests get -32010 (HTTP 503); admitted ones finish."
+        memory_reject_percent = MEMORY_REJECT_PERCENT_DEFAULT, PERCENT_RANGE;
+    " Requests per thousand the access log writes a line for (spread evenly)."
+        access_log_sample_permille = ACCESS_LOG_SAMPLE_PERMILLE_DEFAULT, ACCESS_LOG_SAMPLE_PERMILLE_RANGE;
 }
 
 /// The packs `--pack` accepts.
@@ -477,6 +509,7 @@ impl Settings {
         }
         self.check_session_admission()?;
         self.tool_timeout_overrides()?;
+        self.check_protection()?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError {
                 key: "listen".into(),
@@ -557,6 +590,35 @@ impl Settings {
             auth_jwks_min_refresh_interval_ms: self.auth_jwks_min_refresh_interval_ms,
             auth_jwks_refresh_wait_ms: self.auth_jwks_refresh_wait_ms,
         }
+    }
+
+    /// Rate-limit rules parse; the memory reject mark is not below the warn mark.
+    fn check_protection(&self) -> Result<(), ConfigError> {
+        if self.rate_limit.len() > RATE_LIMIT_RULES_MAX {
+            let message = format!("{} rules; at most {RATE_LIMIT_RULES_MAX}", self.rate_limit.len());
+            return Err(ConfigError { key: "rate_limit".into(), message });
+        }
+        self.rate_limit_rules()?;
+        if self.memory_reject_percent < self.memory_warn_percent {
+            return Err(ConfigError {
+                key: "memory_reject_percent".into(),
+                message: format!(
+                    "{} is below memory_warn_percent ({}); accepted range is {}..=100",
+                    self.memory_reject_percent, self.memory_warn_percent, self.memory_warn_percent
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `rate_limit` rules, parsed.
+    pub fn rate_limit_rules(&self) -> Result<Vec<crate::ratelimit::Rule>, ConfigError> {
+        self.rate_limit
+            .iter()
+            .map(|r| {
+                crate::ratelimit::parse_rule(r).map_err(|message| ConfigError { key: "rate_limit".into(), message })
+            })
+            .collect()
     }
 
     /// Sessions of one transport a core admits: `percent` of `max_sessions_per_core`, at least 1.
@@ -698,6 +760,19 @@ mod tests {
         assert_eq!(s.session_share(s.websocket_session_share_percent), 16_384);
         let tiny = Settings { max_sessions_per_core: 1, ..Default::default() };
         assert_eq!(tiny.session_share(25), 1, "a share never rounds down to no session");
+    }
+
+    #[test]
+    fn protection_settings_are_checked() {
+        let s = Settings::from_toml("rate_limit = [\"ip:10/s:20\", \"session:tools/call=x:1/m\"]").unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.rate_limit_rules().unwrap().len(), 2);
+        let e = Settings { rate_limit: vec!["ip:10/d".into()], ..Default::default() }.validate().unwrap_err();
+        assert_eq!(e.key, "rate_limit");
+        assert!(e.message.contains("UNIT must be s, m or h"), "{e}");
+        let s = Settings { memory_warn_percent: 95, memory_reject_percent: 90, ..Default::default() };
+        assert_eq!(s.validate().unwrap_err().key, "memory_reject_percent");
+        assert_eq!(Settings::default().access_log, "off");
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub mod code {
     pub const CIRCUIT_OPEN: i32 = -32011;
     /// The tool ran longer than its timeout; `data.timeoutMs` is the limit.
     pub const TOOL_TIMEOUT: i32 = -32012;
+    /// A rate limit refused the request; `data.retryAfterMs` says when to retry and
+    /// `data.limit` which limit (`ip`, `identity` or `session`). Over HTTP with status 429.
+    pub const RATE_LIMITED: i32 = -32013;
 }
 
 /// An error answer: code, message and optional data.

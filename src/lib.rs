@@ -21,8 +21,10 @@ pub mod jsonrpc;
 pub mod limits;
 pub mod logger;
 pub mod mcp;
+pub mod memory;
 pub mod packs;
 mod panics;
+pub mod ratelimit;
 pub mod scan;
 pub mod ws;
 

@@ -379,3 +379,37 @@ pub const JWKS_FETCH_TIMEOUT_MS: u64 = 5_000;
 /// Largest JWKS document read, in bytes.
 pub const JWKS_MAX_BYTES: u64 = 1 << 20;
 const _: () = assert!(AUTH_JWKS_WAIT_POLL_MS < AUTH_JWKS_REFRESH_WAIT_MS_DEFAULT);
+/// Default of `rate_limit_max_keys_per_core`: client addresses, identities and sessions one
+/// core's rate-limit table tracks at once (about 64 bytes each). Idle keys (a full bucket) are
+/// swept every `SESSION_SWEEP_MS`; a new key past the cap is let through untracked and counted
+/// (`ringmcp_ratelimit_table_full_total`).
+pub const RATE_LIMIT_MAX_KEYS_PER_CORE_DEFAULT: u64 = 65_536;
+/// Accepted range of `rate_limit_max_keys_per_core`.
+pub const RATE_LIMIT_MAX_KEYS_PER_CORE_RANGE: (u64, u64) = (1, 10_000_000);
+/// Most `rate_limit` rules (each request is checked against every rule that applies).
+pub const RATE_LIMIT_RULES_MAX: usize = 64;
+
+/// Default of `memory_limit_bytes`: 0, detect (the cgroup limit, else [`MEMORY_RAM_PERCENT`] of RAM).
+pub const MEMORY_LIMIT_BYTES_DEFAULT: u64 = 0;
+/// Accepted range of `memory_limit_bytes` (0: detect; up to 1 PiB).
+pub const MEMORY_LIMIT_BYTES_RANGE: (u64, u64) = (0, 1 << 50);
+/// Percent of the machine's RAM (`MemTotal`) the memory limit is when no cgroup limits it.
+pub const MEMORY_RAM_PERCENT: u64 = 80;
+/// Default RSS, in percent of the memory limit, at which `/health` reports degraded.
+pub const MEMORY_WARN_PERCENT_DEFAULT: u64 = 80;
+/// Default RSS, in percent of the memory limit, at which new connections, sessions and
+/// requests are refused (the seeds' backpressure at 90 % memory).
+pub const MEMORY_REJECT_PERCENT_DEFAULT: u64 = 90;
+/// How often the `ringmcp-memory` thread samples the RSS, in milliseconds.
+pub const MEMORY_SAMPLE_MS: u64 = 250;
+/// Retry hint sent with a memory refusal (`data.retryAfterMs`; `Retry-After` rounds it up to
+/// whole seconds), in milliseconds.
+pub const MEMORY_RETRY_AFTER_MS: u64 = 1_000;
+
+/// Default of `access_log_sample_permille`: every request (1000 ‰).
+pub const ACCESS_LOG_SAMPLE_PERMILLE_DEFAULT: u64 = 1_000;
+/// Accepted range of `access_log_sample_permille`.
+pub const ACCESS_LOG_SAMPLE_PERMILLE_RANGE: (u64, u64) = (0, 1_000);
+/// Lines the access log's channel to its writer thread holds (about 250 bytes each); past it
+/// lines are dropped and counted, never waited for.
+pub const ACCESS_LOG_QUEUE_LINES: usize = 65_536;

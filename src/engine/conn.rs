@@ -17,7 +17,7 @@ use crate::limits::PARTIAL_FRAME_MIN_BYTES;
 use crate::mcp;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::future::poll_fn;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
@@ -33,12 +33,12 @@ enum Event {
     Cut,
 }
 
-/// Serves a TCP connection from `client`: its first bytes tell NDJSON (`{`) from HTTP (a
+/// Serves a TCP connection from `peer`: its first bytes tell NDJSON (`{`) from HTTP (a
 /// method token). A connection that sends nothing for `idle_timeout_ms` is closed.
 pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     mut io: IO,
-    client: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) {
     let first = poll_fn(|cx| {
         let mut scratch = core.scratch.borrow_mut();
@@ -67,7 +67,10 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         let first = core.scratch.borrow()[..n].to_vec();
         // Boxed: HTTP's future is several KiB, and every NDJSON connection would carry its
         // space for life (this task's size is the larger of the two branches).
-        return Box::pin(super::http_conn::serve(core, io, first, client)).await;
+        return Box::pin(super::http_conn::serve(core, io, first, peer)).await;
+    }
+    if core.memory.rejecting() {
+        return refuse_for_memory(&core, io, n).await;
     }
     // Raw NDJSON has no headers for a token: with authorization on, only a connection whose
     // TLS client certificate was verified is served (`auth_ndjson`). Plain TCP has none.
@@ -86,7 +89,7 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         },
     };
     // No await since the read: the bytes are still in the core's scratch buffer.
-    serve_session(core, io, Transport::Tcp, n, identity).await
+    serve_session(core, io, Transport::Tcp, n, peer, identity).await
 }
 
 /// The identity a raw NDJSON connection is served as, given the subject of its verified TLS
@@ -109,12 +112,36 @@ pub(crate) fn ndjson_identity(
         }
     }
 }
+/// A new NDJSON connection while memory is over its reject mark: every request in its first
+/// read gets -32010 `data.reason = "memory"` (a read with none gets one answer without id),
+/// then the connection closes.
+async fn refuse_for_memory<IO: AsyncWrite + Unpin>(core: &CoreCtx, mut io: IO, n: usize) {
+    let refused = dispatch::memory_refusal(core);
+    let mut out = Vec::new();
+    {
+        let scratch = core.scratch.borrow();
+        let mut rest = &scratch[..n];
+        while let Frame::Line(line, used) = next_frame(rest, core.max_message_bytes) {
+            if let Ok(jsonrpc::Message::Request { id, .. }) = jsonrpc::parse_within(line, core.max_json_depth) {
+                jsonrpc::write_error(&mut out, Some(id), &refused.error);
+            }
+            rest = &rest[used..];
+        }
+        if out.is_empty() {
+            jsonrpc::write_error(&mut out, None, &refused.error);
+        }
+    }
+    core.metrics.conn_opened(Transport::Tcp);
+    let _ = io.write_all(&out).await;
+    let _ = io.close().await;
+    core.metrics.conn_closed(Transport::Tcp);
+}
 
 /// Serves one session on `io` until the peer closes, a fatal framing error, or drain.
 pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, io: IO) {
     // stdio is never authenticated: the client launched the server and hands it credentials
     // through the environment.
-    serve_session(core, io, Transport::Stdio, 0, None).await
+    serve_session(core, io, Transport::Stdio, 0, None, None).await
 }
 
 /// [`serve`], starting with `first` bytes already read into the core's scratch buffer.
@@ -123,11 +150,13 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     mut io: IO,
     transport: Transport,
     first: usize,
+    peer: Option<SocketAddr>,
     identity: super::sse::Who,
 ) {
     // Without room in the registry the connection is still served: ping needs no session.
     let bound = core.open_bound_session(transport);
     bound.session.borrow_mut().identity = identity;
+    bound.peer.set(peer);
     log::debug!("core {}: session {} opened (in the registry: {})", core.core, bound.id(), bound.is_admitted());
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(transport);

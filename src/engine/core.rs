@@ -53,6 +53,10 @@ pub(crate) struct BoundSession {
     /// Wakes the connection's task (drain, answers of async requests).
     pub waker: Rc<RefCell<Option<Waker>>>,
     admitted: Cell<bool>,
+    /// The connection's number on this core: the `session` key of rate limits.
+    pub conn_id: u64,
+    /// The client's address (`None` for stdio and in-memory sessions).
+    pub peer: Cell<Option<std::net::SocketAddr>>,
 }
 
 impl BoundSession {
@@ -129,6 +133,14 @@ pub(crate) struct CoreCtx {
     epoch_unix_ms: u64,
     ids: RefCell<IdSource>,
     started: Instant,
+    /// This core's rate limits; `None` without any rule (the hot path checks only that).
+    pub limiter: Option<RefCell<crate::ratelimit::Limiter>>,
+    /// The server's memory budget (an inert one until `serve` sets the real one).
+    pub memory: Arc<crate::memory::Budget>,
+    /// The access log, if on.
+    pub access_log: Option<super::access_log::AccessLog>,
+    /// Numbers the connections of this core (rate limits' per-connection key).
+    next_conn: Cell<u64>,
 }
 
 impl CoreCtx {
@@ -183,7 +195,34 @@ impl CoreCtx {
                 .as_millis() as u64,
             ids: RefCell::new(IdSource::default()),
             started,
+            limiter: match settings.rate_limit_rules() {
+                Ok(rules) if !rules.is_empty() => Some(RefCell::new(crate::ratelimit::Limiter::new(
+                    &rules,
+                    cores,
+                    settings.rate_limit_max_keys_per_core as usize,
+                ))),
+                Ok(_) => None,
+                Err(e) => {
+                    log::error!("core {core}: {e}; no rate limits");
+                    None
+                }
+            },
+            memory: Arc::default(),
+            access_log: None,
+            next_conn: Cell::new(0),
         }
+    }
+
+    /// A fresh connection number on this core.
+    pub fn conn_id(&self) -> u64 {
+        let id = self.next_conn.get() + 1;
+        self.next_conn.set(id);
+        id
+    }
+
+    /// Nanoseconds since the core started (the rate limits' clock).
+    pub fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
     }
 
     /// Open connections, all cores together.
@@ -255,6 +294,8 @@ impl CoreCtx {
             session: Rc::new(RefCell::new(Session::new(SessionId::from_random(0), self.core))),
             waker: Rc::new(RefCell::new(None)),
             admitted: Cell::new(false),
+            conn_id: self.conn_id(),
+            peer: Cell::new(None),
         };
         if let Err(refusal) = self.admit_bound(&bound) {
             log::debug!("core {}: {transport:?} connection served without a session: {refusal:?}", self.core);
@@ -389,6 +430,9 @@ impl CoreCtx {
 
     /// Ends the Streamable HTTP sessions idle past their deadline (and deletes expired tasks).
     pub fn sweep_idle_sessions(&self) -> usize {
+        if let Some(limiter) = &self.limiter {
+            limiter.borrow_mut().sweep(self.now_ns());
+        }
         self.tasks.sweep_expired(self.now_ms());
         let expired = self.registry.borrow_mut().expire_idle(self.now_ms(), usize::MAX);
         for (_, entry) in &expired {
@@ -423,6 +467,11 @@ impl CoreCtx {
         snap.breakers = self.guard.snapshot();
         let breaker_open = snap.breakers.iter().any(|b| b.state == mcp::breaker::State::Open);
         snap.degraded = self.queue.is_degraded() || sessions_degraded || breaker_open;
+        if let Some(limiter) = &self.limiter {
+            let l = limiter.borrow();
+            (snap.rate_limited, snap.ratelimit_table_full, snap.ratelimit_keys) =
+                (l.limited, l.table_full, l.keys() as u64);
+        }
         snap.session_capacity = registry.capacity();
         (snap.transport_sessions, snap.transport_session_limits, snap.session_refusals) = self.admission.counts();
         snap

@@ -3,11 +3,14 @@
 //! (`streamable`, which resolves the session first, then [`handle_request`] or
 //! [`handle_other`]).
 
+use super::access_log::Entry;
 use super::core::{BoundSession, CoreCtx};
-use super::metrics::method_index;
-use crate::jsonrpc::{self, Id, Message, OwnedId};
+use super::metrics::{method_index, Transport};
+use crate::jsonrpc::{self, code, Id, Message, OwnedId, RpcError};
 use crate::mcp::{self, Ctx, LaterAnswer, Session, Sink, TaskTable};
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -18,6 +21,197 @@ pub(crate) struct Later {
     pub fut: LaterAnswer,
     method: usize,
     start: Instant,
+    log: Option<Box<PendingLog>>,
+}
+
+/// What the access log line of a later answer needs (only made when the request is logged).
+pub(crate) struct PendingLog {
+    transport: Transport,
+    peer: Option<SocketAddr>,
+    identity: Option<String>,
+    method: String,
+    tool: Option<String>,
+    bytes_in: usize,
+}
+
+/// What [`finish_later`] needs of a later answer.
+pub(crate) struct LaterMeta {
+    id: OwnedId,
+    method: usize,
+    start: Instant,
+    log: Option<Box<PendingLog>>,
+}
+
+/// Who sent a request, for the rate limits and the access log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    pub transport: Transport,
+    pub peer: Option<SocketAddr>,
+    /// The authenticated identity (token subject, API key id, client certificate subject),
+    /// counted by `identity` rate limits and written to the access log. `None` while auth is
+    /// off: the auth layer passes it to [`Caller::bound`] and [`Caller::http`].
+    pub identity: Option<&'a str>,
+    /// The `session` rate limits' key: a 2025-11-25 HTTP session, else the connection.
+    pub session: u64,
+    /// Bytes of the request message.
+    pub bytes_in: usize,
+}
+
+impl<'a> Caller<'a> {
+    /// A message of a connection-bound session (NDJSON, WebSocket, stdio) from `identity`.
+    pub fn bound(bound: &BoundSession, bytes_in: usize, identity: Option<&'a str>) -> Caller<'a> {
+        Caller { transport: bound.transport, peer: bound.peer.get(), identity, session: bound.conn_id, bytes_in }
+    }
+
+    /// A Streamable HTTP POST from `identity`: its session key is the 2025-11-25 session's
+    /// (see [`session_key`]), else the HTTP connection's.
+    pub fn http(peer: Option<SocketAddr>, session: u64, bytes_in: usize, identity: Option<&'a str>) -> Caller<'a> {
+        Caller { transport: Transport::Http, peer, identity, session, bytes_in }
+    }
+}
+
+/// A 2025-11-25 HTTP session's rate-limit key: its id's bytes, folded (ids are random).
+/// Connection numbers are small counters, so the two do not meet in practice.
+pub(crate) fn session_key(id: &ringmcp_shards::SessionId) -> u64 {
+    id.as_bytes().chunks(8).fold(1u64 << 63, |acc, c| {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        acc ^ u64::from_le_bytes(b).rotate_left(17)
+    }) | (1u64 << 63)
+}
+
+/// A request refused before it runs: its error, and for HTTP the status and `Retry-After`.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub error: RpcError,
+    pub status: u16,
+    pub retry_after_s: u64,
+}
+
+/// The gates every request passes before it runs: the memory budget (-32010, reason
+/// `memory`, HTTP 503) and the rate limits (-32013, HTTP 429). Without rate limits this is
+/// the memory state's one relaxed load and one branch on `core.limiter`.
+#[inline]
+pub(crate) fn check_limits(
+    core: &CoreCtx,
+    caller: &Caller<'_>,
+    method: &str,
+    params: Option<&str>,
+) -> Result<(), Refused> {
+    if core.memory.rejecting() {
+        return Err(memory_refusal(core));
+    }
+    match &core.limiter {
+        None => Ok(()),
+        Some(limiter) => rate_limit(core, limiter, caller, method, params),
+    }
+}
+
+/// The memory budget's refusal of a new connection, session or request.
+pub(crate) fn memory_refusal(core: &CoreCtx) -> Refused {
+    let retry = crate::limits::MEMORY_RETRY_AFTER_MS;
+    let m = &core.memory;
+    let error = RpcError {
+        code: code::OVERLOADED,
+        message: Cow::Owned(format!(
+            "Server overloaded: memory over its reject mark ({} of {} bytes); retry later",
+            m.reject_bytes, m.limit_bytes
+        )),
+        data: Some(format!(r#"{{"reason":"memory","retryAfterMs":{retry}}}"#)),
+    };
+    Refused { error, status: 503, retry_after_s: retry.div_ceil(1_000) }
+}
+
+#[cold]
+fn rate_limit(
+    core: &CoreCtx,
+    limiter: &RefCell<crate::ratelimit::Limiter>,
+    caller: &Caller<'_>,
+    method: &str,
+    params: Option<&str>,
+) -> Result<(), Refused> {
+    let mut limiter = limiter.borrow_mut();
+    let name = if limiter.needs_name() { request_name(method, params) } else { None };
+    let keys = crate::ratelimit::Keys {
+        ip: caller.peer.map(|p| crate::ratelimit::ip_key(p.ip(), crate::limits::CLIENT_IPV6_PREFIX_BITS)),
+        identity: caller.identity,
+        session: Some(caller.session),
+    };
+    let limited = match limiter.check(core.now_ns(), &keys, method, name.as_deref()) {
+        Ok(()) => return Ok(()),
+        Err(l) => l,
+    };
+    let rule = &limiter.rules()[limited.rule];
+    let retry_ms = limited.retry_after_ms();
+    let error = RpcError {
+        code: code::RATE_LIMITED,
+        message: Cow::Owned(format!(
+            "Rate limited: over the {} limit `{}`; retry after {retry_ms} ms",
+            limited.scope.label(),
+            rule.text
+        )),
+        data: Some(format!(r#"{{"retryAfterMs":{retry_ms},"limit":"{}"}}"#, limited.scope.label())),
+    };
+    Err(Refused { error, status: 429, retry_after_s: limited.retry_after_s() })
+}
+
+/// The tool or prompt name (`tools/call`, `prompts/get`) or resource URI (`resources/read`)
+/// a request names, if any.
+pub(crate) fn request_name<'p>(method: &str, params: Option<&'p str>) -> Option<Cow<'p, str>> {
+    let field = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        _ => return None,
+    };
+    let p = params?;
+    let m = crate::scan::get(p, field.as_bytes()).filter(|m| m.kind == crate::scan::Kind::String)?;
+    let raw = crate::scan::span_str(p, m.value);
+    match m.plain {
+        true => Some(Cow::Borrowed(&raw[1..raw.len() - 1])),
+        false => sonic_rs::from_str::<String>(raw).ok().map(Cow::Owned),
+    }
+}
+
+/// Answers a request a gate refused: the error (ending in `\n`) is appended to `out`, and it
+/// is counted and logged like any answer.
+pub(crate) fn write_refused(
+    core: &CoreCtx,
+    batch: &mut Batch,
+    caller: &Caller<'_>,
+    (id, method, params): (Id<'_>, &str, Option<&str>),
+    refused: &Refused,
+    out: &mut Vec<u8>,
+) {
+    let mark = out.len();
+    jsonrpc::write_error(out, Some(id), &refused.error);
+    core.metrics.count_request(method_index(method), Some(refused.error.code), batch.start_ms);
+    batch.answered += 1;
+    log_now(core, batch.start, caller, (method, params), Some(refused.error.code), out.len() - mark);
+}
+
+/// Writes the access log line of an answer written now, if the log is on and samples it.
+fn log_now(
+    core: &CoreCtx,
+    start: Instant,
+    caller: &Caller<'_>,
+    (method, params): (&str, Option<&str>),
+    error: Option<i32>,
+    bytes_out: usize,
+) {
+    let Some(log) = core.access_log.as_ref().filter(|l| l.sample()) else { return };
+    let tool = request_name(method, params);
+    log.log(&Entry {
+        core: core.core,
+        transport: caller.transport,
+        peer: caller.peer,
+        identity: caller.identity,
+        method,
+        tool: tool.as_deref(),
+        error,
+        latency_us: start.elapsed().as_micros() as u64,
+        bytes_in: caller.bytes_in,
+        bytes_out,
+    });
 }
 
 /// The clock of one read's worth of messages, read when the batch begins and when it ends
@@ -67,6 +261,8 @@ pub(crate) struct Target<'a> {
     pub bound: Option<&'a BoundSession>,
     /// A 2026-07-28 POST whose era Streamable HTTP read already: `Some(client)`.
     pub modern: Option<mcp::Modern>,
+    /// Who sent it (the access log).
+    pub caller: Caller<'a>,
 }
 
 /// Answers `line` of a connection-bound session (an NDJSON line, a WebSocket text frame): the
@@ -87,16 +283,24 @@ pub(crate) fn handle_message(
             return None;
         }
     };
-    let target = Target { session: &bound.session, sink, tasks: Some(&core.tasks), bound: Some(bound), modern: None };
     match message {
         Message::Request { id, method, params } => {
+            let mut who = None;
             if let Some(auth) = &core.auth {
                 if let Err(error) = permit(auth, bound, &method, params) {
                     jsonrpc::write_error(out, Some(id), &error);
                     core.metrics.record_request(method_index(&method), 0, Some(error.code), batch.start_ms);
                     return None;
                 }
+                who = bound.session.borrow().identity.clone();
             }
+            let caller = Caller::bound(bound, line.len(), who.as_deref().map(|i| i.subject.as_str()));
+            if let Err(refused) = check_limits(core, &caller, &method, params) {
+                write_refused(core, batch, &caller, (id, &method, params), &refused, out);
+                return None;
+            }
+            let tasks = Some(&core.tasks);
+            let target = Target { session: &bound.session, sink, tasks, bound: Some(bound), modern: None, caller };
             handle_request(core, batch, &target, (id, &method, params), out)
         }
         other => {
@@ -195,37 +399,72 @@ pub(crate) fn handle_request(
     match later {
         None => {
             core.queue.release();
-            core.metrics.count_request(method_idx, error_code(&out[mark..], id.0.len()), batch.start_ms);
+            let code = error_code(&out[mark..], id.0.len());
+            core.metrics.count_request(method_idx, code, batch.start_ms);
             batch.answered += 1;
+            log_now(core, batch.start, &target.caller, (method, params), code, out.len() - mark);
             None
         }
-        Some(fut) => Some(Later { id: OwnedId::new(id), fut, method: method_idx, start: batch.start }),
+        Some(fut) => {
+            let log = core.access_log.as_ref().filter(|l| l.sample()).map(|_| {
+                let c = &target.caller;
+                Box::new(PendingLog {
+                    transport: c.transport,
+                    peer: c.peer,
+                    identity: c.identity.map(str::to_string),
+                    method: method.to_string(),
+                    tool: request_name(method, params).map(Cow::into_owned),
+                    bytes_in: c.bytes_in,
+                })
+            });
+            Some(Later { id: OwnedId::new(id), fut, method: method_idx, start: batch.start, log })
+        }
     }
 }
 
 /// Writes a later answer (nothing if it was cancelled), frees its queue slot and counts it.
 pub(crate) fn finish_later(
     core: &CoreCtx,
-    later: (OwnedId, usize, Instant),
+    later: LaterMeta,
     outcome: Option<Result<Vec<u8>, jsonrpc::RpcError>>,
     out: Option<&mut Vec<u8>>,
 ) {
-    let (id, method, start) = later;
+    let LaterMeta { id, method, start, log } = later;
     core.queue.release();
-    let code = match &outcome {
+    let mut code = match &outcome {
         Some(Err(e)) => Some(e.code),
         _ => None,
     };
+    let mut bytes_out = 0;
     if let Some(out) = out {
+        let mark = out.len();
         mcp::write_later(out, id.as_id(), outcome);
+        bytes_out = out.len() - mark;
+        if log.is_some() && code.is_none() && bytes_out > 0 {
+            code = error_code(&out[mark..], id.as_id().0.len());
+        }
     }
     record(core, method, start, code);
+    if let (Some(p), Some(log)) = (log, core.access_log.as_ref()) {
+        log.log(&Entry {
+            core: core.core,
+            transport: p.transport,
+            peer: p.peer,
+            identity: p.identity.as_deref(),
+            method: &p.method,
+            tool: p.tool.as_deref(),
+            error: code,
+            latency_us: start.elapsed().as_micros() as u64,
+            bytes_in: p.bytes_in,
+            bytes_out,
+        });
+    }
 }
 
 impl Later {
     /// Splits off what [`finish_later`] needs, and the future to run.
-    pub fn split(self) -> ((OwnedId, usize, Instant), LaterAnswer) {
-        ((self.id, self.method, self.start), self.fut)
+    pub fn split(self) -> (LaterMeta, LaterAnswer) {
+        (LaterMeta { id: self.id, method: self.method, start: self.start, log: self.log }, self.fut)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::core::CoreCtx;
 use super::mailbox;
-use super::sse::{Call, ModernHeaders, Reply, Who};
+use super::sse::{Call, From, ModernHeaders, Reply, Who};
 use super::streamable;
 use crate::auth::{Auth, Failure};
 use crate::http::{self, Head, HeadError};
@@ -15,7 +15,7 @@ use crate::mcp::PROTOCOL_VERSIONS;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ringmcp_shards::SessionId;
 use std::future::poll_fn;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,14 +37,16 @@ pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     mut io: IO,
     mut buf: Vec<u8>,
-    client: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) {
     core.metrics.conn_opened(super::metrics::Transport::Http);
+    // Tagged with the core: a request forwarded to another core keeps a distinct key there.
+    let from = From { peer, conn: ((core.core as u64) << 48) | core.conn_id() };
     // Counted as open so that a drain waits for its answers (an idle one closes at once).
     core.open.set(core.open.get() + 1);
     let key = core.drain_waiters.key();
     let frame_key = core.frames.key();
-    let _ = serve_requests(&core, &mut io, &mut buf, (key, frame_key), client).await;
+    let _ = serve_requests(&core, &mut io, &mut buf, (key, frame_key), from).await;
     core.drain_waiters.remove(key);
     core.frames.release(frame_key);
     let _ = io.close().await;
@@ -57,7 +59,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     buf: &mut Vec<u8>,
     (key, frame_key): (u64, u64),
-    client: Option<IpAddr>,
+    from: From,
 ) -> std::io::Result<()> {
     let max_header = core.settings.max_header_bytes as usize;
     let mut out = Vec::new();
@@ -129,7 +131,7 @@ async fn serve_requests<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         let body: Vec<u8> = buf.drain(..length).collect();
         let keep_alive = head.keep_alive() && !core.draining.get();
-        let input = Input { buf, key, client, auth_cache: &mut auth_cache };
+        let input = Input { buf, key, from, auth_cache: &mut auth_cache };
         let go_on = route(core, io, &mut out, &head, body, keep_alive, input).await?;
         if !go_on || !keep_alive {
             io.flush().await?;
@@ -227,7 +229,7 @@ async fn read_more<IO: AsyncRead + Unpin>(
 struct Input<'a> {
     buf: &'a mut Vec<u8>,
     key: u64,
-    client: Option<IpAddr>,
+    from: From,
     /// The credential this connection last proved (authorization on).
     auth_cache: &'a mut Option<AuthCache>,
 }
@@ -367,6 +369,8 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
         ("/ready", "GET") => {
             let (status, body): (u16, &[u8]) = if core.draining.get() {
                 (503, br#"{"ready":false,"status":"draining"}"#)
+            } else if core.memory.rejecting() {
+                (503, br#"{"ready":false,"status":"memory"}"#)
             } else {
                 (200, br#"{"ready":true}"#)
             };
@@ -443,7 +447,7 @@ async fn mcp<IO: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
-    match check_mcp(core, head, body, out, keep_alive, (input.client, identity)) {
+    match check_mcp(core, head, body, out, keep_alive, (input.from, identity)) {
         Err(status) => {
             core.metrics.record_http_status(status);
             io.write_all(out).await?;
@@ -550,6 +554,18 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+    if core.memory.rejecting() {
+        // A new session: refused while memory is over its reject mark.
+        let refused = super::dispatch::memory_refusal(&core);
+        let mut body = Vec::new();
+        crate::jsonrpc::write_error(&mut body, None, &refused.error);
+        body.pop();
+        let retry = refused.retry_after_s.to_string();
+        core.metrics.record_http_status(refused.status);
+        http::write_response(out, refused.status, Some("application/json"), &[("Retry-After", &retry)], &body, true);
+        io.write_all(out).await?;
+        return Ok(true);
+    }
     let buf = input.buf;
     let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
     let upgrade = match crate::ws::check_upgrade(&head.method, headers) {
@@ -570,7 +586,7 @@ async fn upgrade_ws<IO: AsyncRead + AsyncWrite + Unpin>(
     out.clear();
     // Only an accepted upgrade takes the bytes pipelined after it; after a refusal they are
     // the next HTTP request.
-    super::ws_conn::serve(core, io, std::mem::take(buf), identity).await?;
+    super::ws_conn::serve(core, io, std::mem::take(buf), identity, input.from.peer).await?;
     Ok(false)
 }
 
@@ -596,8 +612,9 @@ fn check_mcp(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    (client, identity): (Option<IpAddr>, Who),
+    (from, identity): (From, Who),
 ) -> Result<(usize, Call), u16> {
+    let client = from.peer.map(|p| p.ip());
     let s = &core.settings;
     if core.auth.is_none() {
         // With authorization on, the gate checked the Origin already.
@@ -608,7 +625,7 @@ fn check_mcp(
     let header_version = head.header_str("mcp-protocol-version");
     let legacy_version = header_version.and_then(|v| PROTOCOL_VERSIONS.iter().find(|p| **p == v).copied());
     if let Some(version) = header_version.filter(|_| legacy_version.is_none()) {
-        return check_modern(head, body, out, keep_alive, (version, identity), core);
+        return check_modern(head, body, out, keep_alive, (version, from, identity), core);
     }
     let header_version = legacy_version;
     let session = match head.header_str("mcp-session-id") {
@@ -628,7 +645,7 @@ fn check_mcp(
             check_post_headers(head, &accept, out, keep_alive)?;
             let owner = session.as_ref().map_or(core.core, owner);
             let prefers_sse = accept.prefers_sse;
-            Ok((owner, Call::Post { session, body, prefers_sse, header_version, client, identity }))
+            Ok((owner, Call::Post { session, body, prefers_sse, header_version, client, identity, from }))
         }
         "GET" | "DELETE" if core.stateless => {
             Err(refusal(out, 405, "Method Not Allowed: stateless server; only POST", keep_alive, allow))
@@ -676,7 +693,7 @@ fn check_modern(
     body: Vec<u8>,
     out: &mut Vec<u8>,
     keep_alive: bool,
-    (version, identity): (&str, Who),
+    (version, from, identity): (&str, From, Who),
     core: &CoreCtx,
 ) -> Result<(usize, Call), u16> {
     let allow: &[(&str, &str)] = &[("Allow", "POST, OPTIONS")];
@@ -704,7 +721,7 @@ fn check_modern(
         _ => None,
     };
     let prefers_sse = accept.prefers_sse;
-    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse, headers, identity }))
+    Ok((owner.unwrap_or(core.core), Call::Modern { body, prefers_sse, headers, identity, from }))
 }
 
 /// Writes the owner's replies: one whole answer, or an SSE stream until it ends or the client

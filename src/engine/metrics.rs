@@ -38,18 +38,20 @@ pub(crate) const METHOD_OTHER: usize = METHOD_LABELS.len() - 2;
 pub(crate) const METHOD_NOTIFICATION: usize = METHOD_LABELS.len() - 1;
 
 /// JSON-RPC error codes counted one by one (the last slot counts every other code).
-const ERROR_CODES: [i32; 10] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32011, -32012, -32001];
+const ERROR_CODES: [i32; 11] = [-32700, -32600, -32601, -32602, -32603, -32002, -32010, -32011, -32012, -32013, -32001];
 /// Labels of the error counters, in the order of [`ERROR_CODES`], then "other".
-const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] =
-    ["-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32011", "-32012", "-32001", "other"];
+const ERROR_LABELS: [&str; ERROR_CODES.len() + 1] = [
+    "-32700", "-32600", "-32601", "-32602", "-32603", "-32002", "-32010", "-32011", "-32012", "-32013", "-32001",
+    "other",
+];
 
 /// HTTP statuses counted one by one (the last slot counts every other status).
-const HTTP_STATUSES: [u16; 19] =
-    [101, 200, 202, 204, 400, 403, 404, 405, 406, 408, 409, 411, 413, 415, 426, 429, 431, 500, 503];
+const HTTP_STATUSES: [u16; 20] =
+    [101, 200, 202, 204, 400, 401, 403, 404, 405, 406, 408, 409, 411, 413, 415, 426, 429, 431, 500, 503];
 /// Labels of the HTTP status counters, in the order of [`HTTP_STATUSES`], then "other".
 const HTTP_LABELS: [&str; HTTP_STATUSES.len() + 1] = [
-    "101", "200", "202", "204", "400", "403", "404", "405", "406", "408", "409", "411", "413", "415", "426", "429",
-    "431", "500", "503", "other",
+    "101", "200", "202", "204", "400", "401", "403", "404", "405", "406", "408", "409", "411", "413", "415", "426",
+    "429", "431", "500", "503", "other",
 ];
 
 /// Smallest latency the histogram tells apart, in microseconds.
@@ -92,6 +94,13 @@ pub(crate) enum Transport {
     WebSocket,
     /// The single stdin/stdout session.
     Stdio,
+}
+
+impl Transport {
+    /// Its label in `/metrics` and the access log.
+    pub(crate) fn label(self) -> &'static str {
+        TRANSPORT_LABELS[self as usize]
+    }
 }
 
 /// Number of [`Transport`] variants.
@@ -366,6 +375,12 @@ pub(crate) struct CoreSnapshot {
     pub partial_frame_bytes: usize,
     /// Connections cut by the partial-frame budget (filled by the caller).
     pub partial_frame_cuts: u64,
+    /// Requests refused by rate limits, by scope (ip, identity, session; filled by the caller).
+    pub rate_limited: [u64; 3],
+    /// New rate-limit keys let through untracked because the table was full (filled by the caller).
+    pub ratelimit_table_full: u64,
+    /// Keys in the rate-limit table (filled by the caller).
+    pub ratelimit_keys: u64,
     /// The core's ring counters (filled by the caller).
     #[serde(skip)]
     pub ring: ringmcp_ring::Stats,
@@ -376,7 +391,15 @@ pub(crate) struct CoreSnapshot {
 type Labelled =
     (&'static str, &'static str, MetricType, &'static str, &'static [&'static str], fn(&CoreSnapshot) -> &[u64]);
 /// The labelled families of `/metrics`.
-const LABELLED: [Labelled; 8] = [
+const LABELLED: [Labelled; 9] = [
+    (
+        "ringmcp_rate_limited_total",
+        "Requests refused by a rate limit (-32013, HTTP 429), by the limit's scope.",
+        COUNTER,
+        "limit",
+        &crate::ratelimit::Scope::LABELS,
+        |s| &s.rate_limited,
+    ),
     ("ringmcp_messages_total", "Messages handled, by method.", COUNTER, "method", &METHOD_LABELS, |s| &s.messages),
     ("ringmcp_errors_total", "Error answers, by JSON-RPC code.", COUNTER, "code", &ERROR_LABELS, |s| &s.errors),
     ("ringmcp_connections", "Open connections.", GAUGE, "transport", &TRANSPORT_LABELS, |s| &s.connections_open),
@@ -409,7 +432,14 @@ const LABELLED: [Labelled; 8] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 24] = [
+const SINGLE: [Single; 26] = [
+    (
+        "ringmcp_ratelimit_table_full_total",
+        "New rate-limit keys let through untracked because the core's table was full.",
+        COUNTER,
+        |s| s.ratelimit_table_full as f64,
+    ),
+    ("ringmcp_ratelimit_keys", "Keys in the core's rate-limit table.", GAUGE, |s| s.ratelimit_keys as f64),
     ("ringmcp_queue_depth", "Admitted, unanswered requests.", GAUGE, |s| s.queue_depth as f64),
     ("ringmcp_queue_capacity", "Request queue capacity.", GAUGE, |s| s.queue_capacity as f64),
     ("ringmcp_queue_rejects_total", "Requests refused as overloaded.", COUNTER, |s| s.queue_rejects as f64),
@@ -644,6 +674,9 @@ struct Health<'a> {
     session_fill_percent: SessionFill,
     /// Tools whose circuit breaker is open on some core (then the status is degraded).
     breakers_open: Vec<&'a str>,
+    /// Why the status is degraded, where that is not in the numbers (the memory budget).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<String>,
     io_path: &'static str,
     cores: Vec<CoreHealth>,
 }
@@ -684,10 +717,22 @@ struct CoreHealth {
 /// core is degraded (its queue, registry slice or a transport's session share over its warn
 /// mark, see `session_fill_percent`), else "healthy". `connections_total` is the server-wide open count (every
 /// transport); `rss_bytes` comes from [`rss_bytes`]. Rates are rounded to one decimal.
+#[cfg(test)]
 pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rss_bytes: u64) -> String {
+    render_health_with(snaps, connections_total, rss_bytes, None)
+}
+
+/// [`render_health`], degraded also when the memory budget says why (`memory`, the
+/// document's `reasons`).
+pub(crate) fn render_health_with(
+    snaps: &[CoreSnapshot],
+    connections_total: usize,
+    rss_bytes: u64,
+    memory: Option<String>,
+) -> String {
     let status = if snaps.iter().any(|s| s.draining) {
         "draining"
-    } else if snaps.iter().any(|s| s.degraded) {
+    } else if snaps.iter().any(|s| s.degraded) || memory.is_some() {
         "degraded"
     } else {
         "healthy"
@@ -734,6 +779,7 @@ pub(crate) fn render_health(snaps: &[CoreSnapshot], connections_total: usize, rs
             open.dedup();
             open
         },
+        reasons: memory.into_iter().collect(),
         // Every core runs the same path (one setting, one kernel); "mixed" would be a bug.
         io_path: match snaps.first().map(|s| s.io_path) {
             Some(p) if snaps.iter().all(|s| s.io_path == p) => p,
@@ -969,7 +1015,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 35);
+        assert_eq!(families, 38);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {

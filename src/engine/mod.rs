@@ -3,6 +3,7 @@
 //! slice; cores share nothing but one connection counter (touched at accept and close only)
 //! and a shutdown message.
 
+mod access_log;
 mod admission;
 mod conn;
 mod core;
@@ -69,6 +70,13 @@ struct Global {
     max_connections: usize,
 }
 
+/// The access log's writer thread, if `access_log` is on.
+fn access_log_writer(settings: &Settings) -> Result<Option<access_log::Writer>, ServeError> {
+    let target = access_log::Target::parse(&settings.access_log);
+    access_log::Writer::start(&target, settings.access_log_sample_permille, crate::limits::ACCESS_LOG_QUEUE_LINES)
+        .map_err(|e| config_error("access_log", format!("{}: {e}", settings.access_log)))
+}
+
 /// Keys the `requestState` seal from `request_state_secret_file`, if set.
 fn request_state_key(settings: &Settings) -> Result<(), ServeError> {
     let Some(path) = &settings.request_state_secret_file else { return Ok(()) };
@@ -116,6 +124,16 @@ impl Server {
             return Err(config_error("shard_count", msg));
         }
         let addr: SocketAddr = settings.listen.parse().map_err(|_| config_error("listen", settings.listen.clone()))?;
+        let access_log = access_log_writer(settings)?;
+        let memory = Arc::new(crate::memory::Budget::from_settings(settings));
+        crate::memory::start_sampler(&memory, Duration::from_millis(crate::limits::MEMORY_SAMPLE_MS))?;
+        log::info!(
+            "memory budget: limit {} bytes ({}), degraded at {} %, refusing at {} %",
+            memory.limit_bytes,
+            memory.source.as_str(),
+            settings.memory_warn_percent,
+            settings.memory_reject_percent
+        );
         let (addr, listeners) = listener::bind_all(addr, settings.backlog as u32, cpus.len())?;
         let global = Arc::new(Global {
             connections: Arc::new(AtomicUsize::new(0)),
@@ -132,6 +150,7 @@ impl Server {
             drains.push(drain_tx);
             let (catalog, changes) = self.attach();
             let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
+            let (memory, access_log) = (memory.clone(), access_log.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
             let auth = auth.clone();
@@ -144,6 +163,8 @@ impl Server {
                     ctx.auth = auth;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
+                    ctx.memory = memory;
+                    ctx.access_log = access_log.as_ref().map(access_log::Writer::for_core);
                     let ctx = Rc::new(ctx);
                     ringmcp_ring::spawn(serve_inbox(ctx.clone(), inbox)).detach();
                     ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
@@ -204,6 +225,7 @@ impl Server {
         request_state_key(settings)?;
         let builder = ring_builder(settings)?;
         let (catalog, changes) = self.attach();
+        let access_log = access_log_writer(settings)?;
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
         spawn_signal_thread(vec![drain_tx])?;
@@ -214,7 +236,9 @@ impl Server {
             _ => builder,
         };
         builder.run(async move {
-            let ctx = Rc::new(CoreCtx::new(0, 1, &settings, catalog));
+            let mut ctx = CoreCtx::new(0, 1, &settings, catalog);
+            ctx.access_log = access_log.as_ref().map(access_log::Writer::for_core);
+            let ctx = Rc::new(ctx);
             ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
             log::debug!("stdio: io_uring {} path", ringmcp_ring::io_path().map_or("none", |p| p.as_str()));
             let session = conn::serve(ctx.clone(), stdio::StdioIo::new(fds));
@@ -357,10 +381,10 @@ fn admit(ctx: &Rc<CoreCtx>, global: &Arc<Global>, stream: ringmcp_ring::Stream) 
             log::debug!("core {}: SO_SNDBUF {}: {e}", ctx.core, ctx.settings.send_buffer_bytes);
         }
     }
-    let client = stream.peer_addr().ok().map(|a| a.ip());
+    let peer = stream.peer_addr().ok();
     let (ctx, global) = (ctx.clone(), global.clone());
     ringmcp_ring::spawn(async move {
-        conn::serve_tcp(ctx, stream, client).await;
+        conn::serve_tcp(ctx, stream, peer).await;
         global.connections.fetch_sub(1, Ordering::AcqRel);
     })
     .detach();

@@ -46,12 +46,25 @@ async fn gather(core: &Rc<CoreCtx>) -> Vec<CoreSnapshot> {
 pub(crate) async fn health(core: &Rc<CoreCtx>) -> Vec<u8> {
     let snaps = gather(core).await;
     let connections = core.connections_total();
-    metrics::render_health(&snaps, connections, metrics::rss_bytes()).into_bytes()
+    let m = &core.memory;
+    let memory = match m.state() {
+        crate::memory::State::Ok => None,
+        state => Some(format!(
+            "memory: RSS {} bytes is over the {} mark ({} bytes of the {}-byte limit)",
+            m.rss(),
+            state.as_str(),
+            if state == crate::memory::State::Warn { m.warn_bytes } else { m.reject_bytes },
+            m.limit_bytes
+        )),
+    };
+    metrics::render_health_with(&snaps, connections, metrics::rss_bytes(), memory).into_bytes()
 }
 
 /// The /metrics Prometheus text.
 pub(crate) async fn metrics(core: &Rc<CoreCtx>) -> Vec<u8> {
     let mut text = metrics::render_prometheus(&gather(core).await);
+    core.memory.render_prometheus(&mut text);
+    super::access_log::render_prometheus(&mut text);
     if let Some(auth) = &core.auth {
         auth_metrics(auth, &mut text);
     }

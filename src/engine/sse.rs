@@ -30,13 +30,24 @@ pub(crate) enum Call {
         header_version: Option<&'static str>,
         client: Option<IpAddr>,
         identity: Who,
+        /// The HTTP connection: its peer and number on the reading core.
+        from: From,
     },
     /// GET /mcp: the session's stream, or a resumed one.
     Get { session: SessionId, last_event_id: Option<String>, identity: Who },
     /// DELETE /mcp: end the session.
     Delete { session: SessionId, identity: Who },
     /// POST /mcp of the 2026-07-28 era: no session; served by the core that read it.
-    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders, identity: Who },
+    Modern { body: Vec<u8>, prefers_sse: bool, headers: ModernHeaders, identity: Who, from: From },
+}
+
+/// The HTTP connection a call came on (rate limits, access log).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct From {
+    pub peer: Option<std::net::SocketAddr>,
+    /// The connection's number on the core that read it, tagged with that core (the
+    /// `session` rate limits' key of a request without a 2025-11-25 session).
+    pub conn: u64,
 }
 
 /// Who sent a request, as the connection's authorization gate established it (`None`: auth

@@ -20,7 +20,7 @@ use super::core::CoreCtx;
 use super::dispatch;
 use super::mailbox;
 use super::metrics::method_index;
-use super::sse::{Call, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, Who, PRIMING_SINCE};
+use super::sse::{Call, From, ModernHeaders, Reply, Stream, StreamOpts, StreamSink, Who, PRIMING_SINCE};
 use crate::http;
 use crate::jsonrpc::{self, code, Id, Message, RpcError};
 use crate::mcp::{era, Phase, Session, Sink, PROTOCOL_VERSIONS};
@@ -44,8 +44,8 @@ const TRANSPORT_ERROR: i32 = -32000;
 /// Serves one call on the session's owner (this core).
 pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Reply>) {
     match call {
-        Call::Post { session, body, prefers_sse, header_version, client, identity } => {
-            post(core, session, &body, Post { prefers_sse, header_version, client, identity }, reply)
+        Call::Post { session, body, prefers_sse, header_version, client, identity, from } => {
+            post(core, session, &body, Post { prefers_sse, header_version, client, identity, from }, reply)
         }
         Call::Get { session, last_event_id, identity } => get(core, session, last_event_id, identity, reply),
         Call::Delete { session, identity } => {
@@ -57,8 +57,8 @@ pub(crate) fn handle(core: &Rc<CoreCtx>, call: Call, reply: mailbox::Sender<Repl
                 false => not_found(&reply),
             }
         }
-        Call::Modern { body, prefers_sse, headers, identity } => {
-            modern(core, &body, prefers_sse, &headers, identity, reply)
+        Call::Modern { body, prefers_sse, headers, identity, from } => {
+            modern(core, &body, prefers_sse, &headers, (identity, from), reply)
         }
     }
 }
@@ -272,7 +272,7 @@ fn modern(
     body: &[u8],
     prefers_sse: bool,
     headers: &ModernHeaders,
-    identity: Who,
+    (identity, from): (Who, From),
     reply: mailbox::Sender<Reply>,
 ) {
     let Some(message) = parse_body(core, body, &reply) else { return };
@@ -303,23 +303,29 @@ fn modern(
             return modern_refusal(core, &reply, id, &method, &e);
         }
     }
+    if permit(core, &identity, (id, &method, params), &reply).is_err() {
+        return;
+    }
+    // No session in this era: limited per connection (and per address and identity).
+    let subject = identity.as_deref().map(|i| i.subject.as_str());
+    let caller = dispatch::Caller::http(from.peer, from.conn, body.len(), subject);
+    if let Err(refused) = dispatch::check_limits(core, &caller, &method, params) {
+        return refuse_request(core, &reply, &caller, (id, &method, params), &refused);
+    }
     let modern = match era::read(params, true) {
         Ok(m) => m.expect("read with the modern hint"),
         Err(e) => return modern_refusal(core, &reply, id, &method, &e),
     };
-    if permit(core, &identity, (id, &method, params), &reply).is_err() {
-        return;
-    }
     let mut s = Session::new(SessionId::from_random(0), core.core);
     s.phase = Phase::Initialized;
     s.protocol_version = era::MODERN_VERSION;
-    s.identity = identity;
+    s.identity = identity.clone();
     let session = Rc::new(RefCell::new(s));
     let opts = StreamOpts { prefers_sse, priming: false, session_header: None, replay_cap: 0 };
     let stream = Stream::new(1, None, reply, opts);
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
     let tasks = Some(&core.tasks);
-    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: Some(modern) };
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: Some(modern), caller };
     let mut batch = dispatch::Batch::begin(core);
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
@@ -374,10 +380,27 @@ struct Post {
     header_version: Option<&'static str>,
     client: Option<IpAddr>,
     identity: Who,
+    from: From,
+}
+
+/// Answers a request a gate refused (rate limit: 429, memory: 503) with `Retry-After`.
+fn refuse_request(
+    core: &CoreCtx,
+    reply: &mailbox::Sender<Reply>,
+    caller: &dispatch::Caller<'_>,
+    request: (Id<'_>, &str, Option<&str>),
+    refused: &dispatch::Refused,
+) {
+    let mut batch = dispatch::Batch::begin(core);
+    let mut body = Vec::new();
+    dispatch::write_refused(core, &mut batch, caller, request, refused, &mut body);
+    body.pop();
+    let (status, retry_after_s) = (refused.status, refused.retry_after_s);
+    let _ = reply.try_send(Reply::Refused { status, body, retry_after_s });
 }
 
 fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post, reply: mailbox::Sender<Reply>) {
-    let Post { prefers_sse, header_version, client, identity } = p;
+    let Post { prefers_sse, header_version, client, identity, from } = p;
     let Some(message) = parse_body(core, body, &reply) else { return };
     if let Message::Request { id, method, params } = &message {
         if session_id.is_none()
@@ -400,6 +423,16 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     if let Message::Request { id, method, params } = &message {
         if permit(core, &identity, (*id, method, *params), &reply).is_err() {
             return;
+        }
+    }
+    // Limited per 2025-11-25 session, else (initialize, stateless) per connection; and per
+    // address and identity.
+    let key = session_id.as_ref().map_or(from.conn, dispatch::session_key);
+    let who = identity.clone();
+    let caller = dispatch::Caller::http(from.peer, key, body.len(), who.as_deref().map(|i| i.subject.as_str()));
+    if let Message::Request { id, method, params } = &message {
+        if let Err(refused) = dispatch::check_limits(core, &caller, method, *params) {
+            return refuse_request(core, &reply, &caller, (*id, method, *params), &refused);
         }
     }
     let entry = match session_id {
@@ -460,7 +493,7 @@ fn post(core: &Rc<CoreCtx>, session_id: Option<SessionId>, body: &[u8], p: Post,
     let sink: Rc<dyn Sink> = Rc::new(StreamSink(stream.clone()));
     // Stateless sessions last one request: no task could be found again.
     let tasks = entry.as_ref().map(|_| &core.tasks);
-    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: None };
+    let target = dispatch::Target { session: &session, sink: &sink, tasks, bound: None, modern: None, caller };
     let mut out = Vec::new();
     let later = dispatch::handle_request(core, &mut batch, &target, (id, &method, params), &mut out);
     batch.end(core);

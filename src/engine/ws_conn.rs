@@ -26,11 +26,13 @@ pub(super) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     mut buf: Vec<u8>,
     identity: super::sse::Who,
+    peer: Option<std::net::SocketAddr>,
 ) -> std::io::Result<()> {
     // Without room in the registry the socket is still served: ping needs no session.
     let bound = core.open_bound_session(Transport::WebSocket);
     // The upgrade request's credentials hold for the socket's life (its `exp` was checked then).
     bound.session.borrow_mut().identity = identity;
+    bound.peer.set(peer);
     core.open.set(core.open.get() + 1);
     core.metrics.conn_opened(Transport::WebSocket);
     let link = Link::new(core.clone(), Framing::WsText, bound.waker.clone());
