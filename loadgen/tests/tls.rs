@@ -340,6 +340,17 @@ fn https_sends_the_headers_and_bearer_token_on_every_request_and_never_prints_th
     }
     let handshakes = seen.handshakes.lock().expect("lock");
     assert!(handshakes.iter().all(|(alpn, _, _)| alpn.as_deref() == Some(&b"http/1.1"[..])), "{handshakes:?}");
+    drop((handshakes, requests));
+    // The session era: initialize and notifications/initialized carry them too.
+    seen.requests.lock().expect("lock").clear();
+    let (code, report, out) =
+        run(&url, &["--ca-file", &ca, "--protocol", "2025-11-25", "--header", "X-Trace: t-2", "--bearer-token", "s3"]);
+    assert_clean(code, &report, &out);
+    let requests = seen.requests.lock().expect("lock");
+    assert_eq!(requests.len() as u64, n(&report, "sent") + 2, "initialize, initialized and the workload");
+    assert!(requests
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer s3") && r.header("x-trace") == Some("t-2")));
 }
 
 #[test]
