@@ -28,6 +28,118 @@ impl fmt::Display for ErrorKey {
     }
 }
 
+/// What an error answer means for a client, judged from its JSON-RPC code and (over HTTP) the
+/// response's status. Each error answer is in exactly one class, so
+/// `ok + Σclasses + timeouts + lost == sent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// HTTP 401: no or a bad credential.
+    Unauthorized,
+    /// HTTP 403: a credential without the scope (or an Origin refused).
+    Forbidden,
+    /// JSON-RPC -32013 or HTTP 429.
+    RateLimited,
+    /// JSON-RPC -32011: the tool's circuit breaker is open.
+    BreakerOpen,
+    /// JSON-RPC -32010 or HTTP 503: the server sheds load (memory, queues).
+    Overloaded,
+    /// JSON-RPC -32012: the tool ran out of time.
+    ToolTimeout,
+    /// Anything else.
+    Other,
+}
+
+/// JSON-RPC code: the server is overloaded.
+pub const CODE_OVERLOADED: i64 = -32010;
+/// JSON-RPC code: the tool's circuit breaker is open.
+pub const CODE_CIRCUIT_OPEN: i64 = -32011;
+/// JSON-RPC code: the tool timed out.
+pub const CODE_TOOL_TIMEOUT: i64 = -32012;
+/// JSON-RPC code: rate limited.
+pub const CODE_RATE_LIMITED: i64 = -32013;
+
+impl ErrorClass {
+    /// The class of an error answer counted under `key`, from a response with `http_status`
+    /// (None off HTTP). The HTTP status decides first (401, 403, 429, 503), then the code.
+    pub fn of(key: ErrorKey, http_status: Option<u16>) -> ErrorClass {
+        let status = match key {
+            ErrorKey::Http(status) => Some(status),
+            ErrorKey::Rpc(_) => http_status,
+        };
+        match (status, key) {
+            (Some(401), _) => ErrorClass::Unauthorized,
+            (Some(403), _) => ErrorClass::Forbidden,
+            (Some(429), _) | (_, ErrorKey::Rpc(CODE_RATE_LIMITED)) => ErrorClass::RateLimited,
+            (_, ErrorKey::Rpc(CODE_CIRCUIT_OPEN)) => ErrorClass::BreakerOpen,
+            (Some(503), _) | (_, ErrorKey::Rpc(CODE_OVERLOADED)) => ErrorClass::Overloaded,
+            (_, ErrorKey::Rpc(CODE_TOOL_TIMEOUT)) => ErrorClass::ToolTimeout,
+            _ => ErrorClass::Other,
+        }
+    }
+}
+
+/// Error answers by [`ErrorClass`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassCounts {
+    /// HTTP 401.
+    pub unauthorized: u64,
+    /// HTTP 403.
+    pub forbidden: u64,
+    /// -32013 or HTTP 429.
+    pub rate_limited: u64,
+    /// -32011.
+    pub breaker_open: u64,
+    /// -32010 or HTTP 503.
+    pub overloaded: u64,
+    /// -32012.
+    pub tool_timeout: u64,
+    /// Every other error answer.
+    pub other: u64,
+}
+
+impl ClassCounts {
+    fn slot(&mut self, class: ErrorClass) -> &mut u64 {
+        match class {
+            ErrorClass::Unauthorized => &mut self.unauthorized,
+            ErrorClass::Forbidden => &mut self.forbidden,
+            ErrorClass::RateLimited => &mut self.rate_limited,
+            ErrorClass::BreakerOpen => &mut self.breaker_open,
+            ErrorClass::Overloaded => &mut self.overloaded,
+            ErrorClass::ToolTimeout => &mut self.tool_timeout,
+            ErrorClass::Other => &mut self.other,
+        }
+    }
+
+    fn merge(&mut self, other: &ClassCounts) {
+        self.unauthorized += other.unauthorized;
+        self.forbidden += other.forbidden;
+        self.rate_limited += other.rate_limited;
+        self.breaker_open += other.breaker_open;
+        self.overloaded += other.overloaded;
+        self.tool_timeout += other.tool_timeout;
+        self.other += other.other;
+    }
+
+    /// All classes together (equals `errors_total`).
+    pub fn total(&self) -> u64 {
+        self.unauthorized
+            + self.forbidden
+            + self.rate_limited
+            + self.breaker_open
+            + self.overloaded
+            + self.tool_timeout
+            + self.other
+    }
+}
+
+/// Adds `n` to the counter of `key` in a small keyed list.
+fn bump<K: PartialEq + Copy>(list: &mut Vec<(K, u64)>, key: K, n: u64) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, count)) => *count += n,
+        None => list.push((key, n)),
+    }
+}
+
 /// Counters of one connection, one worker or the whole run (they merge by addition).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -54,19 +166,30 @@ pub struct Counts {
     pub answers_measured: u64,
     /// Notifications and requests from the server (ignored, counted for the record).
     pub server_messages: u64,
+    /// Error answers by class (a partition of `errors`).
+    pub classes: ClassCounts,
+    /// HTTP responses to workload requests, by status (2xx included).
+    pub http_status: Vec<(u16, u64)>,
+    /// Connections whose handshake an HTTP status refused (a WebSocket upgrade answered 401,
+    /// an `initialize` POST answered 429, …), by that status.
+    pub connect_http_status: Vec<(u16, u64)>,
 }
 
 impl Counts {
-    /// Counts one error answer under `key`.
-    pub fn add_error(&mut self, key: ErrorKey) {
-        self.add_errors(key, 1);
+    /// Counts one error answer under `key` (from a response with `http_status`, over HTTP).
+    pub fn add_error(&mut self, key: ErrorKey, http_status: Option<u16>) {
+        bump(&mut self.errors, key, 1);
+        *self.classes.slot(ErrorClass::of(key, http_status)) += 1;
     }
 
-    fn add_errors(&mut self, key: ErrorKey, n: u64) {
-        match self.errors.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, count)) => *count += n,
-            None => self.errors.push((key, n)),
-        }
+    /// Counts one HTTP response to a workload request.
+    pub fn add_http_status(&mut self, status: u16) {
+        bump(&mut self.http_status, status, 1);
+    }
+
+    /// Counts one handshake refused with an HTTP status.
+    pub fn add_connect_http_status(&mut self, status: u16) {
+        bump(&mut self.connect_http_status, status, 1);
     }
 
     /// All error answers together.
@@ -79,7 +202,14 @@ impl Counts {
         self.sent += other.sent;
         self.ok += other.ok;
         for &(key, n) in &other.errors {
-            self.add_errors(key, n);
+            bump(&mut self.errors, key, n);
+        }
+        self.classes.merge(&other.classes);
+        for &(status, n) in &other.http_status {
+            bump(&mut self.http_status, status, n);
+        }
+        for &(status, n) in &other.connect_http_status {
+            bump(&mut self.connect_http_status, status, n);
         }
         self.timeouts += other.timeouts;
         self.lost += other.lost;
@@ -194,13 +324,26 @@ impl Pending {
 
     /// Matches one message from the server received at `now_ns` and counts it.
     pub fn settle(&mut self, message: Message, now_ns: u64, window: &Window, counts: &mut Counts) -> Settled {
+        self.settle_from(message, None, now_ns, window, counts)
+    }
+
+    /// [`Pending::settle`] for a message that came in an HTTP response with `http_status`
+    /// (None: not over HTTP), which classifies its error.
+    pub fn settle_from(
+        &mut self,
+        message: Message,
+        http_status: Option<u16>,
+        now_ns: u64,
+        window: &Window,
+        counts: &mut Counts,
+    ) -> Settled {
         match message {
             Message::Answer { id, outcome } => {
                 let key = match outcome {
                     Outcome::Ok => None,
                     Outcome::Error(code) => Some(ErrorKey::Rpc(code)),
                 };
-                self.settle_id(id, key, now_ns, window, counts)
+                self.settle_id(id, key, http_status, now_ns, window, counts)
             }
             Message::ServerMessage => {
                 counts.server_messages += 1;
@@ -214,11 +357,12 @@ impl Pending {
     }
 
     /// Matches an answer to `id` (None: not an integer id) that is a result (`error` None)
-    /// or an error under `error`.
+    /// or an error under `error`, from an HTTP response with `http_status` (None off HTTP).
     pub fn settle_id(
         &mut self,
         id: Option<u64>,
         error: Option<ErrorKey>,
+        http_status: Option<u16>,
         now_ns: u64,
         window: &Window,
         counts: &mut Counts,
@@ -243,7 +387,7 @@ impl Pending {
         } else {
             match error {
                 None => counts.ok += 1,
-                Some(key) => counts.add_error(key),
+                Some(key) => counts.add_error(key, http_status),
             }
         }
         let latency_us = window
@@ -349,6 +493,46 @@ mod tests {
         assert_eq!(counts.answers_measured, 0, "no answer arrived inside [1 µs, 10 ms)");
         assert_eq!(counts.timeouts, 0, "the timeout runs from the write, not the intended time");
         assert_eq!(counts.ok, 3);
+    }
+
+    #[test]
+    fn error_classes_partition_the_errors_with_the_http_status_first() {
+        let cases = [
+            (ErrorKey::Rpc(-32013), None, ErrorClass::RateLimited),
+            (ErrorKey::Rpc(-32013), Some(429), ErrorClass::RateLimited),
+            (ErrorKey::Http(429), None, ErrorClass::RateLimited),
+            (ErrorKey::Rpc(-32011), None, ErrorClass::BreakerOpen),
+            (ErrorKey::Rpc(-32011), Some(200), ErrorClass::BreakerOpen),
+            (ErrorKey::Rpc(-32010), None, ErrorClass::Overloaded),
+            (ErrorKey::Http(503), None, ErrorClass::Overloaded),
+            (ErrorKey::Rpc(-32012), None, ErrorClass::ToolTimeout),
+            (ErrorKey::Rpc(-32600), Some(401), ErrorClass::Unauthorized),
+            (ErrorKey::Http(401), None, ErrorClass::Unauthorized),
+            (ErrorKey::Rpc(-32600), Some(403), ErrorClass::Forbidden),
+            (ErrorKey::Rpc(-32600), None, ErrorClass::Other),
+            (ErrorKey::Http(404), None, ErrorClass::Other),
+        ];
+        let mut counts = Counts::default();
+        for (key, status, class) in cases {
+            assert_eq!(ErrorClass::of(key, status), class, "{key} {status:?}");
+            counts.add_error(key, status);
+        }
+        let c = counts.classes;
+        assert_eq!(
+            (c.rate_limited, c.breaker_open, c.overloaded, c.tool_timeout, c.unauthorized, c.forbidden, c.other),
+            (3, 2, 2, 1, 2, 1, 2)
+        );
+        assert_eq!(c.total(), counts.errors_total());
+        let mut merged = Counts::default();
+        counts.add_http_status(200);
+        counts.add_http_status(429);
+        counts.add_http_status(200);
+        counts.add_connect_http_status(401);
+        merged.merge(&counts);
+        merged.merge(&counts);
+        assert_eq!(merged.classes.rate_limited, 6);
+        assert_eq!(merged.http_status, vec![(200, 4), (429, 2)]);
+        assert_eq!(merged.connect_http_status, vec![(401, 2)]);
     }
 
     #[test]

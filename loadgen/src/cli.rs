@@ -4,12 +4,14 @@
 
 use crate::capacity::{Plan, Search, Step};
 use crate::compare;
+use crate::http::ExtraHeaders;
 use crate::limits::OPEN_LOOP_INFLIGHT_DEFAULT;
 use crate::parse;
 use crate::report::Report;
 use crate::request::{Protocol, Workload};
 use crate::run::{self, RunConfig};
 use crate::target::{self, Target};
+use crate::tls::{TlsClient, TlsOptions};
 use clap::{Args, Parser, Subcommand};
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -104,13 +106,42 @@ pub struct WorkloadArgs {
     /// `multishot` (or fail at start), `fallback` (single-shot poll and recv).
     #[arg(long, value_name = "PATH", default_value = "auto")]
     pub io_path: IoPathChoice,
+    /// TLS on a tcp://, http:// or ws:// URL (the same as tls://, https://, wss://).
+    #[arg(long)]
+    pub tls: bool,
+    /// TLS: trust only the CA certificates in this PEM file (default: $SSL_CERT_FILE, else
+    /// the system bundle).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// TLS: present this certificate chain (PEM) to the server (mTLS); needs --client-key.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// TLS: the private key (PEM) of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// TLS: send this server name (SNI) and check the certificate against it, instead of
+    /// the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Add `Name: value` to every HTTP request and to the WebSocket upgrade (repeatable;
+    /// http and ws only). Reports name the header, never its value.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Send `Authorization: Bearer TOKEN` (as --header; visible in the process list: prefer
+    /// --bearer-token-file).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "bearer_token_file")]
+    pub bearer_token: Option<String>,
+    /// Read the bearer token from this file (surrounding whitespace is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 /// `loadgen run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// tcp://HOST:PORT (NDJSON), http://HOST:PORT/mcp (Streamable HTTP), ws://HOST:PORT/mcp/ws
-    /// (WebSocket), or stdio:COMMAND ARGS (one child process per connection).
+    /// (WebSocket), their TLS forms tls://, https://, wss://, or stdio:COMMAND ARGS (one
+    /// child process per connection).
     #[arg(long)]
     pub url: String,
     /// Connections (MCP sessions), spread round-robin over the worker threads.
@@ -244,7 +275,12 @@ pub fn run_config(
     warmup: Duration,
     rate: Option<f64>,
 ) -> Result<RunConfig, String> {
-    let target = target::parse(url).map_err(|e| e.to_string())?;
+    let mut target = target::parse(url).map_err(|e| e.to_string())?;
+    if w.tls {
+        target = target.with_tls().map_err(|e| e.to_string())?;
+    }
+    let tls = tls_client(&target, w)?;
+    let headers = extra_headers(w)?;
     let cpus = match &w.cpus {
         Some(list) => parse::cpu_list(list).map_err(|e| format!("--cpus: {e}"))?,
         None => allowed_cpus(),
@@ -267,10 +303,47 @@ pub fn run_config(
         server_pid: w.server_pid,
         quiet: w.quiet,
         io_path: w.io_path,
+        tls,
+        headers,
     };
     crate::answer::set_echo_mode(w.echo);
     run::validate(&config)?;
     Ok(config)
+}
+
+/// The TLS client for a TLS target; TLS flags without one are refused.
+fn tls_client(target: &Target, w: &WorkloadArgs) -> Result<Option<TlsClient>, String> {
+    let options = TlsOptions {
+        ca_file: w.ca_file.clone(),
+        client_cert: w.client_cert.clone(),
+        client_key: w.client_key.clone(),
+        server_name: w.server_name.clone(),
+    };
+    if !target.tls() {
+        let given = options.ca_file.is_some() || options.client_cert.is_some() || options.server_name.is_some();
+        if given {
+            return Err("--ca-file, --client-cert, --client-key and --server-name need TLS: use tls://, https://, \
+                        wss:// or --tls"
+                .into());
+        }
+        return Ok(None);
+    }
+    let host = target.host().ok_or("TLS needs a network target")?;
+    TlsClient::new(&options, host, target.speaks_http()).map(Some)
+}
+
+/// `--header`s and the bearer token (`--bearer-token`, `--bearer-token-file`).
+fn extra_headers(w: &WorkloadArgs) -> Result<ExtraHeaders, String> {
+    let from_file = match &w.bearer_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--bearer-token-file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    ExtraHeaders::new(&w.headers, w.bearer_token.as_deref().or(from_file.as_deref()))
 }
 
 fn allowed_cpus() -> Vec<usize> {

@@ -8,6 +8,94 @@ use std::borrow::Cow;
 /// Most headers a response may carry (also the WebSocket upgrade's 101).
 pub const HEADERS_MAX: usize = 64;
 
+const CONTENT_LENGTH: &str = "Content-Length: ";
+
+/// Header names loadgen sets itself on a POST or a WebSocket upgrade; `--header` may not
+/// name them (lowercase).
+pub const RESERVED_HEADERS: [&str; 13] = [
+    "host",
+    "content-length",
+    "content-type",
+    "accept",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "mcp-session-id",
+];
+
+/// Headers added to every HTTP request and to the WebSocket upgrade: `--header "Name: value"`
+/// and `--bearer-token` (`Authorization: Bearer …`), checked and rendered once per run.
+/// Reports show only their names (a value may be a secret).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraHeaders {
+    lines: String,
+    names: Vec<String>,
+}
+
+impl ExtraHeaders {
+    /// Checks `--header` values (`Name: value`) and adds `Authorization: Bearer TOKEN` when a
+    /// token is given. Error messages never contain a value.
+    ///
+    /// # Errors
+    /// A header without a colon, a name that is not an HTTP token or that loadgen sets
+    /// itself, a value with a control character, `Authorization` twice, a token that is
+    /// empty or not a bearer token (RFC 6750 `b64token` characters).
+    pub fn new(headers: &[String], bearer_token: Option<&str>) -> Result<ExtraHeaders, String> {
+        let mut extra = ExtraHeaders::default();
+        for header in headers {
+            let Some((name, value)) = header.split_once(':') else {
+                return Err("--header must be `Name: value`".into());
+            };
+            extra.push(name.trim(), value.trim())?;
+        }
+        if let Some(token) = bearer_token {
+            let b64token = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+            if token.is_empty() || !token.bytes().all(b64token) {
+                return Err("the bearer token is empty or has characters a bearer token cannot have (RFC 6750: \
+                            letters, digits and -._~+/=)"
+                    .into());
+            }
+            extra.push("Authorization", &format!("Bearer {token}"))?;
+        }
+        Ok(extra)
+    }
+
+    fn push(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            return Err(format!("--header name `{}` is not an HTTP token", name.escape_default()));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(format!("--header {name}: loadgen sets this header itself"));
+        }
+        if self.names.iter().any(|n| n.eq_ignore_ascii_case("authorization")) && lower == "authorization" {
+            return Err("Authorization is given twice (--header and --bearer-token?)".into());
+        }
+        if value.bytes().any(|b| b != b'\t' && (b < 0x20 || b == 0x7f)) {
+            return Err(format!("--header {name}: the value has a control character"));
+        }
+        self.lines.push_str(&format!("{name}: {value}\r\n"));
+        self.names.push(name.to_string());
+        Ok(())
+    }
+
+    /// The header lines, each ending in CRLF (empty when there are none).
+    pub fn lines(&self) -> &str {
+        &self.lines
+    }
+
+    /// The header names, in order (never the values).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
 /// The pre-rendered head of every POST on one connection, up to `Content-Length: `.
 #[derive(Clone, Debug)]
 pub struct PostHead {
@@ -52,8 +140,15 @@ impl PostHead {
     }
 
     fn finish(mut head: String) -> PostHead {
-        head.push_str("Content-Length: ");
+        head.push_str(CONTENT_LENGTH);
         PostHead { head: head.into_bytes() }
+    }
+
+    /// The same head with `extra`'s lines (`--header`, `--bearer-token`) added.
+    pub fn with_headers(mut self, extra: &ExtraHeaders) -> PostHead {
+        let at = self.head.len() - CONTENT_LENGTH.len();
+        self.head.splice(at..at, extra.lines().bytes());
+        self
     }
 
     /// Appends the head for a body of `body_len` bytes (the body goes right after it).
@@ -251,6 +346,44 @@ pub fn sse_data(body: &[u8]) -> Vec<Cow<'_, [u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_headers_go_into_every_head_and_are_checked() {
+        let extra = ExtraHeaders::new(&["X-Trace: a b".into(), "x-empty:".into()], Some("tok.en-1")).expect("valid");
+        assert_eq!(extra.lines(), "X-Trace: a b\r\nx-empty: \r\nAuthorization: Bearer tok.en-1\r\n");
+        assert_eq!(extra.names(), ["X-Trace", "x-empty", "Authorization"]);
+        let rendered = |head: PostHead| {
+            let mut out = Vec::new();
+            head.render(2, &mut out);
+            String::from_utf8(out).expect("ascii")
+        };
+        let modern = rendered(PostHead::modern("/mcp", "h:1", "tools/list", None).with_headers(&extra));
+        assert!(
+            modern.ends_with(
+                "Mcp-Method: tools/list\r\nX-Trace: a b\r\nx-empty: \r\nAuthorization: Bearer tok.en-1\r\n\
+                 Content-Length: 2\r\n\r\n"
+            ),
+            "{modern}"
+        );
+        let session = rendered(PostHead::session("/mcp", "h:1", Some("s")).with_headers(&extra));
+        assert!(session.contains("Mcp-Session-Id: s\r\nX-Trace: a b\r\n"), "{session}");
+        let plain = rendered(PostHead::initialize("/mcp", "h").with_headers(&ExtraHeaders::default()));
+        assert_eq!(plain, rendered(PostHead::initialize("/mcp", "h")));
+        for (headers, token, needle) in [
+            (vec!["NoColon".to_string()], None, "Name: value"),
+            (vec!["Bad Name: x".into()], None, "not an HTTP token"),
+            (vec!["Host: x".into()], None, "sets this header itself"),
+            (vec!["mcp-session-id: x".into()], None, "sets this header itself"),
+            (vec!["X: a\rb".into()], None, "control character"),
+            (vec!["Authorization: Basic x".into()], Some("t"), "twice"),
+            (vec![], Some("sec ret"), "bearer token"),
+            (vec![], Some(""), "bearer token"),
+        ] {
+            let err = ExtraHeaders::new(&headers, token).expect_err(needle);
+            assert!(err.contains(needle), "{err}");
+            assert!(!err.contains("sec ret") && !err.contains("a\rb"), "errors never show values: {err}");
+        }
+    }
 
     fn complete(buf: &[u8], eof: bool) -> (Response, usize) {
         match parse_response(buf, eof) {

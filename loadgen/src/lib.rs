@@ -8,7 +8,7 @@
 //!
 //! The protocol and arithmetic parts are pure modules without I/O: [`answer`], [`request`],
 //! [`accounting`], [`schedule`], [`http`], [`ws`], [`report`], [`compare`], [`capacity`],
-//! [`target`], [`parse`]. [`run`] holds the ring loops and sockets.
+//! [`target`], [`parse`], [`tls`] (the TLS client settings). [`run`] holds the ring loops and sockets.
 
 pub mod accounting;
 pub mod answer;
@@ -24,4 +24,5 @@ pub mod request;
 pub mod run;
 pub mod schedule;
 pub mod target;
+pub mod tls;
 pub mod ws;

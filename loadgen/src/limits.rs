@@ -29,6 +29,14 @@ pub const PUBLISH_INTERVAL_MS: u64 = 250;
 /// is dropped anyway (a server that stopped reading must not hold up the end of the run).
 pub const WS_CLOSE_WRITE_TIMEOUT_MS: u64 = 100;
 
+/// Ciphertext read from a TLS connection's socket at a time, in bytes (one buffer per TLS
+/// connection): a full 16 KiB record and its overhead, or many small ones.
+pub const TLS_READ_CHUNK_BYTES: usize = 16 * 1024 + 512;
+
+/// Plaintext rustls encrypts per write of a TLS connection, in bytes: a batch of requests up
+/// to this size is encrypted and queued on the socket as one write.
+pub const TLS_SEND_BUFFER_BYTES: usize = 256 << 10;
+
 const _: () = assert!(READ_BUFFER_MIN_BYTES <= READ_BUFFER_MAX_BYTES);
 const _: () = assert!(READ_BUFFER_MAX_BYTES <= MESSAGE_MAX_BYTES);
 

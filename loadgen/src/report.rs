@@ -44,6 +44,10 @@ pub struct Report {
     /// From the start of the run until the last connection finished its handshake (or
     /// failed), in ms: how long connecting all of them took.
     pub connect_all_ms: f64,
+    /// With TLS: the TLS handshakes alone (after the TCP connect), in ms; part of
+    /// `connect_ms`, never of the request latency. Null without TLS.
+    #[serde(default)]
+    pub tls_handshake_ms: Option<Percentiles3>,
     /// Requests written.
     pub sent: u64,
     /// Result answers in time.
@@ -52,6 +56,18 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     /// Sum of `errors`.
     pub errors_total: u64,
+    /// Every request by how it ended, errors by what they mean to a client (a partition of
+    /// `sent`).
+    #[serde(default)]
+    pub outcomes: Outcomes,
+    /// HTTP responses to workload requests by status (`"200"`, `"429"`), whatever their
+    /// body; empty off HTTP.
+    #[serde(default)]
+    pub http_status: BTreeMap<String, u64>,
+    /// Connections whose handshake was refused with an HTTP status (the WebSocket upgrade,
+    /// the 2025-11-25 `initialize` POST), by status; they are in `connection_errors`.
+    #[serde(default)]
+    pub connect_http_status: BTreeMap<String, u64>,
     /// Answers later than `--timeout-ms` after their request was written.
     pub timeouts: u64,
     /// Requests never answered.
@@ -83,6 +99,32 @@ pub struct Report {
     pub exact: bool,
     /// `exact` and at least one connection established: the run's verdict (exit code 0).
     pub passed: bool,
+}
+
+/// Every request sent, by how it ended: `ok + rate_limited + breaker_open + overloaded +
+/// tool_timeout + unauthorized + forbidden + other_errors + timeouts + lost == sent`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Outcomes {
+    /// Result answers in time.
+    pub ok: u64,
+    /// JSON-RPC -32013, or HTTP 429.
+    pub rate_limited: u64,
+    /// JSON-RPC -32011 (a tool's circuit breaker is open).
+    pub breaker_open: u64,
+    /// JSON-RPC -32010, or HTTP 503.
+    pub overloaded: u64,
+    /// JSON-RPC -32012 (a tool ran out of time).
+    pub tool_timeout: u64,
+    /// HTTP 401, whatever the body.
+    pub unauthorized: u64,
+    /// HTTP 403, whatever the body.
+    pub forbidden: u64,
+    /// Every other error answer.
+    pub other_errors: u64,
+    /// Answers later than the timeout.
+    pub timeouts: u64,
+    /// Never answered.
+    pub lost: u64,
 }
 
 /// p50/p99/max in ms.
@@ -185,6 +227,13 @@ pub struct RunShape {
     /// `fallback`.
     #[serde(default)]
     pub io_path: String,
+    /// The connections ran inside TLS (`tls://`, `https://`, `wss://` or `--tls`).
+    #[serde(default)]
+    pub tls: bool,
+    /// The names of the headers added to every HTTP request and WebSocket upgrade
+    /// (`--header`, `Authorization` for `--bearer-token`); never their values.
+    #[serde(default)]
+    pub request_headers: Vec<String>,
 }
 
 fn session_era() -> String {
@@ -199,6 +248,8 @@ pub struct Measured<'a> {
     pub latency: &'a Histogram<u64>,
     /// Merged connect-time histogram (µs).
     pub connect: &'a Histogram<u64>,
+    /// With TLS: merged TLS handshake histogram (µs).
+    pub tls_handshake: Option<&'a Histogram<u64>>,
     /// Open loop: merged send-lag histogram (µs).
     pub send_lag: Option<&'a Histogram<u64>>,
     /// Connections that finished the handshake.
@@ -223,10 +274,25 @@ impl Report {
             connections_established: m.established,
             connect_ms: Percentiles3::of_us(m.connect),
             connect_all_ms: m.connect_all_us as f64 / 1_000.0,
+            tls_handshake_ms: m.tls_handshake.map(Percentiles3::of_us),
             sent: c.sent,
             ok: c.ok,
             errors: c.errors_sorted().into_iter().map(|(k, n)| (k.to_string(), n)).collect(),
             errors_total: c.errors_total(),
+            outcomes: Outcomes {
+                ok: c.ok,
+                rate_limited: c.classes.rate_limited,
+                breaker_open: c.classes.breaker_open,
+                overloaded: c.classes.overloaded,
+                tool_timeout: c.classes.tool_timeout,
+                unauthorized: c.classes.unauthorized,
+                forbidden: c.classes.forbidden,
+                other_errors: c.classes.other,
+                timeouts: c.timeouts,
+                lost: c.lost,
+            },
+            http_status: c.http_status.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            connect_http_status: c.connect_http_status.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             timeouts: c.timeouts,
             lost: c.lost,
             duplicated: c.duplicated,
@@ -279,6 +345,13 @@ impl Report {
             self.connect_ms.p99,
             self.connect_ms.max
         );
+        if let Some(tls) = &self.tls_handshake_ms {
+            let _ = writeln!(
+                s,
+                "  tls           handshake p50 {:.2} ms p99 {:.2} ms max {:.2} ms (in the connect time, not in latency)",
+                tls.p50, tls.p99, tls.max
+            );
+        }
         let _ = writeln!(
             s,
             "  window        {:.1} s measured after {:.1} s warmup (warmup requests are counted below but not in throughput or latency)",
@@ -305,6 +378,24 @@ impl Report {
             "  requests      sent {} ok {} errors {} ({}) timeouts {}",
             self.sent, self.ok, self.errors_total, errors, self.timeouts
         );
+        let o = &self.outcomes;
+        if o.ok != self.sent || !self.http_status.is_empty() {
+            let statuses = self.http_status.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                s,
+                "  outcomes      ok {} rate_limited {} breaker_open {} overloaded {} tool_timeout {} unauthorized {} \
+                 forbidden {} other_errors {}{}",
+                o.ok,
+                o.rate_limited,
+                o.breaker_open,
+                o.overloaded,
+                o.tool_timeout,
+                o.unauthorized,
+                o.forbidden,
+                o.other_errors,
+                if statuses.is_empty() { String::new() } else { format!(" (HTTP {statuses})") }
+            );
+        }
         let _ = writeln!(
             s,
             "  accounting    lost {} duplicated {} mismatched {} connection_errors {} unsent_backlog {}",
@@ -352,6 +443,7 @@ mod tests {
             sent: 1000,
             ok: 998,
             errors: vec![(ErrorKey::Rpc(-32010), 2)],
+            classes: crate::accounting::ClassCounts { overloaded: 2, ..Default::default() },
             answers_measured: 500,
             ..Counts::default()
         };
@@ -366,6 +458,8 @@ mod tests {
             duration_s: 2.0,
             warmup_s: 0.5,
             io_path: "auto".into(),
+            tls: false,
+            request_headers: Vec::new(),
         };
         Report::new(
             shape,
@@ -373,6 +467,7 @@ mod tests {
                 counts: &counts,
                 latency: &latency,
                 connect: &connect,
+                tls_handshake: None,
                 send_lag: None,
                 established: 2,
                 connect_all_us: 2_500,
@@ -422,11 +517,20 @@ mod tests {
             "server",
             "io_path",
             "io_path_used",
+            "tls",
+            "tls_handshake_ms",
+            "request_headers",
+            "outcomes",
+            "http_status",
+            "connect_http_status",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
         assert!(json["rate"].is_null());
+        assert!(json["tls_handshake_ms"].is_null());
         assert_eq!(json["latency_us"]["p999"], 999);
+        assert_eq!(json["outcomes"]["overloaded"], 2);
+        assert_eq!(json["outcomes"]["ok"], 998);
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, r);
     }
@@ -446,6 +550,18 @@ mod tests {
         r.passed = false;
         assert!(r.summary().contains("FAIL"));
         assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn reports_from_before_the_tls_and_outcome_fields_still_read() {
+        let mut json = serde_json::to_value(sample()).expect("serializes");
+        let fields = json.as_object_mut().expect("an object");
+        for field in ["tls", "request_headers", "tls_handshake_ms", "outcomes", "http_status", "connect_http_status"] {
+            fields.remove(field);
+        }
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert!(!back.shape.tls && back.tls_handshake_ms.is_none() && back.http_status.is_empty());
+        assert_eq!(back.outcomes, Outcomes::default());
     }
 
     #[test]

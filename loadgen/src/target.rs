@@ -9,6 +9,8 @@ pub enum Target {
     Tcp {
         /// `host:port` as given.
         addr: String,
+        /// `tls://` (or `--tls`): NDJSON inside TLS.
+        tls: bool,
     },
     /// `stdio:COMMAND ARGS…`: each connection spawns the command and speaks NDJSON over its
     /// stdin/stdout.
@@ -24,6 +26,8 @@ pub enum Target {
         host_header: String,
         /// The request path, e.g. `/mcp`.
         path: String,
+        /// `https://` (or `--tls`).
+        tls: bool,
     },
     /// `ws://host:port/path`: WebSocket, one JSON-RPC message per text frame, one MCP session
     /// per socket, many requests in flight.
@@ -34,6 +38,8 @@ pub enum Target {
         host_header: String,
         /// The upgrade request's path, e.g. `/mcp/ws`.
         path: String,
+        /// `wss://` (or `--tls`).
+        tls: bool,
     },
 }
 
@@ -46,6 +52,41 @@ impl Target {
             Target::Http { .. } => "http",
             Target::Ws { .. } => "ws",
         }
+    }
+
+    /// Whether the connection runs inside TLS.
+    pub fn tls(&self) -> bool {
+        match self {
+            Target::Tcp { tls, .. } | Target::Http { tls, .. } | Target::Ws { tls, .. } => *tls,
+            Target::Stdio { .. } => false,
+        }
+    }
+
+    /// Turns TLS on (`--tls`).
+    ///
+    /// # Errors
+    /// `stdio:` has no TLS.
+    pub fn with_tls(mut self) -> Result<Target, TargetError> {
+        match &mut self {
+            Target::Tcp { tls, .. } | Target::Http { tls, .. } | Target::Ws { tls, .. } => *tls = true,
+            Target::Stdio { .. } => return Err(TargetError("--tls: stdio: has no TLS".into())),
+        }
+        Ok(self)
+    }
+
+    /// The host part of the address (no port, no brackets): the default TLS server name.
+    pub fn host(&self) -> Option<&str> {
+        let addr = match self {
+            Target::Tcp { addr, .. } | Target::Http { addr, .. } | Target::Ws { addr, .. } => addr,
+            Target::Stdio { .. } => return None,
+        };
+        let host = &addr[..addr.rfind(':').unwrap_or(addr.len())];
+        Some(host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host))
+    }
+
+    /// Whether HTTP runs over the connection (`http`, `ws`): TLS then offers ALPN `http/1.1`.
+    pub fn speaks_http(&self) -> bool {
+        matches!(self, Target::Http { .. } | Target::Ws { .. })
     }
 }
 
@@ -62,15 +103,18 @@ impl fmt::Display for TargetError {
 impl std::error::Error for TargetError {}
 
 /// Parses `tcp://host:port`, `stdio:COMMAND ARGS`, `http://host[:port]/path` or
-/// `ws://host[:port]/path`.
+/// `ws://host[:port]/path`, and their TLS forms `tls://host:port`, `https://host[:port]/path`
+/// and `wss://host[:port]/path` (port 443 when absent).
 ///
 /// # Errors
-/// `https://` and `wss://` (no TLS), other schemes, and malformed URLs.
+/// Other schemes, and malformed URLs.
 pub fn parse(url: &str) -> Result<Target, TargetError> {
-    if let Some(rest) = url.strip_prefix("tcp://") {
-        let addr = rest.trim_end_matches('/');
-        check_host_port(addr, url)?;
-        return Ok(Target::Tcp { addr: addr.to_string() });
+    for (scheme, tls) in [("tcp://", false), ("tls://", true)] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let addr = rest.trim_end_matches('/');
+            check_host_port(addr, url)?;
+            return Ok(Target::Tcp { addr: addr.to_string(), tls });
+        }
     }
     if let Some(rest) = url.strip_prefix("stdio:") {
         let argv: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
@@ -79,26 +123,32 @@ pub fn parse(url: &str) -> Result<Target, TargetError> {
         }
         return Ok(Target::Stdio { argv });
     }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let (addr, host_header, path) = authority_and_path(rest, "/mcp", url)?;
-        return Ok(Target::Http { addr, host_header, path });
+    for (scheme, tls) in [("http://", false), ("https://", true)] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let (addr, host_header, path) = authority_and_path(rest, "/mcp", tls, url)?;
+            return Ok(Target::Http { addr, host_header, path, tls });
+        }
     }
-    if let Some(rest) = url.strip_prefix("ws://") {
-        let (addr, host_header, path) = authority_and_path(rest, "/mcp/ws", url)?;
-        return Ok(Target::Ws { addr, host_header, path });
-    }
-    if url.starts_with("https://") || url.starts_with("wss://") {
-        return Err(TargetError(format!("`{url}`: TLS is not supported; use http:// or ws://")));
+    for (scheme, tls) in [("ws://", false), ("wss://", true)] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let (addr, host_header, path) = authority_and_path(rest, "/mcp/ws", tls, url)?;
+            return Ok(Target::Ws { addr, host_header, path, tls });
+        }
     }
     Err(TargetError(format!(
-        "`{url}`: unknown scheme; use tcp://HOST:PORT, http://HOST:PORT/mcp, ws://HOST:PORT/mcp/ws or \
-         stdio:COMMAND ARGS"
+        "`{url}`: unknown scheme; use tcp://HOST:PORT, http://HOST:PORT/mcp, ws://HOST:PORT/mcp/ws, their TLS \
+         forms tls://, https://, wss://, or stdio:COMMAND ARGS"
     )))
 }
 
-/// Splits `host[:port][/path]` into `host:port` (port 80 when absent), the authority as
-/// given (the `Host` header) and the path (`default_path` when absent).
-fn authority_and_path(rest: &str, default_path: &str, url: &str) -> Result<(String, String, String), TargetError> {
+/// Splits `host[:port][/path]` into `host:port` (port 80, or 443 with TLS, when absent), the
+/// authority as given (the `Host` header) and the path (`default_path` when absent).
+fn authority_and_path(
+    rest: &str,
+    default_path: &str,
+    tls: bool,
+    url: &str,
+) -> Result<(String, String, String), TargetError> {
     let (authority, path) = match rest.find('/') {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, default_path),
@@ -106,7 +156,11 @@ fn authority_and_path(rest: &str, default_path: &str, url: &str) -> Result<(Stri
     if authority.is_empty() {
         return Err(TargetError(format!("`{url}`: no host")));
     }
-    let addr = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
+    let addr = match (has_port(authority), tls) {
+        (true, _) => authority.to_string(),
+        (false, false) => format!("{authority}:80"),
+        (false, true) => format!("{authority}:443"),
+    };
     check_host_port(&addr, url)?;
     Ok((addr, authority.to_string(), path.to_string()))
 }
@@ -135,8 +189,8 @@ mod tests {
 
     #[test]
     fn tcp_urls_keep_host_and_port() {
-        assert_eq!(parse("tcp://127.0.0.1:9999"), Ok(Target::Tcp { addr: "127.0.0.1:9999".into() }));
-        assert_eq!(parse("tcp://[::1]:9999/"), Ok(Target::Tcp { addr: "[::1]:9999".into() }));
+        assert_eq!(parse("tcp://127.0.0.1:9999"), Ok(Target::Tcp { addr: "127.0.0.1:9999".into(), tls: false }));
+        assert_eq!(parse("tcp://[::1]:9999/"), Ok(Target::Tcp { addr: "[::1]:9999".into(), tls: false }));
         assert!(parse("tcp://localhost").is_err());
         assert!(parse("tcp://:80").is_err());
     }
@@ -160,12 +214,18 @@ mod tests {
             Ok(Target::Http {
                 addr: "127.0.0.1:8080".into(),
                 host_header: "127.0.0.1:8080".into(),
-                path: "/mcp".into()
+                path: "/mcp".into(),
+                tls: false
             })
         );
         assert_eq!(
             parse("http://localhost"),
-            Ok(Target::Http { addr: "localhost:80".into(), host_header: "localhost".into(), path: "/mcp".into() })
+            Ok(Target::Http {
+                addr: "localhost:80".into(),
+                host_header: "localhost".into(),
+                path: "/mcp".into(),
+                tls: false
+            })
         );
         assert_eq!(parse("http://localhost/x").map(|t| t.transport()), Ok("http"));
     }
@@ -177,7 +237,8 @@ mod tests {
             Ok(Target::Ws {
                 addr: "127.0.0.1:9999".into(),
                 host_header: "127.0.0.1:9999".into(),
-                path: "/mcp/ws".into()
+                path: "/mcp/ws".into(),
+                tls: false
             })
         );
         assert_eq!(
@@ -185,7 +246,8 @@ mod tests {
             Ok(Target::Ws {
                 addr: "localhost:8080".into(),
                 host_header: "localhost:8080".into(),
-                path: "/mcp/ws".into()
+                path: "/mcp/ws".into(),
+                tls: false
             })
         );
         assert_eq!(parse("ws://h/x").map(|t| t.transport()), Ok("ws"));
@@ -193,9 +255,33 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_unknown_schemes_are_refused_with_a_reason() {
-        assert!(parse("https://x:1/mcp").expect_err("no tls").0.contains("TLS"));
-        assert!(parse("wss://x:1/mcp/ws").expect_err("no tls").0.contains("TLS"));
+    fn tls_schemes_turn_tls_on_and_default_to_port_443() {
+        let https = parse("https://localhost/mcp").expect("https");
+        assert_eq!(
+            https,
+            Target::Http {
+                addr: "localhost:443".into(),
+                host_header: "localhost".into(),
+                path: "/mcp".into(),
+                tls: true
+            }
+        );
+        assert_eq!((https.transport(), https.tls(), https.host()), ("http", true, Some("localhost")));
+        let wss = parse("wss://127.0.0.1:8443").expect("wss");
+        assert_eq!((wss.transport(), wss.tls(), wss.host()), ("ws", true, Some("127.0.0.1")));
+        let tls = parse("tls://[::1]:9999").expect("tls");
+        assert_eq!(tls, Target::Tcp { addr: "[::1]:9999".into(), tls: true });
+        assert_eq!(tls.host(), Some("::1"));
+        let plain = parse("tcp://127.0.0.1:1").expect("tcp");
+        assert!(!plain.tls());
+        assert!(plain.with_tls().expect("tls on").tls());
+        assert!(parse("stdio:x").expect("stdio").with_tls().is_err());
+        assert!(parse("tls://x").is_err());
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_with_a_reason() {
         assert!(parse("udp://x:1").expect_err("unknown").0.contains("unknown scheme"));
+        assert!(parse("quic://x:1").expect_err("unknown").0.contains("tls://"));
     }
 }

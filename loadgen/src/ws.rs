@@ -89,9 +89,15 @@ pub fn accept_key(key: &str) -> String {
 /// The upgrade request for `path` on `host` with this key. No subprotocol or extension is
 /// offered.
 pub fn upgrade_request(path: &str, host: &str, key: &str) -> Vec<u8> {
+    upgrade_request_with(path, host, key, &crate::http::ExtraHeaders::default())
+}
+
+/// [`upgrade_request`] with `extra`'s lines (`--header`, `--bearer-token`) added.
+pub fn upgrade_request_with(path: &str, host: &str, key: &str, extra: &crate::http::ExtraHeaders) -> Vec<u8> {
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
+        extra.lines()
     )
     .into_bytes()
 }

@@ -256,9 +256,10 @@ fn a_worker_that_cannot_start_abandons_the_run_with_exit_2() {
 
 #[test]
 fn unsupported_urls_and_flag_combinations_exit_2_with_a_reason() {
-    let (code, _, err) = loadgen(&["run", "--url", "wss://127.0.0.1:1/mcp/ws", "--duration", "1s"]);
+    let (code, _, err) =
+        loadgen(&["run", "--url", "ws://127.0.0.1:1/mcp/ws", "--server-name", "x", "--duration", "1s"]);
     assert_eq!(code, 2);
-    assert!(err.contains("TLS"), "{err}");
+    assert!(err.contains("need TLS"), "{err}");
     let (code, _, err) = loadgen(&["run", "--url", "gopher://x:1", "--duration", "1s"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown scheme"), "{err}");

@@ -5,14 +5,25 @@
 
 use crate::accounting::ErrorKey;
 use crate::answer::{self, Message, Outcome};
-use crate::http::{parse_response, Parsed, PostHead, Response};
+use crate::http::{parse_response, ExtraHeaders, Parsed, PostHead, Response};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES};
 use crate::request::{self, INITIALIZE_ID};
+use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
 use futures_lite::future;
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
-use ringmcp_ring::Stream;
+use futures_lite::io::AsyncReadExt;
 use std::rc::Rc;
+
+/// How the reasons of handshakes refused with an HTTP status begin (here and in `ws.rs`).
+const REFUSED_PREFIXES: [&str; 3] =
+    ["WebSocket upgrade refused: HTTP ", "initialize: HTTP ", "notifications/initialized: HTTP "];
+
+/// The HTTP status that refused a handshake, read back from its failure `reason`
+/// (`connect_http_status`).
+pub fn refused_status(reason: &str) -> Option<u16> {
+    let rest = REFUSED_PREFIXES.iter().find_map(|p| reason.strip_prefix(p))?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
 
 /// Reads responses off one connection, keeping bytes past the current one.
 struct ResponseReader {
@@ -29,7 +40,7 @@ impl ResponseReader {
     }
 
     /// The next response; `Ok(None)` if `stop` says to give up while waiting.
-    async fn next(&mut self, io: &mut Stream, stop: Option<(&Conn, &Env)>) -> Result<Option<Response>, String> {
+    async fn next(&mut self, io: &mut Io, stop: Option<(&Conn, &Env)>) -> Result<Option<Response>, String> {
         loop {
             if let Parsed::Complete(response, used) = parse_response(&self.buf[..self.filled], false)? {
                 self.consume(used);
@@ -91,13 +102,18 @@ async fn until_drain_end(conn: &Conn, env: &Env) {
 ///
 /// # Errors
 /// I/O errors, non-2xx statuses, or an `initialize` answer that is missing or an error.
-pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u8>, PostHead), String> {
+pub async fn handshake(
+    io: &mut Io,
+    path: &str,
+    host: &str,
+    extra: &ExtraHeaders,
+) -> Result<(Vec<u8>, PostHead), String> {
     let mut reader = ResponseReader::new(Vec::new());
     let mut out = Vec::new();
     let body = request::initialize(false);
-    PostHead::initialize(path, host).render(body.len(), &mut out);
+    PostHead::initialize(path, host).with_headers(extra).render(body.len(), &mut out);
     out.extend_from_slice(&body);
-    io.write_all(&out).await.map_err(|e| format!("sending initialize: {e}"))?;
+    rio::send(io, &out).await.map_err(|e| format!("sending initialize: {e}"))?;
     let response = reader.next(io, None).await?.ok_or("no initialize response")?;
     if response.status != 200 {
         return Err(format!("initialize: HTTP {}", response.status));
@@ -115,12 +131,12 @@ pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u
     if !answered {
         return Err("the initialize response carries no answer to it".into());
     }
-    let head = PostHead::session(path, host, response.session_id.as_deref());
+    let head = PostHead::session(path, host, response.session_id.as_deref()).with_headers(extra);
     let body = request::initialized(false);
     out.clear();
     head.render(body.len(), &mut out);
     out.extend_from_slice(&body);
-    io.write_all(&out).await.map_err(|e| format!("sending initialized: {e}"))?;
+    rio::send(io, &out).await.map_err(|e| format!("sending initialized: {e}"))?;
     let response = reader.next(io, None).await?.ok_or("no initialized response")?;
     if !(200..300).contains(&response.status) {
         return Err(format!("notifications/initialized: HTTP {}", response.status));
@@ -130,7 +146,7 @@ pub async fn handshake(io: &mut Stream, path: &str, host: &str) -> Result<(Vec<u
 
 /// Runs the workload on one session: POST, wait for the answer, repeat (closed loop), or
 /// POST at the scheduled times when the previous answer is in (open loop).
-pub async fn drive(mut io: Stream, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
+pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
     let mut reader = ResponseReader::new(leftover);
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
@@ -156,7 +172,7 @@ pub async fn drive(mut io: Stream, leftover: Vec<u8>, head: PostHead, conn: Rc<C
         out.clear();
         head.render(body.len(), &mut out);
         out.extend_from_slice(&body);
-        let written = future::or(async { Some(io.write_all(&out).await) }, async {
+        let written = future::or(async { Some(rio::send(&mut io, &out).await) }, async {
             until_drain_end(&conn, &env).await;
             None
         })
@@ -202,19 +218,22 @@ fn settle(response: &Response, id: u64, conn: &Conn, env: &Env) {
     let now = env.now_ns();
     let mut pending = conn.pending.borrow_mut();
     let mut counts = env.counts.borrow_mut();
+    let status = Some(response.status);
+    counts.add_http_status(response.status);
     for message in response.messages() {
         let settled = match answer::classify(&message) {
             Message::Answer { id: None, outcome: Outcome::Error(code) } if pending.contains(id) => {
-                pending.settle_id(Some(id), Some(ErrorKey::Rpc(code)), now, &env.window, &mut counts)
+                pending.settle_id(Some(id), Some(ErrorKey::Rpc(code)), status, now, &env.window, &mut counts)
             }
-            message => pending.settle(message, now, &env.window, &mut counts),
+            message => pending.settle_from(message, status, now, &env.window, &mut counts),
         };
         if let Some(us) = settled.latency_us {
             env.record(us);
         }
     }
     if pending.contains(id) {
-        let settled = pending.settle_id(Some(id), Some(ErrorKey::Http(response.status)), now, &env.window, &mut counts);
+        let settled =
+            pending.settle_id(Some(id), Some(ErrorKey::Http(response.status)), status, now, &env.window, &mut counts);
         if let Some(us) = settled.latency_us {
             env.record(us);
         }

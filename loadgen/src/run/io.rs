@@ -1,7 +1,8 @@
 //! The byte streams loadgen drives, all [`Stream`]s of the worker's ring (TCP, or a Unix
-//! socket pair to a spawned stdio server), and a one-waiter wake-up signal for tasks on the
+//! socket pair to a spawned stdio server), plain or inside TLS ([`Io`]), and a one-waiter wake-up signal for tasks on the
 //! same loop.
 
+use futures_lite::io::{AsyncRead, AsyncWrite};
 use ringmcp_ring::Stream;
 use std::cell::Cell;
 use std::future::Future;
@@ -113,4 +114,74 @@ impl Future for Notified<'_> {
         self.notify.waker.set(Some(cx.waker().clone()));
         Poll::Pending
     }
+}
+
+/// A connection's byte stream: plain, or inside TLS. Read and written through a shared
+/// reference, like [`Stream`].
+pub enum Io {
+    /// TCP or a stdio socket pair, as is.
+    Plain(Stream),
+    /// Inside TLS (boxed: rustls's state is over 1 KiB).
+    Tls(Box<super::tls::TlsStream>),
+}
+
+impl AsyncRead for &Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match *self.get_mut() {
+            Io::Plain(s) => Pin::new(&mut &*s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(&mut &**s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for &Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match *self.get_mut() {
+            Io::Plain(s) => Pin::new(&mut &*s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(&mut &**s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match *self.get_mut() {
+            Io::Plain(s) => Pin::new(&mut &*s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(&mut &**s).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match *self.get_mut() {
+            Io::Plain(s) => Pin::new(&mut &*s).poll_close(cx),
+            Io::Tls(s) => Pin::new(&mut &**s).poll_close(cx),
+        }
+    }
+}
+
+// An owned Io reads and writes as its shared reference does.
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_close(cx)
+    }
+}
+
+/// Writes `bytes` whole and flushes them (inside TLS a write may leave records queued until
+/// a flush; a plain stream's flush is immediate).
+pub async fn send(io: &mut Io, bytes: &[u8]) -> io::Result<()> {
+    use futures_lite::io::AsyncWriteExt;
+    io.write_all(bytes).await?;
+    io.flush().await
 }

@@ -9,16 +9,18 @@ mod http;
 mod io;
 mod ndjson;
 mod state;
+mod tls;
 mod worker;
 mod ws;
 
 use crate::accounting::Counts;
-use crate::http::PostHead;
+use crate::http::{ExtraHeaders, PostHead};
 use crate::limits;
 use crate::procstat;
 use crate::report::{self, Measured, Report, RunShape, ServerStats};
 use crate::request::{Protocol, Template, Workload};
 use crate::target::Target;
+use crate::tls::TlsClient;
 use hdrhistogram::Histogram;
 use ringmcp_ring::IoPathChoice;
 use state::Shared;
@@ -61,6 +63,10 @@ pub struct RunConfig {
     pub quiet: bool,
     /// The I/O path asked of every worker's ring.
     pub io_path: IoPathChoice,
+    /// TLS: the client every connection uses (None: plain).
+    pub tls: Option<TlsClient>,
+    /// Headers added to every HTTP request and WebSocket upgrade.
+    pub headers: ExtraHeaders,
 }
 
 /// A finished run.
@@ -91,6 +97,8 @@ pub struct Plan {
     modern_head: Option<PostHead>,
     quiet: bool,
     affinity: Option<io::CpuSet>,
+    tls: Option<TlsClient>,
+    headers: ExtraHeaders,
 }
 
 /// Checks a configuration without running it.
@@ -130,6 +138,15 @@ pub fn validate(config: &RunConfig) -> Result<(), String> {
     if config.cpus.is_empty() {
         return Err("--cpus selects no CPU".into());
     }
+    if config.target.tls() != config.tls.is_some() {
+        return Err("TLS settings without a TLS target (or the reverse)".into());
+    }
+    if !config.headers.names().is_empty() && !config.target.speaks_http() {
+        return Err(format!(
+            "--header and --bearer-token need http://, https://, ws:// or wss://: {} has no headers",
+            config.target.transport()
+        ));
+    }
     Ok(())
 }
 
@@ -142,7 +159,7 @@ pub fn validate(config: &RunConfig) -> Result<(), String> {
 pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
     validate(config)?;
     let addr = match &config.target {
-        Target::Tcp { addr } | Target::Http { addr, .. } | Target::Ws { addr, .. } => Some(resolve(addr)?),
+        Target::Tcp { addr, .. } | Target::Http { addr, .. } | Target::Ws { addr, .. } => Some(resolve(addr)?),
         Target::Stdio { .. } => None,
     };
     let workers = config.cpus.len().min(config.connections);
@@ -154,7 +171,10 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
     let modern_head = match (&config.target, config.protocol) {
         (Target::Http { path, host_header, .. }, Protocol::Modern) => {
             let name = config.workload.mcp_name();
-            Some(PostHead::modern(path, host_header, config.workload.method(), name.as_deref()))
+            Some(
+                PostHead::modern(path, host_header, config.workload.method(), name.as_deref())
+                    .with_headers(&config.headers),
+            )
         }
         _ => None,
     };
@@ -174,6 +194,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutput, String> {
         modern_head,
         quiet: config.quiet,
         affinity: io::CpuSet::current(),
+        tls: config.tls.clone(),
+        headers: config.headers.clone(),
     });
     let shared = Arc::new(Shared::new(workers));
     let mut handles = Vec::with_capacity(workers);
@@ -368,12 +390,14 @@ fn progress(shared: &Shared, config: &RunConfig, elapsed_ns: u64, warmup: bool, 
 fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: Option<ServerStats>) -> RunOutput {
     let mut counts = Counts::default();
     let mut connect = report::histogram();
+    let mut tls_handshake = report::histogram();
     let mut send_lag = report::histogram();
     let mut established = 0;
     let connect_all_us = results.iter().map(|r| r.connected_at_us).max().unwrap_or(0);
     for r in results {
         counts.merge(&r.counts);
         connect.add(&r.connect).unwrap_or_else(|_| unreachable!("same bounds"));
+        tls_handshake.add(&r.tls_handshake).unwrap_or_else(|_| unreachable!("same bounds"));
         send_lag.add(&r.send_lag).unwrap_or_else(|_| unreachable!("same bounds"));
         established += r.established;
     }
@@ -392,12 +416,15 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
         duration_s: config.duration.as_secs_f64(),
         warmup_s: config.warmup.as_secs_f64(),
         io_path: io_path_name(config.io_path).to_string(),
+        tls: config.tls.is_some(),
+        request_headers: config.headers.names().to_vec(),
     };
     let send_lag = config.rate.map(|_| &send_lag);
     let measured = Measured {
         counts: &counts,
         latency: &latency,
         connect: &connect,
+        tls_handshake: config.tls.is_some().then_some(&tls_handshake),
         send_lag,
         established,
         connect_all_us,

@@ -4,10 +4,10 @@
 use crate::answer::{self, Message, Outcome};
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES};
 use crate::request::{self, Template, INITIALIZE_ID};
+use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ringmcp_ring::Stream;
 use std::rc::Rc;
 
 /// Sends `initialize`, waits for its answer, sends `notifications/initialized`. Returns the
@@ -15,8 +15,8 @@ use std::rc::Rc;
 ///
 /// # Errors
 /// I/O errors, the stream closing, an error answer, or any other answer first.
-pub async fn handshake(io: &mut Stream) -> Result<Vec<u8>, String> {
-    io.write_all(&request::initialize(true)).await.map_err(|e| format!("sending initialize: {e}"))?;
+pub async fn handshake(io: &mut Io) -> Result<Vec<u8>, String> {
+    rio::send(io, &request::initialize(true)).await.map_err(|e| format!("sending initialize: {e}"))?;
     let mut buf = vec![0u8; READ_BUFFER_MIN_BYTES];
     let (mut filled, mut start) = (0, 0);
     loop {
@@ -26,7 +26,9 @@ pub async fn handshake(io: &mut Stream) -> Result<Vec<u8>, String> {
             match answer::classify(line) {
                 Message::Answer { id: Some(INITIALIZE_ID), outcome: Outcome::Ok } => {
                     let leftover = buf[start..filled].to_vec();
-                    io.write_all(&request::initialized(true)).await.map_err(|e| format!("sending initialized: {e}"))?;
+                    rio::send(io, &request::initialized(true))
+                        .await
+                        .map_err(|e| format!("sending initialized: {e}"))?;
                     return Ok(leftover);
                 }
                 Message::Answer { id: Some(INITIALIZE_ID), outcome: Outcome::Error(code) } => {
@@ -61,7 +63,7 @@ fn snippet(line: &[u8]) -> String {
 /// The reader and the writer are two tasks on one stream (the ring keeps a waker for each
 /// direction), so a writer held back by a full send queue never stops the answers from being
 /// read.
-pub async fn drive(stream: Stream, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
+pub async fn drive(stream: Io, leftover: Vec<u8>, conn: Rc<Conn>, env: Rc<Env>) {
     let stream = Rc::new(stream);
     let writer_task = {
         let (stream, conn, env) = (stream.clone(), conn.clone(), env.clone());
@@ -195,10 +197,18 @@ fn issue(
 /// only queues the bytes for the loop's next send, so this completes without yielding unless
 /// the stream's send queue is full (then it waits for the send in flight).
 pub async fn write<S: AsyncWrite + Unpin>(writer: &mut S, out: &[u8], conn: &Conn, env: &Env) -> bool {
-    let written = future::or(async { Some(writer.write_all(out).await) }, async {
-        conn.closed().await;
-        None
-    })
+    let written = future::or(
+        async {
+            match writer.write_all(out).await {
+                Ok(()) => Some(writer.flush().await),
+                Err(e) => Some(Err(e)),
+            }
+        },
+        async {
+            conn.closed().await;
+            None
+        },
+    )
     .await;
     match written {
         Some(Ok(())) => true,
@@ -246,8 +256,8 @@ async fn read_loop<S: AsyncRead + Unpin>(mut reader: S, leftover: Vec<u8>, conn:
                 filled += n;
                 filled -= settle_lines(&mut buf, filled, conn, env);
             }
-            Some(Err(_)) => {
-                conn.fail(env);
+            Some(Err(e)) => {
+                conn.fail_because(env, || format!("reading: {e}"));
                 break;
             }
         }

@@ -6,12 +6,14 @@ use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
 use crate::request::Protocol;
 use crate::run::io;
+use crate::run::io::Io;
 use crate::run::state::{Conn, Env, Shared};
+use crate::run::tls::TlsStream;
 use crate::run::{http, ndjson, ws, Plan};
 use crate::target::Target;
 use async_lock::Semaphore;
 use hdrhistogram::Histogram;
-use ringmcp_ring::{IoPath, Stream};
+use ringmcp_ring::IoPath;
 use std::cell::RefCell;
 use std::future::Future;
 use std::process::Child;
@@ -38,6 +40,8 @@ pub struct WorkerResult {
     pub counts: Counts,
     /// Connect times, µs.
     pub connect: Histogram<u64>,
+    /// TLS handshake times, µs (empty without TLS).
+    pub tls_handshake: Histogram<u64>,
     /// Open loop: send lag behind the schedule, µs.
     pub send_lag: Histogram<u64>,
     /// Connections that finished the handshake.
@@ -53,10 +57,12 @@ pub struct WorkerResult {
 /// A connection that finished the handshake.
 struct Established {
     index: usize,
-    stream: Stream,
+    stream: Io,
     leftover: Vec<u8>,
     http_head: Option<crate::http::PostHead>,
     child: Option<Child>,
+    /// The TLS handshake's time, µs (None without TLS).
+    tls_us: Option<u64>,
 }
 
 /// The worker's whole life, on its ring loop.
@@ -64,7 +70,7 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     let io_path = ringmcp_ring::io_path().unwrap_or_else(|| unreachable!("workers run on a ring loop"));
     let slot = &ctx.shared.slots[ctx.index];
     let mut counts = Counts::default();
-    let (established, connect, first_error) = connect_phase(&ctx, &mut counts).await;
+    let (established, connect, tls_handshake, first_error) = connect_phase(&ctx, &mut counts).await;
     let connected_at_us = ctx.shared.epoch.elapsed().as_micros() as u64;
     slot.connected.store(true, Release);
     let Some(start_ns) = start_signal(&ctx.shared).await else {
@@ -72,7 +78,16 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
         reap(established.into_iter().filter_map(|e| e.child).collect()).await;
         slot.done.store(true, Release);
         let send_lag = report::histogram();
-        return WorkerResult { counts, connect, send_lag, established: 0, connected_at_us, first_error, io_path };
+        return WorkerResult {
+            counts,
+            connect,
+            tls_handshake,
+            send_lag,
+            established: 0,
+            connected_at_us,
+            first_error,
+            io_path,
+        };
     };
     let plan = &ctx.plan;
     let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
@@ -125,7 +140,16 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
     let counts = env.counts.take();
     let send_lag = env.send_lag.replace(report::histogram());
     let first_error = first_error.or_else(|| env.first_failure.take());
-    WorkerResult { counts, connect, send_lag, established: established_n, connected_at_us, first_error, io_path }
+    WorkerResult {
+        counts,
+        connect,
+        tls_handshake,
+        send_lag,
+        established: established_n,
+        connected_at_us,
+        first_error,
+        io_path,
+    }
 }
 
 /// Waits for the main thread's start time (ns since the epoch); `None` if the run was
@@ -142,7 +166,10 @@ async fn start_signal(shared: &Shared) -> Option<u64> {
 
 /// Opens this worker's connections (paced by `--ramp-per-s`, at most
 /// `HANDSHAKES_PER_WORKER_MAX` at once) and records each one's connect time.
-async fn connect_phase(ctx: &WorkerCtx, counts: &mut Counts) -> (Vec<Established>, Histogram<u64>, Option<String>) {
+async fn connect_phase(
+    ctx: &WorkerCtx,
+    counts: &mut Counts,
+) -> (Vec<Established>, Histogram<u64>, Histogram<u64>, Option<String>) {
     let semaphore = Arc::new(Semaphore::new(HANDSHAKES_PER_WORKER_MAX));
     let mut tasks = Vec::with_capacity(ctx.conns.len());
     for &index in &ctx.conns {
@@ -169,21 +196,28 @@ async fn connect_phase(ctx: &WorkerCtx, counts: &mut Counts) -> (Vec<Established
         }));
     }
     let mut connect = report::histogram();
+    let mut tls_handshake = report::histogram();
     let mut established = Vec::with_capacity(tasks.len());
     let mut first_error = None;
     for task in tasks {
         match task.await {
             (Ok(e), connect_us) => {
                 report::record(&mut connect, connect_us);
+                if let Some(us) = e.tls_us {
+                    report::record(&mut tls_handshake, us);
+                }
                 established.push(e);
             }
             (Err(reason), _) => {
                 counts.connection_errors += 1;
+                if let Some(status) = http::refused_status(&reason) {
+                    counts.add_connect_http_status(status);
+                }
                 first_error.get_or_insert(reason);
             }
         }
     }
-    (established, connect, first_error)
+    (established, connect, tls_handshake, first_error)
 }
 
 /// Connects (or spawns) connection `index` and, in 2025-11-25, opens its MCP session, within
@@ -198,11 +232,23 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
     };
     let target = &plan.target;
     let result = with_timeout(plan.timeout, async {
+        let mut tls_us = None;
         let mut io = match stream.take() {
-            Some(stream) => stream,
+            Some(stream) => Io::Plain(stream),
             None => {
                 let addr = plan.addr.ok_or("no address")?;
-                io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?
+                let tcp = io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
+                match &plan.tls {
+                    None => Io::Plain(tcp),
+                    Some(client) => {
+                        let started = std::time::Instant::now();
+                        let tls = TlsStream::connect(tcp, client)
+                            .await
+                            .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+                        tls_us = Some(started.elapsed().as_micros() as u64);
+                        Io::Tls(Box::new(tls))
+                    }
+                }
             }
         };
         let (leftover, http_head) = match (target, plan.protocol) {
@@ -210,21 +256,23 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
                 (Vec::new(), Some(plan.modern_head.clone().ok_or("no 2026-07-28 POST head")?))
             }
             (Target::Http { path, host_header, .. }, Protocol::Session) => {
-                let (leftover, head) = http::handshake(&mut io, path, host_header).await?;
+                let (leftover, head) = http::handshake(&mut io, path, host_header, &plan.headers).await?;
                 (leftover, Some(head))
             }
             (Target::Ws { path, host_header, .. }, protocol) => {
                 let mask = plan.ws_frames.as_ref().ok_or("no WebSocket frames")?.mask();
-                (ws::handshake(&mut io, path, host_header, mask, protocol).await?, None)
+                (ws::handshake(&mut io, path, host_header, mask, protocol, &plan.headers).await?, None)
             }
             (_, Protocol::Modern) => (Vec::new(), None),
             (_, Protocol::Session) => (ndjson::handshake(&mut io).await?, None),
         };
-        Ok((io, leftover, http_head))
+        Ok((io, leftover, http_head, tls_us))
     })
     .await;
     match result {
-        Ok((stream, leftover, http_head)) => Ok(Established { index, stream, leftover, http_head, child }),
+        Ok((stream, leftover, http_head, tls_us)) => {
+            Ok(Established { index, stream, leftover, http_head, child, tls_us })
+        }
         Err(reason) => {
             if let Some(child) = child.as_mut() {
                 let _ = child.kill();

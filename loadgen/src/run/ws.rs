@@ -5,14 +5,15 @@
 //! frame or a protocol error ends the connection, counted as a connection error with its code.
 
 use crate::answer::{self, Message, Outcome};
+use crate::http::ExtraHeaders;
 use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MAX_BYTES, READ_BUFFER_MIN_BYTES, WS_CLOSE_WRITE_TIMEOUT_MS};
 use crate::request::{self, Protocol, INITIALIZE_ID};
+use crate::run::io::{self as rio, Io};
 use crate::run::ndjson::{self, Outbox};
 use crate::run::state::{Conn, Env};
 use crate::ws::{self, Decoder, Event, FrameError, Opcode, RequestFrames, FRAME_HEADER_BYTES_MAX};
 use futures_lite::future;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
-use ringmcp_ring::Stream;
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
@@ -44,19 +45,20 @@ pub fn random_mask() -> [u8; 4] {
 /// I/O errors, a refused or wrong upgrade, a close frame or protocol error, an error answer,
 /// or any other answer first.
 pub async fn handshake(
-    io: &mut Stream,
+    io: &mut Io,
     path: &str,
     host: &str,
     mask: [u8; 4],
     protocol: Protocol,
+    extra: &ExtraHeaders,
 ) -> Result<Vec<u8>, String> {
-    let mut input = upgrade(io, path, host).await?;
+    let mut input = upgrade(io, path, host, extra).await?;
     if !protocol.handshake() {
         return Ok(input.unread().to_vec());
     }
     let mut out = Vec::new();
     ws::write_frame(&mut out, Opcode::Text, &request::initialize(false), mask);
-    io.write_all(&out).await.map_err(|e| format!("sending initialize: {e}"))?;
+    rio::send(io, &out).await.map_err(|e| format!("sending initialize: {e}"))?;
     out.clear();
     let mut decoder = Decoder::new(MESSAGE_MAX_BYTES);
     loop {
@@ -66,7 +68,7 @@ pub async fn handshake(
                 ws::write_frame(&mut out, Opcode::Text, &request::initialized(false), mask);
             }
             if !out.is_empty() {
-                io.write_all(&out).await.map_err(|e| format!("writing to the WebSocket: {e}"))?;
+                rio::send(io, &out).await.map_err(|e| format!("writing to the WebSocket: {e}"))?;
                 out.clear();
             }
             if answered {
@@ -78,12 +80,14 @@ pub async fn handshake(
 }
 
 /// Sends the upgrade request and checks the 101; returns the input past its head.
-async fn upgrade(io: &mut Stream, path: &str, host: &str) -> Result<Input, String> {
+async fn upgrade(io: &mut Io, path: &str, host: &str, extra: &ExtraHeaders) -> Result<Input, String> {
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&random_u64().to_ne_bytes());
     nonce[8..].copy_from_slice(&random_u64().to_ne_bytes());
     let key = ws::client_key(nonce);
-    io.write_all(&ws::upgrade_request(path, host, &key)).await.map_err(|e| format!("sending the upgrade: {e}"))?;
+    rio::send(io, &ws::upgrade_request_with(path, host, &key, extra))
+        .await
+        .map_err(|e| format!("sending the upgrade: {e}"))?;
     let mut input = Input::default();
     loop {
         if let Some(head) = ws::check_upgrade_response(input.unread(), &key)? {
@@ -158,7 +162,7 @@ impl Input {
     }
 
     /// Reads more bytes, making room first.
-    async fn read(&mut self, io: &mut Stream, what: &str) -> Result<(), String> {
+    async fn read(&mut self, io: &mut Io, what: &str) -> Result<(), String> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
@@ -217,7 +221,7 @@ impl Outbox for Frames<'_> {
 
 /// Runs the workload on one established session until the window ends and its answers are
 /// in (or the drain deadline passes, or the connection fails), then sends a close frame.
-pub async fn drive(stream: Stream, leftover: Vec<u8>, requests: Rc<RequestFrames>, conn: Rc<Conn>, env: Rc<Env>) {
+pub async fn drive(stream: Io, leftover: Vec<u8>, requests: Rc<RequestFrames>, conn: Rc<Conn>, env: Rc<Env>) {
     let control =
         Rc::new(Control { mask: requests.mask(), out: RefCell::new(Vec::new()), close_queued: Cell::new(false) });
     let stream = Rc::new(stream);
@@ -269,7 +273,7 @@ enum Ending {
     Protocol(FrameError),
 }
 
-async fn read_loop(mut reader: &Stream, leftover: Vec<u8>, conn: &Conn, env: &Env, control: &Control) {
+async fn read_loop(mut reader: &Io, leftover: Vec<u8>, conn: &Conn, env: &Env, control: &Control) {
     let initial = (env.inflight as usize * 256).clamp(READ_BUFFER_MIN_BYTES, READ_BUFFER_MAX_BYTES);
     let mut decoder = Decoder::new(MESSAGE_MAX_BYTES);
     let mut filled = leftover.len();

@@ -180,7 +180,8 @@ pub fn http_server(respond: Arc<Responder>) -> String {
     url
 }
 
-fn read_http_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
+/// Reads one request (head and Content-Length body) from any buffered stream.
+pub fn read_http_request<R: BufRead>(reader: &mut R) -> Option<HttpRequest> {
     let mut headers = Vec::new();
     let mut line = String::new();
     reader.read_line(&mut line).ok().filter(|&n| n > 0)?;
@@ -297,7 +298,7 @@ pub fn ws_server(upgrade: fn(&str) -> Vec<u8>, behaviour: Arc<WsBehaviour>, stat
 }
 
 /// One client frame, unmasked: (opcode, payload, was it masked).
-fn read_client_frame(reader: &mut BufReader<TcpStream>) -> Option<(u8, Vec<u8>, bool)> {
+pub fn read_client_frame<R: Read>(reader: &mut R) -> Option<(u8, Vec<u8>, bool)> {
     let mut head = [0u8; 2];
     reader.read_exact(&mut head).ok()?;
     let len = match head[1] & 0x7F {
