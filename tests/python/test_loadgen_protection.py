@@ -72,3 +72,5 @@ def test_a_breaker_opens_after_five_timeouts_and_refuses_the_rest(tmp_path: Path
     assert r["errors"].get("-32012") == 5, r
     assert r["errors"].get("-32011") == r["sent"] - 5, r
     assert r["sent"] > 100, f"refusals are immediate, so a 1 s run sends many: {r}"
+    o = r["outcomes"]
+    assert (o["ok"], o["tool_timeout"], o["breaker_open"], o["lost"]) == (0, 5, r["sent"] - 5, 0), o
