@@ -96,6 +96,20 @@ macro_rules! settings {
             /// a retry may land on any of them. Default: a random key per process.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub request_state_secret_file: Option<std::path::PathBuf>,
+            /// TLS on the listen port: `off`, `optional` (TLS and plaintext on one port, told
+            /// apart by the first byte) or `required` (plaintext connections are refused).
+            pub tls_mode: String,
+            /// PEM certificate chain (leaf first) for TLS; reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_cert_file: Option<std::path::PathBuf>,
+            /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert_file`; reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_key_file: Option<std::path::PathBuf>,
+            /// PEM CA certificates that verify client certificates (mTLS); reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_client_ca_file: Option<std::path::PathBuf>,
+            /// Client certificates: `off`, `optional` (verified if sent) or `required`.
+            pub tls_client_auth: String,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -114,6 +128,11 @@ macro_rules! settings {
                     allowed_hosts: ALLOWED_HOSTS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     allowed_origins: ALLOWED_ORIGINS_DEFAULT.iter().map(|h| h.to_string()).collect(),
                     request_state_secret_file: None,
+                    tls_mode: "off".to_string(),
+                    tls_cert_file: None,
+                    tls_key_file: None,
+                    tls_client_ca_file: None,
+                    tls_client_auth: "off".to_string(),
                     $( $name: $default, )*
                 }
             }
@@ -157,6 +176,22 @@ macro_rules! settings {
             /// file on every node lets a retry land on any node [default: a random key].
             #[arg(long, value_name = "FILE")]
             pub request_state_secret_file: Option<std::path::PathBuf>,
+            /// TLS on the listen port: off, optional (TLS and plaintext on one port) or
+            /// required (plaintext refused) [default: off].
+            #[arg(long, value_name = "MODE")]
+            pub tls_mode: Option<String>,
+            /// PEM certificate chain for TLS, leaf first; reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_cert_file: Option<std::path::PathBuf>,
+            /// PEM private key of --tls-cert-file; reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_key_file: Option<std::path::PathBuf>,
+            /// PEM CA certificates that verify client certificates (mTLS); reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_client_ca_file: Option<std::path::PathBuf>,
+            /// Client certificates: off, optional (verified if sent) or required [default: off].
+            #[arg(long, value_name = "MODE")]
+            pub tls_client_auth: Option<String>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -179,6 +214,11 @@ macro_rules! settings {
                 if let Some(v) = &self.allowed_hosts { s.allowed_hosts = v.clone(); }
                 if let Some(v) = &self.allowed_origins { s.allowed_origins = v.clone(); }
                 if let Some(v) = &self.request_state_secret_file { s.request_state_secret_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_mode { s.tls_mode = v.clone(); }
+                if let Some(v) = &self.tls_cert_file { s.tls_cert_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_key_file { s.tls_key_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_client_ca_file { s.tls_client_ca_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_client_auth { s.tls_client_auth = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -265,6 +305,8 @@ settings! {
         sse_replay_events = SSE_REPLAY_EVENTS_DEFAULT, SSE_REPLAY_EVENTS_RANGE;
     " Milliseconds of silence after which an open SSE stream gets a keep-alive comment."
         sse_keepalive_ms = SSE_KEEPALIVE_MS_DEFAULT, SSE_KEEPALIVE_MS_RANGE;
+    " Milliseconds a TLS client has to finish its handshake once it sent the first byte of a ClientHello; then it is cut."
+        tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT, TLS_HANDSHAKE_TIMEOUT_MS_RANGE;
 }
 
 /// The packs `--pack` accepts.
@@ -349,11 +391,38 @@ impl Settings {
         if let Err(message) = self.io_path.parse::<ringmcp_ring::IoPathChoice>() {
             return Err(ConfigError { key: "io_path".into(), message });
         }
+        self.check_tls()?;
         if !PACKS.contains(&self.pack.as_str()) {
             return Err(ConfigError {
                 key: "pack".into(),
                 message: format!("unknown pack `{}`; accepted: {}", self.pack, PACKS.join(", ")),
             });
+        }
+        Ok(())
+    }
+
+    /// `tls_mode` and `tls_client_auth` values, and the files each needs.
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let modes = ["off", "optional", "required"];
+        for (key, value) in [("tls_mode", &self.tls_mode), ("tls_client_auth", &self.tls_client_auth)] {
+            if !modes.contains(&value.as_str()) {
+                let message = format!("unknown mode `{value}`; accepted: off, optional, required");
+                return Err(ConfigError { key: key.into(), message });
+            }
+        }
+        let need = |key: &str, file: &Option<std::path::PathBuf>, why: &str| match file {
+            Some(_) => Ok(()),
+            None => Err(ConfigError { key: key.into(), message: format!("required when {why}") }),
+        };
+        if self.tls_mode != "off" {
+            need("tls_cert_file", &self.tls_cert_file, "tls_mode is not off")?;
+            need("tls_key_file", &self.tls_key_file, "tls_mode is not off")?;
+            if self.tls_client_auth != "off" {
+                need("tls_client_ca_file", &self.tls_client_ca_file, "tls_client_auth is not off")?;
+            }
+        } else if self.tls_client_auth != "off" {
+            let message = "needs tls_mode optional or required".to_string();
+            return Err(ConfigError { key: "tls_client_auth".into(), message });
         }
         Ok(())
     }
@@ -513,6 +582,24 @@ mod tests {
         assert_eq!(s.session_share(s.websocket_session_share_percent), 16_384);
         let tiny = Settings { max_sessions_per_core: 1, ..Default::default() };
         assert_eq!(tiny.session_share(25), 1, "a share never rounds down to no session");
+    }
+
+    #[test]
+    fn tls_settings_name_their_key() {
+        let key = |s: Settings| s.validate().unwrap_err().key;
+        assert_eq!(key(Settings { tls_mode: "on".into(), ..Default::default() }), "tls_mode");
+        assert_eq!(key(Settings { tls_mode: "optional".into(), ..Default::default() }), "tls_cert_file");
+        let with_cert = Settings {
+            tls_mode: "required".into(),
+            tls_cert_file: Some("c.pem".into()),
+            tls_key_file: Some("k.pem".into()),
+            ..Default::default()
+        };
+        with_cert.validate().unwrap();
+        let mtls = Settings { tls_client_auth: "required".into(), ..with_cert.clone() };
+        assert_eq!(key(mtls), "tls_client_ca_file");
+        assert_eq!(key(Settings { tls_client_auth: "yes".into(), ..with_cert }), "tls_client_auth");
+        assert_eq!(key(Settings { tls_client_auth: "optional".into(), ..Default::default() }), "tls_client_auth");
     }
 
     #[test]

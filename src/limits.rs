@@ -323,3 +323,16 @@ pub const REQUEST_STATE_MAX_BYTES: usize = 1 << 20;
 pub const INPUT_REQUESTS_MAX: usize = 64;
 /// Fewest bytes a `request_state_secret_file` must hold (the HMAC key's strength).
 pub const REQUEST_STATE_SECRET_MIN_BYTES: usize = 32;
+
+/// Bytes of ciphertext one TLS connection reads from its socket at a time (one TLS record
+/// is at most 16 KiB plus 2 KiB of overhead), held only while it is being given to rustls.
+pub const TLS_CIPHER_IN_BYTES: usize = 18 << 10;
+/// Bytes of sealed ciphertext one TLS connection holds for its socket before a write waits.
+pub const TLS_CIPHER_OUT_BYTES: usize = 64 << 10;
+/// Bytes rustls itself may buffer per connection (plaintext to seal, and sealed records).
+pub const TLS_RUSTLS_BUFFER_BYTES: usize = 64 << 10;
+/// Default of `tls_handshake_timeout_ms`: milliseconds a client has to finish the TLS
+/// handshake (and send its first bytes) once it sent the first byte of a ClientHello.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Accepted range of `tls_handshake_timeout_ms`.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_RANGE: (u64, u64) = (100, 120_000);

@@ -20,6 +20,7 @@ pub mod queue;
 mod sse;
 mod stdio;
 mod streamable;
+pub mod tls;
 mod ws_conn;
 
 use self::core::CoreCtx;
@@ -114,6 +115,8 @@ impl Server {
             return Err(config_error("shard_count", msg));
         }
         let addr: SocketAddr = settings.listen.parse().map_err(|_| config_error("listen", settings.listen.clone()))?;
+        let tls = tls::TlsShared::from_settings(settings).map_err(|(key, message)| config_error(&key, message))?;
+        let tls_required = tls::TlsMode::parse(&settings.tls_mode) == Some(tls::TlsMode::Required);
         let (addr, listeners) = listener::bind_all(addr, settings.backlog as u32, cpus.len())?;
         let global = Arc::new(Global {
             connections: Arc::new(AtomicUsize::new(0)),
@@ -132,12 +135,15 @@ impl Server {
             let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
+            let tls = tls.clone();
             let builder = builder.clone().pin(cpu);
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
                 let started = ready.clone();
                 let run = builder.run(async move {
                     let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
                     ctx.raw_echo = raw_echo;
+                    ctx.tls = tls;
+                    ctx.tls_required = tls_required;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
                     let ctx = Rc::new(ctx);
@@ -168,12 +174,17 @@ impl Server {
         } else {
             format!("pack {}", settings.pack)
         };
+        let tls_note = match settings.tls_mode.as_str() {
+            "optional" => ", TLS optional",
+            "required" => ", TLS required",
+            _ => "",
+        };
         log::info!(
-            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics) with {} cores on CPUs {cpus:?}, io_uring {path} path: {what}",
+            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics{tls_note}) with {} cores on CPUs {cpus:?}, io_uring {path} path: {what}",
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
         );
-        spawn_signal_thread(drains)?;
+        spawn_signal_thread(drains, tls)?;
         for t in threads {
             t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
         }
@@ -190,7 +201,7 @@ impl Server {
         let (catalog, changes) = self.attach();
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
-        spawn_signal_thread(vec![drain_tx])?;
+        spawn_signal_thread(vec![drain_tx], None)?;
         let fds = stdio::Stdio::open()?;
         // Pinned to one CPU (taskset): stay there.
         let builder = match crate::cpus::online_cpus()[..] {
@@ -362,13 +373,23 @@ async fn refuse(mut stream: ringmcp_ring::Stream, max: usize) {
     let _ = stream.close().await;
 }
 
-/// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once.
-fn spawn_signal_thread(drains: Vec<flume::Sender<()>>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+/// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once. With
+/// TLS on, SIGHUP reloads the certificate, key and client CA (new handshakes use them).
+fn spawn_signal_thread(drains: Vec<flume::Sender<()>>, tls: Option<Arc<tls::TlsShared>>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    if tls.is_some() {
+        signals.add_signal(SIGHUP)?;
+    }
     std::thread::Builder::new().name("ringmcp-signals".into()).spawn(move || {
         let mut first = true;
         for sig in signals.forever() {
+            if sig == SIGHUP {
+                if let Some(tls) = &tls {
+                    tls.reload();
+                }
+                continue;
+            }
             if !first {
                 log::warn!("second signal {sig}: exiting without draining");
                 std::process::exit(1);
