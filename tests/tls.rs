@@ -291,7 +291,7 @@ fn a_silent_or_broken_handshake_is_cut() {
     let pki = Pki::new();
     pki.server("server");
     let mut args = pki.flags("optional");
-    args.extend(["--tls-handshake-timeout-ms".into(), "300".into()]);
+    args.extend(["--tls-handshake-timeout-ms".into(), "1000".into()]);
     let server = start(&args);
     // A ClientHello, then silence: the server answers its flight, then closes at the deadline.
     let mut hello = Vec::new();
@@ -302,9 +302,11 @@ fn a_silent_or_broken_handshake_is_cut() {
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let started = Instant::now();
     tcp.write_all(&hello).unwrap();
+    // The pending handshake stalls no one else on the core.
+    tls_ndjson(server.port, pki.client_config(&[], None));
     let mut got = Vec::new();
     tcp.read_to_end(&mut got).expect("closed, not timed out");
-    assert!(started.elapsed() >= Duration::from_millis(300), "cut before the deadline");
+    assert!(started.elapsed() >= Duration::from_millis(1000), "cut before the deadline");
     assert_eq!(got.first(), Some(&0x16), "the server's handshake flight came first");
     // A handshake record holding a ClientHello of garbage: an alert (the deadline sends none),
     // then close.
@@ -351,6 +353,87 @@ fn mtls_required_needs_a_client_certificate() {
     assert!(err.to_string().contains("CertificateRequired"), "{err}");
     tls_ndjson(server.port, pki.client_config(&[], Some("client")));
     https_session(server.port, pki.client_config(&["http/1.1"], Some("client")));
+}
+
+/// `ringmcp serve` at debug level on 127.0.0.1:0; its stderr lines come through the channel.
+fn start_debug(args: &[String]) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "debug"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let port = loop {
+        let line = rx.recv_timeout(ANSWER_TIMEOUT).expect("a start-up line");
+        if let Some(rest) = line.split(" listening on 127.0.0.1:").nth(1) {
+            break rest.split(' ').next().unwrap().parse().unwrap();
+        }
+    };
+    (child, port, rx)
+}
+
+/// The identity the server logged for the next TLS connection.
+fn logged_identity(rx: &std::sync::mpsc::Receiver<String>) -> String {
+    loop {
+        let line = rx.recv_timeout(ANSWER_TIMEOUT).expect("a TLS log line");
+        if let Some(rest) = line.split("client certificate verified ").nth(1) {
+            return rest.to_string();
+        }
+    }
+}
+
+#[test]
+fn mtls_identity_is_the_certificate_subject() {
+    let pki = Pki::new();
+    pki.server("server");
+    pki.leaf("client", "client-1", &["client-1.test"], ExtendedKeyUsagePurpose::ClientAuth);
+    pki.leaf("san", "", &["svc.example"], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut args = pki.flags("optional");
+    args.extend(["--tls-client-auth".into(), "optional".into(), "--tls-client-ca-file".into(), pki.arg("ca.pem")]);
+    let (mut child, port, rx) = start_debug(&args);
+    tls_ndjson(port, pki.client_config(&[], Some("client")));
+    assert_eq!(logged_identity(&rx), "true, identity client-1");
+    tls_ndjson(port, pki.client_config(&[], Some("san")));
+    assert_eq!(logged_identity(&rx), "true, identity svc.example", "an empty CN falls back to the SAN");
+    tls_ndjson(port, pki.client_config(&[], None));
+    assert_eq!(logged_identity(&rx), "false, identity none");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn mtls_optional_serves_anonymous_clients_too() {
+    let pki = Pki::new();
+    pki.server("server");
+    pki.leaf("client", "client-1", &[], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut args = pki.flags("optional");
+    args.extend(["--tls-client-auth".into(), "optional".into(), "--tls-client-ca-file".into(), pki.arg("ca.pem")]);
+    let server = start(&args);
+    tls_ndjson(server.port, pki.client_config(&[], None));
+    tls_ndjson(server.port, pki.client_config(&[], Some("client")));
+    // A certificate from another CA is refused, not ignored.
+    let other = Pki::new();
+    other.leaf("client", "mallory", &[], ExtendedKeyUsagePurpose::ClientAuth);
+    std::fs::copy(other.path("client.pem"), pki.path("other.pem")).unwrap();
+    std::fs::copy(other.path("client.key"), pki.path("other.key")).unwrap();
+    let mut tls = Tls::connect(server.port, pki.client_config(&[], Some("other")));
+    let outcome = tls.handshake().and_then(|_| {
+        tls.stream.write_all(format!("{INIT}\n").as_bytes())?;
+        tls.stream.flush()?;
+        let mut b = [0u8; 64];
+        tls.stream.read(&mut b)
+    });
+    assert!(outcome.is_err(), "a certificate of an unknown CA must fail: {outcome:?}");
 }
 
 #[test]

@@ -138,6 +138,14 @@ async fn serve_tls<IO: AsyncRead + AsyncWrite + Unpin>(
     }
     core.tls_counts.set((ok + 1, failed, open + 1));
     let peer = tls.peer().cloned();
+    if log::log_enabled!(log::Level::Debug) {
+        let verified = peer.as_ref().is_some_and(TlsPeer::is_mtls_verified);
+        let identity = tls.peer_identity().unwrap_or("none");
+        log::debug!(
+            "core {}: TLS from {client:?}: client certificate verified {verified}, identity {identity}",
+            core.core
+        );
+    }
     if let Some(n) = first_read(&core, &mut tls).await {
         serve_plain(core.clone(), tls, client, n, peer).await;
     } else {

@@ -925,7 +925,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 35);
+        assert_eq!(families, 38);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {

@@ -20,7 +20,7 @@ pub mod queue;
 mod sse;
 mod stdio;
 mod streamable;
-pub mod tls;
+mod tls;
 mod ws_conn;
 
 use self::core::CoreCtx;

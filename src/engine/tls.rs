@@ -434,7 +434,8 @@ fn common_name(mut name: &[u8]) -> Option<String> {
             let (oid_tag, oid, value) = der(atv)?;
             if oid_tag == 0x06 && oid == OID_CN {
                 let (_, text, _) = der(value)?;
-                return String::from_utf8(text.to_vec()).ok();
+                // An empty CN names no one: fall back to the SAN.
+                return String::from_utf8(text.to_vec()).ok().filter(|cn| !cn.is_empty());
             }
         }
     }
