@@ -270,6 +270,25 @@ fn https_wss_tls_ndjson_and_plaintext_share_one_port() {
 }
 
 #[test]
+fn large_messages_cross_tls_both_ways() {
+    let pki = Pki::new();
+    pki.server("server");
+    let server = start(&pki.flags("required"));
+    let mut tls = tls_ndjson(server.port, pki.client_config(&[], None));
+    // 300 KB each way: many records, more than every TLS buffer holds at once.
+    let text = "x".repeat(300_000);
+    for id in 2..5 {
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{text}"}}}}}}"#
+        );
+        tls.send(format!("{call}\n").as_bytes());
+        let line = tls.line();
+        assert!(line.starts_with(&format!(r#"{{"jsonrpc":"2.0","id":{id},"result""#)), "{}", &line[..80]);
+        assert!(line.contains(&text));
+    }
+}
+
+#[test]
 fn required_mode_refuses_plaintext() {
     let pki = Pki::new();
     pki.server("server");
