@@ -186,8 +186,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     pub(crate) async fn handshake(&mut self) -> io::Result<()> {
         let done = std::future::poll_fn(|cx| self.poll_handshake(cx)).await;
         if done.is_err() {
-            // The alert rustls queued (bad_certificate, no_application_protocol, ...).
-            let _ = std::future::poll_fn(|cx| self.poll_push(cx)).await;
+            // Sends the alert rustls queued (bad_certificate, no_application_protocol, ...)
+            // and waits until the socket has sent it, so that closing does not drop it.
+            let _ = futures_lite::io::AsyncWriteExt::close(self).await;
         }
         done?;
         self.peer = Some(TlsPeer {
