@@ -213,8 +213,9 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
-/// HTTPS: initialize, initialized, tools/call on one keep-alive connection.
-fn https_session(port: u16, config: Arc<ClientConfig>) {
+/// HTTPS: initialize, initialized, tools/call on one keep-alive connection; returns the
+/// session id.
+fn https_session(port: u16, config: Arc<ClientConfig>) -> String {
     let mut tls = Tls::connect(port, config);
     tls.send(&Req::mcp(port, INIT).set("Host", "localhost").bytes());
     let (status, headers, body) = tls.response();
@@ -229,6 +230,7 @@ fn https_session(port: u16, config: Arc<ClientConfig>) {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(ECHOED), "{body}");
     assert_eq!(tls.stream.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    sid
 }
 
 /// NDJSON over TLS (no ALPN): initialize, then tools/call.
@@ -267,6 +269,25 @@ fn https_wss_tls_ndjson_and_plaintext_share_one_port() {
     assert!(plain.call(CALL).contains(ECHOED));
     let metrics = HttpConn::connect(port).call(&Req::new("GET", "/metrics", port));
     assert!(metrics.text().contains("ringmcp_tls_handshakes_total{core=\"0\"} 3"), "{}", metrics.text());
+}
+
+#[test]
+fn an_https_sse_stream_gets_its_keep_alives() {
+    let pki = Pki::new();
+    pki.server("server");
+    let mut args = pki.flags("required");
+    args.extend(["--sse-keepalive-ms".into(), "100".into()]);
+    let server = start(&args);
+    let config = pki.client_config(&["http/1.1"], None);
+    let sid = https_session(server.port, config.clone());
+    let mut stream = Tls::connect(server.port, config);
+    let get = Req::new("GET", "/mcp", server.port).header("Accept", "text/event-stream").header("Mcp-Session-Id", &sid);
+    stream.send(&get.bytes());
+    let head = String::from_utf8(stream.take_until(b"\r\n\r\n")).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Written by a timer while the client sends nothing: only a flush can have pushed it.
+    stream.take_until(b": keep-alive");
+    stream.take_until(b": keep-alive");
 }
 
 #[test]
