@@ -150,6 +150,20 @@ macro_rules! settings {
             pub rate_limit: Vec<String>,
             /// Access log: `off`, `stderr` or a file path (appended to); one JSON line per request.
             pub access_log: String,
+            /// TLS on the listen port: `off`, `optional` (TLS and plaintext on one port, told
+            /// apart by the first byte) or `required` (plaintext connections are refused).
+            pub tls_mode: String,
+            /// PEM certificate chain (leaf first) for TLS; reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_cert_file: Option<std::path::PathBuf>,
+            /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert_file`; reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_key_file: Option<std::path::PathBuf>,
+            /// PEM CA certificates that verify client certificates (mTLS); reloaded on SIGHUP.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub tls_client_ca_file: Option<std::path::PathBuf>,
+            /// Client certificates: `off`, `optional` (verified if sent) or `required`.
+            pub tls_client_auth: String,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -186,6 +200,11 @@ macro_rules! settings {
                     auth_mtls_scopes: Vec::new(),
                     rate_limit: Vec::new(),
                     access_log: "off".to_string(),
+                    tls_mode: "off".to_string(),
+                    tls_cert_file: None,
+                    tls_key_file: None,
+                    tls_client_ca_file: None,
+                    tls_client_auth: "off".to_string(),
                     $( $name: $default, )*
                 }
             }
@@ -290,6 +309,22 @@ macro_rules! settings {
             /// Access log: off, stderr or a file path; one JSON line per request [default: off].
             #[arg(long, value_name = "WHERE")]
             pub access_log: Option<String>,
+            /// TLS on the listen port: off, optional (TLS and plaintext on one port) or
+            /// required (plaintext refused) [default: off].
+            #[arg(long, value_name = "MODE")]
+            pub tls_mode: Option<String>,
+            /// PEM certificate chain for TLS, leaf first; reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_cert_file: Option<std::path::PathBuf>,
+            /// PEM private key of --tls-cert-file; reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_key_file: Option<std::path::PathBuf>,
+            /// PEM CA certificates that verify client certificates (mTLS); reloaded on SIGHUP.
+            #[arg(long, value_name = "FILE")]
+            pub tls_client_ca_file: Option<std::path::PathBuf>,
+            /// Client certificates: off, optional (verified if sent) or required [default: off].
+            #[arg(long, value_name = "MODE")]
+            pub tls_client_auth: Option<String>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -330,6 +365,11 @@ macro_rules! settings {
                 if let Some(v) = &self.auth_mtls_scopes { s.auth_mtls_scopes = v.clone(); }
                 if let Some(v) = &self.rate_limit { s.rate_limit = v.clone(); }
                 if let Some(v) = &self.access_log { s.access_log = v.clone(); }
+                if let Some(v) = &self.tls_mode { s.tls_mode = v.clone(); }
+                if let Some(v) = &self.tls_cert_file { s.tls_cert_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_key_file { s.tls_key_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_client_ca_file { s.tls_client_ca_file = Some(v.clone()); }
+                if let Some(v) = &self.tls_client_auth { s.tls_client_auth = v.clone(); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -442,6 +482,8 @@ settings! {
         memory_reject_percent = MEMORY_REJECT_PERCENT_DEFAULT, PERCENT_RANGE;
     " Requests per thousand the access log writes a line for (spread evenly)."
         access_log_sample_permille = ACCESS_LOG_SAMPLE_PERMILLE_DEFAULT, ACCESS_LOG_SAMPLE_PERMILLE_RANGE;
+    " Milliseconds a TLS client has to finish its handshake once it sent the first byte of a ClientHello; then it is cut."
+        tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT, TLS_HANDSHAKE_TIMEOUT_MS_RANGE;
 }
 
 /// The packs `--pack` accepts.
@@ -528,6 +570,7 @@ impl Settings {
         if let Err(message) = self.io_path.parse::<ringmcp_ring::IoPathChoice>() {
             return Err(ConfigError { key: "io_path".into(), message });
         }
+        self.check_tls()?;
         if !PACKS.contains(&self.pack.as_str()) {
             return Err(ConfigError {
                 key: "pack".into(),
@@ -535,6 +578,32 @@ impl Settings {
             });
         }
         crate::auth::validate(&self.auth()).map_err(|e| ConfigError { key: e.key, message: e.message })?;
+        Ok(())
+    }
+
+    /// `tls_mode` and `tls_client_auth` values, and the files each needs.
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let modes = ["off", "optional", "required"];
+        for (key, value) in [("tls_mode", &self.tls_mode), ("tls_client_auth", &self.tls_client_auth)] {
+            if !modes.contains(&value.as_str()) {
+                let message = format!("unknown mode `{value}`; accepted: off, optional, required");
+                return Err(ConfigError { key: key.into(), message });
+            }
+        }
+        let need = |key: &str, file: &Option<std::path::PathBuf>, why: &str| match file {
+            Some(_) => Ok(()),
+            None => Err(ConfigError { key: key.into(), message: format!("required when {why}") }),
+        };
+        if self.tls_mode != "off" {
+            need("tls_cert_file", &self.tls_cert_file, "tls_mode is not off")?;
+            need("tls_key_file", &self.tls_key_file, "tls_mode is not off")?;
+            if self.tls_client_auth != "off" {
+                need("tls_client_ca_file", &self.tls_client_ca_file, "tls_client_auth is not off")?;
+            }
+        } else if self.tls_client_auth != "off" {
+            let message = "needs tls_mode optional or required".to_string();
+            return Err(ConfigError { key: "tls_client_auth".into(), message });
+        }
         Ok(())
     }
 
@@ -773,6 +842,24 @@ mod tests {
         let s = Settings { memory_warn_percent: 95, memory_reject_percent: 90, ..Default::default() };
         assert_eq!(s.validate().unwrap_err().key, "memory_reject_percent");
         assert_eq!(Settings::default().access_log, "off");
+    }
+
+    #[test]
+    fn tls_settings_name_their_key() {
+        let key = |s: Settings| s.validate().unwrap_err().key;
+        assert_eq!(key(Settings { tls_mode: "on".into(), ..Default::default() }), "tls_mode");
+        assert_eq!(key(Settings { tls_mode: "optional".into(), ..Default::default() }), "tls_cert_file");
+        let with_cert = Settings {
+            tls_mode: "required".into(),
+            tls_cert_file: Some("c.pem".into()),
+            tls_key_file: Some("k.pem".into()),
+            ..Default::default()
+        };
+        with_cert.validate().unwrap();
+        let mtls = Settings { tls_client_auth: "required".into(), ..with_cert.clone() };
+        assert_eq!(key(mtls), "tls_client_ca_file");
+        assert_eq!(key(Settings { tls_client_auth: "yes".into(), ..with_cert }), "tls_client_auth");
+        assert_eq!(key(Settings { tls_client_auth: "optional".into(), ..Default::default() }), "tls_client_auth");
     }
 
     #[test]

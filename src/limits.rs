@@ -413,3 +413,15 @@ pub const ACCESS_LOG_SAMPLE_PERMILLE_RANGE: (u64, u64) = (0, 1_000);
 /// Lines the access log's channel to its writer thread holds (about 250 bytes each); past it
 /// lines are dropped and counted, never waited for.
 pub const ACCESS_LOG_QUEUE_LINES: usize = 65_536;
+/// Bytes of ciphertext one TLS connection reads from its socket at a time (one TLS record
+/// is at most 16 KiB plus 2 KiB of overhead), held only while it is being given to rustls.
+pub const TLS_CIPHER_IN_BYTES: usize = 18 << 10;
+/// Bytes of sealed ciphertext one TLS connection holds for its socket before a write waits.
+pub const TLS_CIPHER_OUT_BYTES: usize = 64 << 10;
+/// Bytes rustls itself may buffer per connection (plaintext to seal, and sealed records).
+pub const TLS_RUSTLS_BUFFER_BYTES: usize = 64 << 10;
+/// Default of `tls_handshake_timeout_ms`: milliseconds a client has to finish the TLS
+/// handshake (and send its first bytes) once it sent the first byte of a ClientHello.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Accepted range of `tls_handshake_timeout_ms`.
+pub const TLS_HANDSHAKE_TIMEOUT_MS_RANGE: (u64, u64) = (100, 120_000);

@@ -11,6 +11,7 @@ use super::core::{BoundSession, CoreCtx};
 use super::dispatch;
 use super::link::{Framing, Link};
 use super::metrics::Transport;
+use super::tls::{TlsPeer, TlsStream};
 use crate::framing::{next_frame, Frame};
 use crate::jsonrpc::{self, code, RpcError};
 use crate::limits::PARTIAL_FRAME_MIN_BYTES;
@@ -33,16 +34,32 @@ enum Event {
     Cut,
 }
 
-/// Serves a TCP connection from `peer`: its first bytes tell NDJSON (`{`) from HTTP (a
-/// method token). A connection that sends nothing for `idle_timeout_ms` is closed.
+/// Serves a TCP connection from `peer`: its first bytes tell TLS (a handshake record,
+/// `0x16`, when `tls_mode` is not off) from NDJSON (`{`) and HTTP (a method token). A
+/// connection that sends nothing for `idle_timeout_ms` is closed.
 pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
     core: Rc<CoreCtx>,
     mut io: IO,
     peer: Option<SocketAddr>,
 ) {
+    let Some(n) = first_read(&core, &mut io).await else { return };
+    if core.scratch.borrow()[0] == super::tls::HANDSHAKE_RECORD {
+        if let Some(shared) = core.tls.clone() {
+            // Boxed: the TLS state lives only in TLS connections' tasks.
+            return Box::pin(serve_tls(core, io, peer, n, shared)).await;
+        }
+    } else if core.tls_required {
+        return refuse_plaintext(core, io, n).await;
+    }
+    serve_plain(core, io, peer, n, None).await
+}
+
+/// Reads a connection's first bytes into the core's scratch buffer, waiting at most
+/// `idle_timeout_ms`; `None` if the peer closed, failed or stayed silent.
+async fn first_read<IO: AsyncRead + Unpin>(core: &Rc<CoreCtx>, io: &mut IO) -> Option<usize> {
     let first = poll_fn(|cx| {
         let mut scratch = core.scratch.borrow_mut();
-        Pin::new(&mut io).poll_read(cx, &mut scratch)
+        Pin::new(&mut *io).poll_read(cx, &mut scratch)
     });
     let silent = async {
         ringmcp_ring::sleep(std::time::Duration::from_millis(core.settings.idle_timeout_ms)).await;
@@ -53,10 +70,22 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
     core.unidentified.set(core.unidentified.get() + 1);
     let read = futures_lite::future::or(first, silent).await;
     core.unidentified.set(core.unidentified.get() - 1);
-    let n = match read {
-        Ok(0) | Err(_) => return,
-        Ok(n) => n,
-    };
+    match read {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
+/// Serves a plaintext stream (or the plaintext inside TLS, `tls` then says about the peer)
+/// whose first `n` bytes are in the core's scratch buffer: HTTP (and WebSocket through it)
+/// or NDJSON.
+async fn serve_plain<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    mut io: IO,
+    peer: Option<SocketAddr>,
+    n: usize,
+    tls: Option<TlsPeer>,
+) {
     let is_http = {
         let scratch = core.scratch.borrow();
         let data = &scratch[..n];
@@ -73,10 +102,10 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         return refuse_for_memory(&core, io, n).await;
     }
     // Raw NDJSON has no headers for a token: with authorization on, only a connection whose
-    // TLS client certificate was verified is served (`auth_ndjson`). Plain TCP has none.
+    // TLS client certificate was verified is served (`auth_ndjson`).
     let identity = match &core.auth {
         None => None,
-        Some(auth) => match ndjson_identity(auth, None) {
+        Some(auth) => match ndjson_identity(auth, tls.as_ref().and_then(|t| t.identity.as_deref())) {
             Ok(identity) => identity,
             Err(line) => {
                 core.metrics.conn_opened(Transport::Tcp);
@@ -89,7 +118,7 @@ pub(crate) async fn serve_tcp<IO: AsyncRead + AsyncWrite + Unpin>(
         },
     };
     // No await since the read: the bytes are still in the core's scratch buffer.
-    serve_session(core, io, Transport::Tcp, n, peer, identity).await
+    serve_session(core, io, Transport::Tcp, n, peer, identity, tls).await
 }
 
 /// The identity a raw NDJSON connection is served as, given the subject of its verified TLS
@@ -112,6 +141,7 @@ pub(crate) fn ndjson_identity(
         }
     }
 }
+
 /// A new NDJSON connection while memory is over its reject mark: every request in its first
 /// read gets -32010 `data.reason = "memory"` (a read with none gets one answer without id),
 /// then the connection closes.
@@ -137,11 +167,85 @@ async fn refuse_for_memory<IO: AsyncWrite + Unpin>(core: &CoreCtx, mut io: IO, n
     core.metrics.conn_closed(Transport::Tcp);
 }
 
+/// A connection whose first `n` bytes (in the scratch buffer) began a TLS handshake: finish
+/// it within `tls_handshake_timeout_ms`, then serve what the plaintext inside it speaks.
+/// Nothing after this point touches `io` but the [`TlsStream`].
+async fn serve_tls<IO: AsyncRead + AsyncWrite + Unpin>(
+    core: Rc<CoreCtx>,
+    io: IO,
+    client: Option<SocketAddr>,
+    n: usize,
+    shared: std::sync::Arc<super::tls::TlsShared>,
+) {
+    let mut tls = {
+        let scratch = core.scratch.borrow();
+        match TlsStream::new(io, shared.current(), &scratch[..n]) {
+            Ok(tls) => tls,
+            Err(e) => return log::warn!("core {}: TLS session: {e}", core.core),
+        }
+    };
+    let timeout_ms = core.settings.tls_handshake_timeout_ms;
+    let deadline = async {
+        ringmcp_ring::sleep(std::time::Duration::from_millis(timeout_ms)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("TLS handshake not done within tls_handshake_timeout_ms ({timeout_ms} ms)"),
+        ))
+    };
+    core.unidentified.set(core.unidentified.get() + 1);
+    let done = futures_lite::future::or(tls.handshake(), deadline).await;
+    core.unidentified.set(core.unidentified.get() - 1);
+    let (ok, failed, open) = core.tls_counts.get();
+    if let Err(e) = done {
+        core.tls_counts.set((ok, failed + 1, open));
+        log::debug!("core {}: TLS handshake from {client:?} failed: {e}", core.core);
+        return;
+    }
+    core.tls_counts.set((ok + 1, failed, open + 1));
+    let peer = tls.peer().cloned();
+    if log::log_enabled!(log::Level::Debug) {
+        let verified = peer.as_ref().is_some_and(TlsPeer::is_mtls_verified);
+        let identity = tls.peer_identity().unwrap_or("none");
+        log::debug!(
+            "core {}: TLS from {client:?}: client certificate verified {verified}, identity {identity}",
+            core.core
+        );
+    }
+    if let Some(n) = first_read(&core, &mut tls).await {
+        serve_plain(core.clone(), tls, client, n, peer).await;
+    } else {
+        let _ = tls.close().await;
+    }
+    let (ok, failed, open) = core.tls_counts.get();
+    core.tls_counts.set((ok, failed, open - 1));
+}
+
+/// `tls_mode = required` and the first `n` bytes are not TLS: HTTP gets a plain 400, anything
+/// else is closed.
+async fn refuse_plaintext<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, mut io: IO, n: usize) {
+    if !core.tls_refusal_logged.replace(true) {
+        log::debug!("core {}: refusing a plaintext connection: tls_mode is required (logged once per core)", core.core);
+    }
+    let is_http = {
+        let scratch = core.scratch.borrow();
+        crate::http::looks_like_http(&scratch[..n])
+    };
+    if is_http {
+        let body = "TLS required: this server takes HTTPS only (tls_mode = required)\n";
+        let head = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = io.write_all(head.as_bytes()).await;
+    }
+    let _ = io.close().await;
+}
+
 /// Serves one session on `io` until the peer closes, a fatal framing error, or drain.
 pub(crate) async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(core: Rc<CoreCtx>, io: IO) {
     // stdio is never authenticated: the client launched the server and hands it credentials
     // through the environment.
-    serve_session(core, io, Transport::Stdio, 0, None, None).await
+    serve_session(core, io, Transport::Stdio, 0, None, None, None).await
 }
 
 /// [`serve`], starting with `first` bytes already read into the core's scratch buffer.
@@ -152,6 +256,7 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
     first: usize,
     peer: Option<SocketAddr>,
     identity: super::sse::Who,
+    tls: Option<TlsPeer>,
 ) {
     // Without room in the registry the connection is still served: ping needs no session.
     let bound = core.open_bound_session(transport);
@@ -176,6 +281,7 @@ async fn serve_session<IO: AsyncRead + AsyncWrite + Unpin>(
         pending: Vec::new(),
         closing: false,
         eof: false,
+        tls,
     };
     if first > 0 {
         conn.process_read(first);
@@ -221,9 +327,19 @@ struct Conn {
     closing: bool,
     /// The peer closed its sending side: answer what is in flight, then close.
     eof: bool,
+    /// The connection's TLS peer (`None`: plaintext). `tls.identity` is the verified client
+    /// certificate's subject (mTLS); read it with [`Conn::tls_peer`].
+    tls: Option<TlsPeer>,
 }
 
 impl Conn {
+    /// What TLS says about this connection's peer: `None` for plaintext; `Some` with
+    /// `identity = Some(subject)` when the client certificate was verified (mTLS).
+    #[allow(dead_code)] // read by the auth layer (issue 12)
+    pub(crate) fn tls_peer(&self) -> Option<&TlsPeer> {
+        self.tls.as_ref()
+    }
+
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut IO) -> std::io::Result<()> {
         loop {
             if !self.pending.is_empty() && !self.closing && self.has_room() {

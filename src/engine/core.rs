@@ -123,6 +123,14 @@ pub(crate) struct CoreCtx {
     pub open: Cell<usize>,
     /// Accepted connections that have not sent their first bytes yet (transport unknown).
     pub unidentified: Cell<usize>,
+    /// The process's TLS configuration (`None`: `tls_mode` off), read once per handshake.
+    pub tls: Option<Arc<super::tls::TlsShared>>,
+    /// `tls_mode = required`: plaintext connections are refused.
+    pub tls_required: bool,
+    /// A refused plaintext connection was logged (once per core).
+    pub tls_refusal_logged: Cell<bool>,
+    /// TLS handshakes completed, failed (or timed out), and TLS connections open.
+    pub tls_counts: Cell<(u64, u64, usize)>,
     /// Tasks (task-augmented `tools/call`) of this core's sessions.
     pub tasks: Rc<TaskTable>,
     /// The core's `subscriptions/listen` streams (2026-07-28).
@@ -186,6 +194,10 @@ impl CoreCtx {
             auth: None,
             open: Cell::new(0),
             unidentified: Cell::new(0),
+            tls: None,
+            tls_required: false,
+            tls_refusal_logged: Cell::new(false),
+            tls_counts: Cell::new((0, 0, 0)),
             tasks: Rc::new(task_table(started, core)),
             listeners: Rc::default(),
             guard: Rc::new(guard(settings, started)),
@@ -461,6 +473,7 @@ impl CoreCtx {
         snap.ring = ringmcp_ring::stats().unwrap_or_default();
         snap.partial_frame_bytes = self.frames.total_bytes();
         snap.connections_unidentified = self.unidentified.get();
+        (snap.tls_handshakes_ok, snap.tls_handshakes_failed, snap.tls_connections) = self.tls_counts.get();
         snap.partial_frame_cuts = self.frames.cuts();
         let registry = self.registry.borrow();
         let sessions_degraded = self.admission.is_degraded(registry.len(), registry.capacity());

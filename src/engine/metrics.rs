@@ -371,6 +371,12 @@ pub(crate) struct CoreSnapshot {
     pub io_path: &'static str,
     /// Accepted connections whose first bytes have not come yet (filled by the caller).
     pub connections_unidentified: usize,
+    /// TLS handshakes completed since start (filled by the caller).
+    pub tls_handshakes_ok: u64,
+    /// TLS handshakes that failed or timed out since start (filled by the caller).
+    pub tls_handshakes_failed: u64,
+    /// Open connections that speak TLS (filled by the caller).
+    pub tls_connections: usize,
     /// Bytes of partial frames the core's connections hold (filled by the caller).
     pub partial_frame_bytes: usize,
     /// Connections cut by the partial-frame budget (filled by the caller).
@@ -432,7 +438,7 @@ const LABELLED: [Labelled; 9] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 26] = [
+const SINGLE: [Single; 29] = [
     (
         "ringmcp_ratelimit_table_full_total",
         "New rate-limit keys let through untracked because the core's table was full.",
@@ -489,6 +495,14 @@ const SINGLE: [Single; 26] = [
         GAUGE,
         |s| s.connections_unidentified as f64,
     ),
+    ("ringmcp_tls_handshakes_total", "TLS handshakes completed.", COUNTER, |s| s.tls_handshakes_ok as f64),
+    (
+        "ringmcp_tls_handshake_failures_total",
+        "TLS handshakes that failed (bad ClientHello, no shared ALPN or cipher, client certificate refused) or passed tls_handshake_timeout_ms.",
+        COUNTER,
+        |s| s.tls_handshakes_failed as f64,
+    ),
+    ("ringmcp_tls_connections", "Open connections that speak TLS.", GAUGE, |s| s.tls_connections as f64),
     ("ringmcp_partial_frame_bytes", "Bytes of unfinished messages the core's connections hold.", GAUGE, |s| {
         s.partial_frame_bytes as f64
     }),
@@ -1015,7 +1029,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 38);
+        assert_eq!(families, 41);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {

@@ -21,6 +21,7 @@ pub mod queue;
 mod sse;
 mod stdio;
 mod streamable;
+mod tls;
 mod ws_conn;
 
 use self::core::CoreCtx;
@@ -134,6 +135,8 @@ impl Server {
             settings.memory_warn_percent,
             settings.memory_reject_percent
         );
+        let tls = tls::TlsShared::from_settings(settings).map_err(|(key, message)| config_error(&key, message))?;
+        let tls_required = tls::TlsMode::parse(&settings.tls_mode) == Some(tls::TlsMode::Required);
         let (addr, listeners) = listener::bind_all(addr, settings.backlog as u32, cpus.len())?;
         let global = Arc::new(Global {
             connections: Arc::new(AtomicUsize::new(0)),
@@ -154,6 +157,7 @@ impl Server {
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
             let auth = auth.clone();
+            let tls = tls.clone();
             let builder = builder.clone().pin(cpu);
             threads.push(std::thread::Builder::new().name(format!("ringmcp-core-{core}")).spawn(move || {
                 let started = ready.clone();
@@ -161,6 +165,8 @@ impl Server {
                     let mut ctx = CoreCtx::new(core, ncores, &settings, catalog);
                     ctx.raw_echo = raw_echo;
                     ctx.auth = auth;
+                    ctx.tls = tls;
+                    ctx.tls_required = tls_required;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
                     ctx.memory = memory;
@@ -193,8 +199,13 @@ impl Server {
         } else {
             format!("pack {}", settings.pack)
         };
+        let tls_note = match settings.tls_mode.as_str() {
+            "optional" => ", TLS optional",
+            "required" => ", TLS required",
+            _ => "",
+        };
         log::info!(
-            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics) with {} cores on CPUs {cpus:?}, io_uring {path} path: {what}",
+            "ringmcp {} listening on {addr} (NDJSON, HTTP /mcp, WebSocket /mcp/ws, /health, /ready, /metrics{tls_note}) with {} cores on CPUs {cpus:?}, io_uring {path} path: {what}",
             env!("CARGO_PKG_VERSION"),
             cpus.len(),
         );
@@ -207,7 +218,7 @@ impl Server {
                 auth.ndjson
             );
         }
-        spawn_signal_thread(drains)?;
+        spawn_signal_thread(drains, tls, auth)?;
         for t in threads {
             t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
         }
@@ -228,7 +239,7 @@ impl Server {
         let access_log = access_log_writer(settings)?;
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
-        spawn_signal_thread(vec![drain_tx])?;
+        spawn_signal_thread(vec![drain_tx], None, None)?;
         let fds = stdio::Stdio::open()?;
         // Pinned to one CPU (taskset): stay there.
         let builder = match crate::cpus::online_cpus()[..] {
@@ -402,13 +413,27 @@ async fn refuse(mut stream: ringmcp_ring::Stream, max: usize) {
     let _ = stream.close().await;
 }
 
-/// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once.
-fn spawn_signal_thread(drains: Vec<flume::Sender<()>>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+/// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once. With
+/// TLS on, SIGHUP reloads the certificate, key and client CA (new handshakes use them).
+fn spawn_signal_thread(
+    drains: Vec<flume::Sender<()>>,
+    tls: Option<Arc<tls::TlsShared>>,
+    auth: Option<Arc<crate::auth::Auth>>,
+) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP reloads what was read from files. Without TLS or auth there is nothing to reload
+    // and it keeps its default action (stdio: the terminal went away).
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    if tls.is_some() || auth.is_some() {
+        signals.add_signal(SIGHUP)?;
+    }
     std::thread::Builder::new().name("ringmcp-signals".into()).spawn(move || {
         let mut first = true;
         for sig in signals.forever() {
+            if sig == SIGHUP {
+                reload(tls.as_deref(), auth.as_deref());
+                continue;
+            }
             if !first {
                 log::warn!("second signal {sig}: exiting without draining");
                 std::process::exit(1);
@@ -421,6 +446,20 @@ fn spawn_signal_thread(drains: Vec<flume::Sender<()>>) -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// SIGHUP: the TLS certificate, key and client CA, the API keys file and the JWKS file are
+/// read again; a file that fails keeps what was loaded before, and the log says which.
+fn reload(tls: Option<&tls::TlsShared>, auth: Option<&crate::auth::Auth>) {
+    if let Some(tls) = tls {
+        tls.reload();
+    }
+    if let Some(auth) = auth {
+        match auth.reload() {
+            Ok(()) => log::info!("SIGHUP: authorization keys reloaded"),
+            Err(e) => log::error!("SIGHUP: authorization keys kept: {e}"),
+        }
+    }
 }
 
 /// The ring loop every core runs, from the settings.
