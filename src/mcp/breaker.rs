@@ -94,8 +94,14 @@ pub struct Guard {
     breakers: RefCell<HashMap<Box<str>, Breaker>>,
 }
 
-/// A call let through: report how it ended with [`Permit::finish`]; dropped unfinished (the
-/// call was cancelled), it counts as neither success nor failure.
+/// A call [`Guard::admit`] let through: whether it is a half-open probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admit {
+    probe: bool,
+}
+
+/// An async call let through: report how it ended with [`Permit::finish`]; dropped unfinished
+/// (the call was cancelled), it counts as neither success nor failure.
 ///
 /// A healthy tool's permit holds no name and allocates nothing: only a half-open probe keeps
 /// its tool's name, to give its place back if it is dropped.
@@ -150,21 +156,23 @@ impl Guard {
         self.timer
     }
 
-    /// Lets a call of `tool` through, or refuses it (-32011 with `data.retryAfterMs`).
+    /// Lets a call of `tool` through (how it ended goes to [`Guard::finish`], or to the
+    /// [`Permit`] an async call holds), or refuses it (-32011 with `data.retryAfterMs`).
     ///
     /// The common call, a tool with nothing counted, costs one empty-map check: no clock
-    /// read, no allocation.
-    pub fn admit(self: &Rc<Self>, tool: &str) -> Result<Permit, RpcError> {
-        let pass = |probe: Option<Box<str>>| Ok(Permit { guard: self.clone(), probe, done: false });
+    /// read, no allocation, no reference count.
+    #[inline]
+    pub fn admit(&self, tool: &str) -> Result<Admit, RpcError> {
+        let pass = Ok(Admit { probe: false });
         if self.policy.failures == 0 {
-            return Ok(Permit { guard: self.clone(), probe: None, done: true });
+            return pass;
         }
         let mut breakers = self.breakers.borrow_mut();
         if breakers.is_empty() {
-            return pass(None);
+            return pass;
         }
         // Closed breakers with nothing counted are not kept.
-        let Some(b) = breakers.get_mut(tool) else { return pass(None) };
+        let Some(b) = breakers.get_mut(tool) else { return pass };
         let now = (self.now_ms)();
         if let Some(until) = b.open_until {
             if now < until {
@@ -182,13 +190,28 @@ impl Guard {
             }
             Some(n) => {
                 *n += 1;
-                pass(Some(tool.into()))
+                Ok(Admit { probe: true })
             }
-            None => pass(None),
+            None => pass,
         }
     }
 
-    fn finish(&self, tool: &str, probe: bool, outcome: Outcome) {
+    /// Reports how a call of `tool` that [`Guard::admit`] let through ended.
+    #[inline]
+    pub fn finish(&self, tool: &str, admit: Admit, outcome: Outcome) {
+        if outcome == Outcome::Success && !admit.probe && self.breakers.borrow().is_empty() {
+            return;
+        }
+        self.finish_counted(tool, admit.probe, outcome);
+    }
+
+    /// An async call's [`Permit`]: it reports `Neither` if dropped unfinished (cancelled).
+    pub fn permit(self: &Rc<Self>, tool: &str, admit: Admit) -> Permit {
+        Permit { guard: self.clone(), probe: admit.probe.then(|| tool.into()), done: false }
+    }
+
+    #[cold]
+    fn finish_counted(&self, tool: &str, probe: bool, outcome: Outcome) {
         if self.policy.failures == 0 {
             return;
         }
@@ -267,7 +290,7 @@ impl Permit {
     pub fn finish(mut self, tool: &str, outcome: Outcome) {
         if !self.done {
             self.done = true;
-            self.guard.finish(tool, self.probe.is_some(), outcome);
+            self.guard.finish(tool, Admit { probe: self.probe.is_some() }, outcome);
         }
     }
 }
@@ -276,7 +299,7 @@ impl Drop for Permit {
     fn drop(&mut self) {
         // Only a probe has anything to give back; a plain call dropped counts as nothing.
         if let (false, Some(tool)) = (self.done, self.probe.take()) {
-            self.guard.finish(&tool, true, Outcome::Neither);
+            self.guard.finish_counted(&tool, true, Outcome::Neither);
         }
     }
 }
@@ -307,6 +330,10 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    fn permit(g: &Rc<Guard>, tool: &str) -> Result<Permit, RpcError> {
+        g.admit(tool).map(|a| g.permit(tool, a))
+    }
+
     fn guard(clock: Rc<Cell<u64>>) -> Rc<Guard> {
         let policy = Policy { failures: 5, open_ms: 30_000, half_open: 3, timeout_ms: 0 };
         Rc::new(Guard::new(policy, Box::new(move || clock.get()), None))
@@ -317,23 +344,23 @@ mod tests {
         let clock = Rc::new(Cell::new(0));
         let g = guard(clock.clone());
         for _ in 0..4 {
-            g.admit("t").unwrap().finish("t", Outcome::Failure);
+            permit(&g, "t").unwrap().finish("t", Outcome::Failure);
         }
-        g.admit("t").unwrap().finish("t", Outcome::Success);
+        permit(&g, "t").unwrap().finish("t", Outcome::Success);
         assert!(!g.any_open(), "a success resets the count");
         for _ in 0..5 {
-            g.admit("t").unwrap().finish("t", Outcome::Failure);
+            permit(&g, "t").unwrap().finish("t", Outcome::Failure);
         }
         assert!(g.any_open());
-        let e = g.admit("t").err().unwrap();
+        let e = permit(&g, "t").err().unwrap();
         assert_eq!(e.code, code::CIRCUIT_OPEN);
-        assert!(g.admit("other").is_ok(), "per tool");
+        assert!(permit(&g, "other").is_ok(), "per tool");
         clock.set(30_000);
-        let probes: Vec<Permit> = (0..3).map(|_| g.admit("t").unwrap()).collect();
-        assert!(g.admit("t").is_err(), "three probes at most");
+        let probes: Vec<Permit> = (0..3).map(|_| permit(&g, "t").unwrap()).collect();
+        assert!(permit(&g, "t").is_err(), "three probes at most");
         let mut probes = probes.into_iter();
         drop(probes.next());
-        assert!(g.admit("t").is_ok(), "a cancelled probe frees its place");
+        assert!(permit(&g, "t").is_ok(), "a cancelled probe frees its place");
         probes.next().unwrap().finish("t", Outcome::Success);
         assert_eq!(g.snapshot()[0].state, State::Closed);
         assert_eq!((g.snapshot()[0].trips, g.snapshot()[0].rejections), (1, 2));
@@ -344,14 +371,14 @@ mod tests {
         let clock = Rc::new(Cell::new(0));
         let g = guard(clock.clone());
         for _ in 0..5 {
-            g.admit("t").unwrap().finish("t", Outcome::Failure);
+            permit(&g, "t").unwrap().finish("t", Outcome::Failure);
         }
         clock.set(30_000);
-        g.admit("t").unwrap().finish("t", Outcome::Failure);
+        permit(&g, "t").unwrap().finish("t", Outcome::Failure);
         assert!(g.any_open());
         assert_eq!(g.snapshot()[0].trips, 2);
         clock.set(59_999);
-        assert!(g.admit("t").is_err());
+        assert!(permit(&g, "t").is_err());
     }
 
     #[test]
@@ -368,8 +395,8 @@ mod tests {
     #[test]
     fn healthy_tools_are_not_kept() {
         let g = guard(Rc::new(Cell::new(0)));
-        g.admit("t").unwrap().finish("t", Outcome::Success);
-        g.admit("t").unwrap().finish("t", Outcome::Neither);
+        permit(&g, "t").unwrap().finish("t", Outcome::Success);
+        permit(&g, "t").unwrap().finish("t", Outcome::Neither);
         assert!(g.snapshot().is_empty());
     }
 }

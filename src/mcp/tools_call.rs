@@ -156,16 +156,11 @@ pub(super) fn handle<'p>(
         });
     }
     // The tool's circuit breaker lets the call through, or refuses it at once.
-    let permit = match ctx.guard.map(|g| g.admit(tool.name())) {
-        Some(Ok(permit)) => Some(permit),
+    let admitted = match ctx.guard.map(|g| g.admit(tool.name())) {
+        Some(Ok(admit)) => Some(admit),
         Some(Err(e)) => return Answer::Error(e),
         None => None,
     };
-    let timeout_ms = match ctx.guard {
-        Some(g) => g.timeout_for(tool.name(), tool.timeout_ms),
-        None => tool.timeout_ms.filter(|ms| *ms > 0),
-    };
-    let timer = ctx.guard.and_then(|g| g.timer()).zip(timeout_ms);
     let mut peer = RequestPeer::new(ctx.session.peer.clone(), ctx.sink.clone(), token);
     if let (Some(round), Some(m)) = (&round, ctx.modern) {
         peer = peer.modern(round.clone(), m.log_level);
@@ -181,13 +176,19 @@ pub(super) fn handle<'p>(
                 Ok(result) => write_result(out, tool.output.as_deref(), result),
                 Err(_) => Err(panicked(tool.name())),
             };
-            if let Some(permit) = permit {
-                permit
-                    .finish(tool.name(), if failed || answered.is_err() { Outcome::Failure } else { Outcome::Success });
+            if let (Some(g), Some(admit)) = (ctx.guard, admitted) {
+                let outcome = if failed || answered.is_err() { Outcome::Failure } else { Outcome::Success };
+                g.finish(tool.name(), admit, outcome);
             }
             answer(answered)
         }
         ToolHandler::Async(f) => {
+            let permit = ctx.guard.zip(admitted).map(|(g, admit)| g.permit(tool.name(), admit));
+            let timeout_ms = match ctx.guard {
+                Some(g) => g.timeout_for(tool.name(), tool.timeout_ms),
+                None => tool.timeout_ms.filter(|ms| *ms > 0),
+            };
+            let timer = ctx.guard.and_then(|g| g.timer()).zip(timeout_ms);
             let (name, output) = (tool.name().to_string(), tool.output.clone());
             let call = call.into_owned();
             // What an input-required result is sealed for (the tool's name and arguments); a
