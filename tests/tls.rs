@@ -533,3 +533,55 @@ fn bad_tls_files_stop_the_start_naming_the_key() {
     let (code, err) = run(&["--tls-mode", "required", "--tls-cert-file", &cert, "--tls-key-file", &cert]);
     assert!(code == Some(2) && err.contains("tls_key_file"), "{code:?} {err}");
 }
+
+#[test]
+fn with_auth_on_raw_ndjson_is_served_over_mtls_only_and_the_certificate_is_the_identity() {
+    let pki = Pki::new();
+    pki.server("server");
+    pki.leaf("client", "client-1", &[], ExtendedKeyUsagePurpose::ClientAuth);
+    // Authorization needs a credential source for HTTP; an API key nobody uses here.
+    let key_hash = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+    std::fs::write(pki.path("keys"), format!("ops {key_hash} mcp:tools\n")).unwrap();
+    let mut args = pki.flags("optional");
+    args.extend(
+        [
+            "--pack",
+            "conformance",
+            "--tls-client-auth",
+            "optional",
+            "--tls-client-ca-file",
+            &pki.arg("ca.pem"),
+            "--auth-mode",
+            "required",
+            "--auth-resource",
+            "https://127.0.0.1/mcp",
+            "--auth-api-keys-file",
+            &pki.arg("keys"),
+            "--auth-mtls-scopes",
+            "mcp:tools",
+        ]
+        .map(String::from),
+    );
+    let server = start(&args);
+    let mut tls = Tls::connect(server.port, pki.client_config(&[], Some("client")));
+    tls.send(format!("{INIT}\n").as_bytes());
+    assert!(tls.line().contains(r#""id":0,"result""#));
+    tls.send(
+        b"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\",\"arguments\":{}}}\n",
+    );
+    let who = tls.line();
+    let text = r#"{\"subject\":\"client-1\",\"clientId\":null,\"scopes\":[\"mcp:tools\"],\"source\":\"client_cert\"}"#;
+    assert!(who.contains(text), "{who}");
+
+    // Without a client certificate (TLS or plaintext): one error line, then the close.
+    let refused = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Unauthorized: raw NDJSON needs a verified TLS client certificate when authorization is on; use HTTP /mcp with a bearer token""#;
+    let mut anonymous = Tls::connect(server.port, pki.client_config(&[], None));
+    anonymous.send(format!("{INIT}\n").as_bytes());
+    let line = anonymous.line();
+    assert!(line.starts_with(refused), "{line}");
+    assert_eq!(anonymous.fill().unwrap_or(0), 0, "closed after the error line");
+    let mut plain = server.connect();
+    plain.send(INIT);
+    let line = plain.recv_line();
+    assert!(line.starts_with(refused), "{line}");
+}

@@ -12,9 +12,12 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 export const TEST_TIMEOUT_MS = 20_000;
 const LISTENING_LINE = /listening on 127\.0\.0\.1:(\d+) /;
 
-/** Starts `ringmcp serve --pack <pack>`; resolves to {url, stop, log} once it listens. */
-export async function startServer(pack) {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--cores', '2', '--pack', pack];
+/**
+ * Starts `ringmcp serve --pack <pack> EXTRA…`; resolves to {url, stop, log} once it listens.
+ * `listen` is the address (default: any free port); `scheme` the URL's (`https` with TLS on).
+ */
+export async function startServer(pack, extra = [], { listen = '127.0.0.1:0', scheme = 'http' } = {}) {
+  const args = ['serve', '--listen', listen, '--cores', '2', '--pack', pack, ...extra];
   const child = spawn(RINGMCP_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   let timer;
@@ -48,5 +51,5 @@ export async function startServer(pack) {
     clearTimeout(timer);
     assert.equal(code, 0, `ringmcp (pack ${pack}) exited with ${code ?? signal} after SIGTERM:\n${log}`);
   }
-  return { url: new URL(`http://127.0.0.1:${port}/mcp`), stop, log: () => log };
+  return { url: new URL(`${scheme}://127.0.0.1:${port}/mcp`), stop, log: () => log };
 }
