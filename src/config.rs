@@ -743,6 +743,29 @@ fn toml_error_key(text: &str, e: &toml::de::Error) -> String {
         .unwrap_or_else(|| "config".into())
 }
 
+impl Settings {
+    /// `tool_timeouts` as (tool, ms) pairs. Errors: an entry that is not `TOOL=MS`, or `MS` out
+    /// of `tool_timeout_ms`'s range.
+    pub fn tool_timeout_overrides(&self) -> Result<Vec<(String, u64)>, ConfigError> {
+        let bad = |entry: &str, why: &str| ConfigError {
+            key: "tool_timeouts".into(),
+            message: format!("`{entry}` {why}; each entry is TOOL=MS (e.g. slow_report=600000)"),
+        };
+        self.tool_timeouts
+            .iter()
+            .map(|entry| {
+                let (tool, ms) = entry.rsplit_once('=').ok_or_else(|| bad(entry, "has no `=`"))?;
+                let ms: u64 = ms.trim().parse().map_err(|_| bad(entry, "has no number of milliseconds after `=`"))?;
+                if tool.trim().is_empty() {
+                    return Err(bad(entry, "names no tool"));
+                }
+                check_range("tool_timeouts", ms, crate::limits::TOOL_TIMEOUT_MS_RANGE)?;
+                Ok((tool.trim().to_string(), ms))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,28 +889,5 @@ mod tests {
     fn tiny_queue_marks_stay_at_least_one() {
         let s = Settings { queue_capacity: 1, ..Default::default() };
         assert_eq!(s.queue_reject_at(), 1);
-    }
-}
-
-impl Settings {
-    /// `tool_timeouts` as (tool, ms) pairs. Errors: an entry that is not `TOOL=MS`, or `MS` out
-    /// of `tool_timeout_ms`'s range.
-    pub fn tool_timeout_overrides(&self) -> Result<Vec<(String, u64)>, ConfigError> {
-        let bad = |entry: &str, why: &str| ConfigError {
-            key: "tool_timeouts".into(),
-            message: format!("`{entry}` {why}; each entry is TOOL=MS (e.g. slow_report=600000)"),
-        };
-        self.tool_timeouts
-            .iter()
-            .map(|entry| {
-                let (tool, ms) = entry.rsplit_once('=').ok_or_else(|| bad(entry, "has no `=`"))?;
-                let ms: u64 = ms.trim().parse().map_err(|_| bad(entry, "has no number of milliseconds after `=`"))?;
-                if tool.trim().is_empty() {
-                    return Err(bad(entry, "names no tool"));
-                }
-                check_range("tool_timeouts", ms, crate::limits::TOOL_TIMEOUT_MS_RANGE)?;
-                Ok((tool.trim().to_string(), ms))
-            })
-            .collect()
     }
 }
