@@ -74,3 +74,43 @@ def test_a_breaker_opens_after_five_timeouts_and_refuses_the_rest(tmp_path: Path
     assert r["sent"] > 100, f"refusals are immediate, so a 1 s run sends many: {r}"
     o = r["outcomes"]
     assert (o["ok"], o["tool_timeout"], o["breaker_open"], o["lost"]) == (0, 5, r["sent"] - 5, 0), o
+
+
+def test_over_the_memory_budget_every_request_is_overloaded_and_none_is_lost(tmp_path: Path) -> None:
+    # A 1 MiB budget: the server's own RSS is past the reject mark from the start, so every
+    # 2026-07-28 POST (no session to refuse first) gets 503 with -32010 `reason: memory`.
+    extra = ("--memory-limit-bytes", "1048576")
+    server_gen = _start_server("bench", tmp_path / "ringmcp.stderr", extra, cores=1)
+    server = next(server_gen)
+    try:
+        r = loadgen(
+            tmp_path,
+            *("--url", server.mcp_url, "--protocol", "2026-07-28", "--connections", "4"),
+            *("--duration", "1s", "--warmup", "0s"),
+        )
+    finally:
+        next(server_gen, None)
+    assert_every_request_answered_once(r)
+    o = r["outcomes"]
+    assert r["sent"] > 0 and (o["ok"], o["overloaded"], o["lost"]) == (0, r["sent"], 0), r
+    assert r["http_status"] == {"503": r["sent"]}, r
+
+
+@pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
+def test_a_rate_limit_answers_the_rest_429_and_loses_nothing(tmp_path: Path, protocol: str) -> None:
+    # 20 tools/call per hour per address, one core: exactly 20 pass, every other call is 429
+    # with -32013 (the 2025-11-25 handshake is not a tools/call, so it is not limited).
+    extra = ("--rate-limit", "ip:tools/call:20/h")
+    server_gen = _start_server("bench", tmp_path / "ringmcp.stderr", extra, cores=1)
+    server = next(server_gen)
+    try:
+        r = loadgen(
+            tmp_path,
+            *("--url", server.mcp_url, "--protocol", protocol, "--connections", "2"),
+            *("--duration", "1s", "--warmup", "0s"),
+        )
+    finally:
+        next(server_gen, None)
+    assert_every_request_answered_once(r)
+    o = r["outcomes"]
+    assert (o["ok"], o["rate_limited"], o["lost"]) == (20, r["sent"] - 20, 0), r
