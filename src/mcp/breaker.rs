@@ -322,7 +322,7 @@ pub fn timeout_error(tool: &str, timeout_ms: u64) -> RpcError {
 /// `{"tool":…,"<key>":n}`, in that order.
 fn data(tool: &str, key: &str, n: u64) -> sonic_rs::Value {
     let tool = sonic_rs::to_string(tool).expect("a string serializes");
-    crate::json(&format!(r#"{{"tool":{tool},"{key}":{n}}}"#))
+    sonic_rs::from_str(&format!(r#"{{"tool":{tool},"{key}":{n}}}"#)).expect("the object is valid JSON")
 }
 
 #[cfg(test)]
