@@ -63,7 +63,6 @@ fn check_common(line: &Value, transport: &str, method: &str, tool: Option<&str>,
     assert_eq!(line["core"], 0, "{line}");
     assert_eq!(line["transport"], transport, "{line}");
     assert!(line["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{line}");
-    assert!(line["identity"].is_null(), "{line}");
     assert_eq!(line["method"], method, "{line}");
     assert_eq!(line["tool"].as_str(), tool, "{line}");
     assert_eq!(line["result"], result, "{line}");
@@ -101,6 +100,7 @@ fn ndjson_and_http_requests_are_logged_as_json_lines() {
     assert_eq!(r.status, 200);
 
     let l = lines(&path, 8);
+    assert!(l.iter().all(|line| line["identity"].is_null()), "auth is off: no identity");
     check_common(&l[0], "tcp", "initialize", None, "ok");
     check_common(&l[1], "tcp", "tools/call", Some("echo"), "ok");
     assert_eq!(l[1]["bytes_in"], echo.len());
@@ -142,4 +142,44 @@ fn off_by_default() {
     conn.initialize();
     let metrics = HttpConn::connect(server.port).call(&Req::new("GET", "/metrics", server.port)).text().to_string();
     assert!(metrics.contains("\nringmcp_access_log_lines_total 0\n"), "{metrics}");
+}
+
+#[test]
+fn the_identity_is_the_authenticated_caller_and_identity_rate_limits_count_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let keys = dir.path().join("keys");
+    // sha256("abc"): the API key `abc`, key id `ops`.
+    let hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    std::fs::write(&keys, format!("ops {hash} mcp\n")).unwrap();
+    let server = Server::start(&[
+        "--cores",
+        "1",
+        "--access-log",
+        path.to_str().unwrap(),
+        "--auth-mode",
+        "required",
+        "--auth-resource",
+        "http://127.0.0.1/mcp",
+        "--auth-api-keys-file",
+        keys.to_str().unwrap(),
+        "--rate-limit",
+        "identity:tools/call:1/h",
+    ]);
+    let port = server.port;
+    let mut http = HttpConn::connect(port);
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let req = Req::mcp(port, call)
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "echo")
+        .header("Authorization", "Bearer abc");
+    assert_eq!(http.call(&req).status, 200);
+    // The identity's one call an hour is spent, on any connection.
+    assert_eq!(HttpConn::connect(port).call(&req).status, 429);
+    let l = lines(&path, 2);
+    check_common(&l[0], "http", "tools/call", Some("echo"), "ok");
+    assert_eq!(l[0]["identity"], "ops");
+    check_common(&l[1], "http", "tools/call", Some("echo"), "-32013");
+    assert_eq!(l[1]["identity"], "ops");
 }
