@@ -643,3 +643,32 @@ fn the_jwks_is_fetched_over_https_trusting_a_private_ca() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("invalid setting `auth_jwks_url`"), "{err}");
 }
+
+#[test]
+fn a_tool_declares_its_own_scopes_in_the_library_api() {
+    let ed = ed_key("k-ed");
+    let jwks = Jwks::serve(&[&ed]);
+    let (server, _dir) = start(&jwks, &[]);
+    let port = server.port;
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin_echo","arguments":{"text":"hi"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let req = |token: &str| {
+        let r = Req::mcp(port, call)
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "admin_echo");
+        bearer(r, token)
+    };
+    // `admin_echo` declares mcp:admin (ToolBuilder::scopes); no auth_scope rule names it.
+    let r = HttpConn::connect(port).call(&req(&sign(&ed, &claims("bob", "mcp"))));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(
+            format!(r#"Bearer error="insufficient_scope", scope="mcp mcp:admin", resource_metadata="{PRM_URL}""#)
+                .as_str()
+        )
+    );
+    let r = HttpConn::connect(port).call(&req(&sign(&ed, &claims("root", "mcp mcp:admin"))));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["content"][0]["text"], "hi");
+}

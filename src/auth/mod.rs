@@ -410,7 +410,24 @@ impl Auth {
     /// Whether the request of `method` naming `name` may go on for `identity` (`None`:
     /// anonymous, only in `optional` mode): `Err` with the 401/403 to answer.
     pub fn permit(&self, identity: Option<&Identity>, method: Option<&str>, name: Option<&str>) -> Result<(), Failure> {
-        let needed = self.policy.needed(method, name);
+        self.permit_declared(identity, method, name, &[])
+    }
+
+    /// [`Auth::permit`], also needing `declared`: the scopes the called tool declares
+    /// (`ToolBuilder::scopes`).
+    pub fn permit_declared(
+        &self,
+        identity: Option<&Identity>,
+        method: Option<&str>,
+        name: Option<&str>,
+        declared: &[String],
+    ) -> Result<(), Failure> {
+        let mut needed = self.policy.needed(method, name);
+        for s in declared {
+            if !needed.contains(&s.as_str()) {
+                needed.push(s);
+            }
+        }
         let Some(identity) = identity else {
             return match needed.is_empty() && self.mode == Mode::Optional {
                 true => Ok(()),

@@ -287,7 +287,7 @@ pub(crate) fn handle_message(
         Message::Request { id, method, params } => {
             let mut who = None;
             if let Some(auth) = &core.auth {
-                if let Err(error) = permit(auth, bound, &method, params) {
+                if let Err(error) = permit(core, auth, bound, &method, params) {
                     jsonrpc::write_error(out, Some(id), &error);
                     core.metrics.record_request(method_index(&method), 0, Some(error.code), batch.start_ms);
                     return None;
@@ -315,6 +315,7 @@ pub(crate) fn handle_message(
 /// opened. An NDJSON connection let in without credentials (`auth_ndjson = "open"`) is not
 /// checked.
 fn permit(
+    core: &CoreCtx,
     auth: &crate::auth::Auth,
     bound: &BoundSession,
     method: &str,
@@ -324,8 +325,14 @@ fn permit(
     if session.identity.is_none() && bound.transport == super::metrics::Transport::Tcp {
         return Ok(());
     }
-    let name = if auth.has_scope_rules() { crate::auth::request_name(method, params) } else { None };
-    auth.permit(session.identity.as_deref(), Some(method), name.as_deref()).map_err(|failure| {
+    let catalog = core.catalog();
+    let scoped = method == "tools/call" && catalog.has_scoped_tools();
+    let name = if auth.has_scope_rules() || scoped { crate::auth::request_name(method, params) } else { None };
+    let declared = match (&name, scoped) {
+        (Some(tool), true) => catalog.tool_scopes(tool),
+        _ => &[],
+    };
+    auth.permit_declared(session.identity.as_deref(), Some(method), name.as_deref(), declared).map_err(|failure| {
         auth.count(Err(&failure));
         auth.rpc_error(&failure)
     })

@@ -95,8 +95,14 @@ fn permit(
     reply: &mailbox::Sender<Reply>,
 ) -> Result<(), ()> {
     let Some(auth) = &core.auth else { return Ok(()) };
-    let name = if auth.has_scope_rules() { crate::auth::request_name(method, params) } else { None };
-    match auth.permit(identity.as_deref(), Some(method), name.as_deref()) {
+    let catalog = core.catalog();
+    let scoped = method == "tools/call" && catalog.has_scoped_tools();
+    let name = if auth.has_scope_rules() || scoped { crate::auth::request_name(method, params) } else { None };
+    let declared = match (&name, scoped) {
+        (Some(tool), true) => catalog.tool_scopes(tool),
+        _ => &[],
+    };
+    match auth.permit_declared(identity.as_deref(), Some(method), name.as_deref(), declared) {
         Ok(()) => Ok(()),
         Err(failure) => {
             auth.count(Err(&failure));

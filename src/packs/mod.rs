@@ -14,13 +14,24 @@ pub fn build(name: &str, instructions: Option<&str>) -> Option<Server> {
     let mut builder = match name {
         "bench" => bench::builder(),
         // `whoami` is a fixture of the authorization tests, beside the suite's fixtures.
-        "conformance" => conformance_tasks::add(conformance_2026::add(conformance::builder())).tool(whoami()),
+        "conformance" => {
+            conformance_tasks::add(conformance_2026::add(conformance::builder())).tool(whoami()).tool(admin_echo())
+        }
         _ => return None,
     };
     if let Some(text) = instructions {
         builder = builder.instructions(text);
     }
     Some(builder.build())
+}
+
+/// `admin_echo`: echoes `text`; its calls need the scope `mcp:admin` by the tool's own
+/// declaration (`ToolBuilder::scopes`), a fixture of the authorization tests.
+fn admin_echo() -> Tool {
+    Tool::builder("admin_echo", "Echoes text; needs the mcp:admin scope")
+        .input_schema(crate::json(r#"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#))
+        .scopes(["mcp:admin"])
+        .sync_handler(|call| Ok(CallToolResult::text(call.str("text").unwrap_or_default())))
 }
 
 /// `whoami`: the caller as authorization established it, as JSON text (`{"subject":…,

@@ -35,6 +35,8 @@ pub struct Catalog {
     completions: HashMap<(CompletionRef, String), Completion>,
     pub(crate) list_cache: CacheHint,
     pub(crate) read_cache: CacheHint,
+    /// Tools that declare the scopes their calls need ([`crate::mcp::catalog::tool::ToolBuilder::scopes`]).
+    scoped_tools: usize,
 }
 
 /// How long a 2026-07-28 client may keep a result (`ttlMs`) and with whom it may share it
@@ -91,6 +93,7 @@ impl Catalog {
             completions: HashMap::new(),
             list_cache: CacheHint::LISTS,
             read_cache: CacheHint::READS,
+            scoped_tools: 0,
         }
     }
 
@@ -131,10 +134,24 @@ impl Catalog {
 impl Catalog {
     pub(crate) fn insert_tool(&mut self, tool: Tool) {
         upsert(&mut self.tools, &mut self.tool_index, tool.name.clone(), tool);
+        self.scoped_tools = self.tools.iter().filter(|t| !t.scopes.is_empty()).count();
     }
 
     pub(crate) fn remove_tool(&mut self, name: &str) -> bool {
-        remove(&mut self.tools, &mut self.tool_index, name, |t| &t.name)
+        let removed = remove(&mut self.tools, &mut self.tool_index, name, |t| &t.name);
+        self.scoped_tools = self.tools.iter().filter(|t| !t.scopes.is_empty()).count();
+        removed
+    }
+
+    /// Whether some tool declares the scopes its calls need (then authorization reads a
+    /// `tools/call`'s tool name).
+    pub fn has_scoped_tools(&self) -> bool {
+        self.scoped_tools > 0
+    }
+
+    /// The scopes a call of tool `name` needs by its own declaration (none for an unknown tool).
+    pub fn tool_scopes(&self, name: &str) -> &[String] {
+        self.tool(name).map_or(&[], |t| t.scopes.as_slice())
     }
 
     pub(crate) fn insert_resource(&mut self, resource: Resource) {

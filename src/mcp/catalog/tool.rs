@@ -410,6 +410,8 @@ pub struct Tool {
     pub(crate) param_headers: Vec<(String, String)>,
     /// Milliseconds a call may run (`ToolBuilder::timeout_ms`), over `tool_timeout_ms`.
     pub(crate) timeout_ms: Option<u64>,
+    /// Scopes a caller's token must hold to call it (`ToolBuilder::scopes`; authorization on).
+    pub(crate) scopes: Vec<String>,
 }
 
 /// A tool under construction.
@@ -417,6 +419,7 @@ pub struct ToolBuilder {
     descriptor: Descriptor,
     requires: Vec<&'static str>,
     timeout_ms: Option<u64>,
+    scopes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -457,6 +460,7 @@ impl Tool {
             },
             requires: Vec::new(),
             timeout_ms: None,
+            scopes: Vec::new(),
         }
     }
 
@@ -534,6 +538,15 @@ impl ToolBuilder {
     /// to task runs.
     pub fn timeout_ms(mut self, ms: u64) -> Self {
         self.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Scopes a caller's access token must hold to call this tool when authorization is on
+    /// (`auth_mode`), besides `auth_required_scopes` and the `auth_scope` rules; a token
+    /// without them gets 403 `insufficient_scope` naming every scope the call needs. The
+    /// scope hierarchy (`auth_scope_implies`) applies.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -615,6 +628,7 @@ impl ToolBuilder {
             requires,
             param_headers,
             timeout_ms: self.timeout_ms,
+            scopes: self.scopes,
         }
     }
 }
