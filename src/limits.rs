@@ -410,9 +410,15 @@ pub const MEMORY_RETRY_AFTER_MS: u64 = 1_000;
 pub const ACCESS_LOG_SAMPLE_PERMILLE_DEFAULT: u64 = 1_000;
 /// Accepted range of `access_log_sample_permille`.
 pub const ACCESS_LOG_SAMPLE_PERMILLE_RANGE: (u64, u64) = (0, 1_000);
-/// Lines the access log's channel to its writer thread holds (about 250 bytes each); past it
-/// lines are dropped and counted, never waited for.
-pub const ACCESS_LOG_QUEUE_LINES: usize = 65_536;
+/// Bytes of access-log lines a core gathers before it hands them to the writer thread in one
+/// batch (also handed over on the core's 1 s sweep and when it stops).
+pub const ACCESS_LOG_BATCH_BYTES: usize = 32 << 10;
+/// Batches the access log's channel to its writer thread holds (8 MiB of lines); past it a
+/// batch is dropped and its lines counted, never waited for.
+pub const ACCESS_LOG_QUEUE_BATCHES: usize = 256;
+/// How long a stopping server waits for the access log's writer to write what is queued, in
+/// milliseconds.
+pub const ACCESS_LOG_FINISH_MS: u64 = 2_000;
 /// Bytes of ciphertext one TLS connection reads from its socket at a time (one TLS record
 /// is at most 16 KiB plus 2 KiB of overhead), held only while it is being given to rustls.
 pub const TLS_CIPHER_IN_BYTES: usize = 18 << 10;

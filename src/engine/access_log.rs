@@ -6,7 +6,8 @@
 //! tool/prompt name or resource URI, and numbers.
 
 use super::metrics::Transport;
-use std::cell::Cell;
+use crate::limits::ACCESS_LOG_BATCH_BYTES;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,11 +39,17 @@ impl Target {
     }
 }
 
-/// The cores' handle on the writer: the channel and this core's sampling state.
+/// The cores' handle on the writer: the channel, this core's batch and its sampling state.
+///
+/// Lines are formatted into a per-core batch that goes to the writer thread when it holds
+/// `ACCESS_LOG_BATCH_BYTES`, on the core's 1 s sweep, and when the core stops: one channel send
+/// (and at most one wake-up of the writer) per batch, not per line.
 pub(crate) struct AccessLog {
-    tx: flume::Sender<Vec<u8>>,
+    tx: flume::Sender<(Vec<u8>, u64)>,
     permille: u64,
     credit: Cell<u64>,
+    batch: RefCell<Vec<u8>>,
+    lines: Cell<u64>,
 }
 
 impl AccessLog {
@@ -57,60 +64,90 @@ impl AccessLog {
         take
     }
 
-    /// Formats `entry` and hands it to the writer, or counts it dropped.
+    /// Formats `entry` into the core's batch; a full batch goes to the writer.
     pub fn log(&self, entry: &Entry<'_>) {
-        let mut line = Vec::with_capacity(256);
-        entry.write(&mut line, SystemTime::now());
-        if self.tx.try_send(line).is_err() {
-            DROPPED.fetch_add(1, Ordering::Relaxed);
+        let full = {
+            let mut batch = self.batch.borrow_mut();
+            entry.write(&mut batch, SystemTime::now());
+            batch.len() >= ACCESS_LOG_BATCH_BYTES
+        };
+        self.lines.set(self.lines.get() + 1);
+        if full {
+            self.flush();
         }
+    }
+
+    /// Hands the batch to the writer, or counts its lines dropped when the writer's queue is
+    /// full (never waits).
+    pub fn flush(&self) {
+        let lines = self.lines.replace(0);
+        if lines == 0 {
+            return;
+        }
+        let batch = std::mem::replace(&mut *self.batch.borrow_mut(), Vec::with_capacity(ACCESS_LOG_BATCH_BYTES + 512));
+        if self.tx.try_send((batch, lines)).is_err() {
+            DROPPED.fetch_add(lines, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
 /// The writer's side, made once per server: the channel's sender (cloned into each core).
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: flume::Sender<Vec<u8>>,
+    tx: flume::Sender<(Vec<u8>, u64)>,
     permille: u64,
+    /// Closed when the writer thread has written everything and ended.
+    done: flume::Receiver<()>,
 }
 
 impl Writer {
     /// Opens `target` (a file is created or appended to) and starts the writer thread; `None`
-    /// when the log is off.
-    pub fn start(target: &Target, permille: u64, queue_lines: usize) -> std::io::Result<Option<Writer>> {
+    /// when the log is off. `queue_batches` batches may wait for it.
+    pub fn start(target: &Target, permille: u64, queue_batches: usize) -> std::io::Result<Option<Writer>> {
         let out: Box<dyn Write + Send> = match target {
             Target::Off => return Ok(None),
             Target::Stderr => Box::new(std::io::stderr()),
             Target::File(path) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
         };
-        let (tx, rx) = flume::bounded::<Vec<u8>>(queue_lines);
+        let (tx, rx) = flume::bounded::<(Vec<u8>, u64)>(queue_batches);
+        let (done_tx, done) = flume::bounded::<()>(0);
         std::thread::Builder::new().name("ringmcp-access-log".into()).spawn(move || {
-            let mut out = std::io::BufWriter::with_capacity(64 << 10, out);
-            while let Ok(line) = rx.recv() {
-                write_line(&mut out, &line);
-                // Whatever else is queued goes in the same write; then flush while idle.
-                while let Ok(line) = rx.try_recv() {
-                    write_line(&mut out, &line);
-                }
-                if out.flush().is_err() {
-                    FAILED.fetch_add(1, Ordering::Relaxed);
-                }
+            let _done = done_tx;
+            let mut out = out;
+            while let Ok((batch, lines)) = rx.recv() {
+                match out.write_all(&batch).and_then(|()| out.flush()) {
+                    Ok(()) => WRITTEN.fetch_add(lines, Ordering::Relaxed),
+                    Err(_) => FAILED.fetch_add(lines, Ordering::Relaxed),
+                };
             }
         })?;
-        Ok(Some(Writer { tx, permille }))
+        Ok(Some(Writer { tx, permille, done }))
     }
 
     /// One core's handle.
     pub fn for_core(&self) -> AccessLog {
-        AccessLog { tx: self.tx.clone(), permille: self.permille, credit: Cell::new(0) }
+        AccessLog {
+            tx: self.tx.clone(),
+            permille: self.permille,
+            credit: Cell::new(0),
+            batch: RefCell::new(Vec::with_capacity(ACCESS_LOG_BATCH_BYTES + 512)),
+            lines: Cell::new(0),
+        }
     }
-}
 
-fn write_line(out: &mut impl Write, line: &[u8]) {
-    match out.write_all(line) {
-        Ok(()) => WRITTEN.fetch_add(1, Ordering::Relaxed),
-        Err(_) => FAILED.fetch_add(1, Ordering::Relaxed),
-    };
+    /// At shutdown, once the cores have stopped (and flushed): lets the writer write what is
+    /// queued, waiting at most `wait`.
+    pub fn finish(self, wait: std::time::Duration) {
+        let Writer { tx, done, .. } = self;
+        drop(tx);
+        let _ = done.recv_timeout(wait);
+    }
 }
 
 /// The `ringmcp_access_log_*` families of `/metrics`, as Prometheus text.
@@ -291,7 +328,8 @@ mod tests {
     #[test]
     fn sampling_is_even() {
         let (tx, _rx) = flume::bounded(1);
-        let log = AccessLog { tx, permille: 250, credit: Cell::new(0) };
+        let log =
+            AccessLog { tx, permille: 250, credit: Cell::new(0), batch: RefCell::new(Vec::new()), lines: Cell::new(0) };
         let taken = (0..1_000).filter(|_| log.sample()).count();
         assert_eq!(taken, 250);
     }

@@ -74,7 +74,7 @@ struct Global {
 /// The access log's writer thread, if `access_log` is on.
 fn access_log_writer(settings: &Settings) -> Result<Option<access_log::Writer>, ServeError> {
     let target = access_log::Target::parse(&settings.access_log);
-    access_log::Writer::start(&target, settings.access_log_sample_permille, crate::limits::ACCESS_LOG_QUEUE_LINES)
+    access_log::Writer::start(&target, settings.access_log_sample_permille, crate::limits::ACCESS_LOG_QUEUE_BATCHES)
         .map_err(|e| config_error("access_log", format!("{}: {e}", settings.access_log)))
 }
 
@@ -178,7 +178,11 @@ impl Server {
                     let listener = ringmcp_ring::TcpListener::from_fd(fd);
                     let path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
                     let _ = started.send(Ok((core, path)));
+                    let keep = ctx.clone();
                     run_core(ctx, listener, global, drain_rx, Duration::from_millis(settings.drain_timeout_ms)).await;
+                    if let Some(log) = &keep.access_log {
+                        log.flush();
+                    }
                 });
                 if let Err(e) = run {
                     let _ = ready.send(Err(format!("core {core} (CPU {cpu}): cannot start its ring: {e}")));
@@ -222,6 +226,9 @@ impl Server {
         for t in threads {
             t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
         }
+        if let Some(log) = access_log {
+            log.finish(Duration::from_millis(crate::limits::ACCESS_LOG_FINISH_MS));
+        }
         log::info!("ringmcp stopped");
         Ok(())
     }
@@ -246,11 +253,15 @@ impl Server {
             [cpu] => builder.pin(cpu),
             _ => builder,
         };
+        let writer = access_log.clone();
         builder.run(async move {
             let mut ctx = CoreCtx::new(0, 1, &settings, catalog);
             ctx.access_log = access_log.as_ref().map(access_log::Writer::for_core);
             let ctx = Rc::new(ctx);
             ringmcp_ring::spawn(ctx.clone().apply_changes(changes)).detach();
+            if ctx.access_log.is_some() {
+                ringmcp_ring::spawn(flush_access_log(ctx.clone())).detach();
+            }
             log::debug!("stdio: io_uring {} path", ringmcp_ring::io_path().map_or("none", |p| p.as_str()));
             let session = conn::serve(ctx.clone(), stdio::StdioIo::new(fds));
             let drain = async {
@@ -261,7 +272,13 @@ impl Server {
                 expire_drain(&ctx).await;
             };
             futures_lite::future::or(session, drain).await;
+            if let Some(log) = &ctx.access_log {
+                log.flush();
+            }
         })?;
+        if let Some(log) = writer {
+            log.finish(Duration::from_millis(crate::limits::ACCESS_LOG_FINISH_MS));
+        }
         Ok(())
     }
 
@@ -366,11 +383,25 @@ async fn expire_drain(ctx: &CoreCtx) {
     }
 }
 
+/// stdio: hands the access log's batch to the writer once every `SESSION_SWEEP_MS` (a TCP core
+/// does it on its session sweep).
+async fn flush_access_log(ctx: Rc<CoreCtx>) {
+    loop {
+        ringmcp_ring::sleep(Duration::from_millis(crate::limits::SESSION_SWEEP_MS)).await;
+        if let Some(log) = &ctx.access_log {
+            log.flush();
+        }
+    }
+}
+
 /// Ends idle Streamable HTTP sessions, once every `SESSION_SWEEP_MS`.
 async fn sweep_sessions(ctx: Rc<CoreCtx>) {
     while !ctx.draining.get() {
         ringmcp_ring::sleep(Duration::from_millis(crate::limits::SESSION_SWEEP_MS)).await;
         let ended = ctx.sweep_idle_sessions();
+        if let Some(log) = &ctx.access_log {
+            log.flush();
+        }
         if ended > 0 {
             log::debug!("core {}: {ended} idle HTTP sessions ended", ctx.core);
         }
