@@ -325,6 +325,19 @@ fn permit(
     if session.identity.is_none() && bound.transport == super::metrics::Transport::Tcp {
         return Ok(());
     }
+    check_scopes(core, auth, session.identity.as_deref(), method, params).map_err(|failure| auth.rpc_error(&failure))
+}
+
+/// The scope check of one request (any transport): what `auth_required_scopes` and the
+/// `auth_scope` rules ask of its method and tool, prompt or URI, and the scopes a called tool
+/// declares itself (`ToolBuilder::scopes`). A refusal is counted.
+pub(crate) fn check_scopes(
+    core: &CoreCtx,
+    auth: &crate::auth::Auth,
+    identity: Option<&crate::identity::Identity>,
+    method: &str,
+    params: Option<&str>,
+) -> Result<(), crate::auth::Failure> {
     let catalog = core.catalog();
     let scoped = method == "tools/call" && catalog.has_scoped_tools();
     let name = if auth.has_scope_rules() || scoped { crate::auth::request_name(method, params) } else { None };
@@ -332,9 +345,8 @@ fn permit(
         (Some(tool), true) => catalog.tool_scopes(tool),
         _ => &[],
     };
-    auth.permit_declared(session.identity.as_deref(), Some(method), name.as_deref(), declared).map_err(|failure| {
-        auth.count(Err(&failure));
-        auth.rpc_error(&failure)
+    auth.permit_declared(identity, Some(method), name.as_deref(), declared).inspect_err(|failure| {
+        auth.count(Err(failure));
     })
 }
 

@@ -95,17 +95,9 @@ fn permit(
     reply: &mailbox::Sender<Reply>,
 ) -> Result<(), ()> {
     let Some(auth) = &core.auth else { return Ok(()) };
-    let catalog = core.catalog();
-    let scoped = method == "tools/call" && catalog.has_scoped_tools();
-    let name = if auth.has_scope_rules() || scoped { crate::auth::request_name(method, params) } else { None };
-    let declared = match (&name, scoped) {
-        (Some(tool), true) => catalog.tool_scopes(tool),
-        _ => &[],
-    };
-    match auth.permit_declared(identity.as_deref(), Some(method), name.as_deref(), declared) {
+    match dispatch::check_scopes(core, auth, identity.as_deref(), method, params) {
         Ok(()) => Ok(()),
         Err(failure) => {
-            auth.count(Err(&failure));
             core.metrics.record_request(method_index(method), 0, Some(code::INVALID_REQUEST), core.now_ms());
             let challenge = auth.challenge(&failure);
             let mut body = Vec::new();
