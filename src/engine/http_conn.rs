@@ -773,20 +773,13 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
             Ok(true)
         }
         Reply::Refused { status, body, retry_after_s } => {
-            let mut owned = vec![("Retry-After", retry_after_s.to_string())];
-            owned.extend(cors.iter().cloned());
-            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            core.metrics.record_http_status(status);
-            http::write_response(out, status, Some("application/json"), &headers, &body, keep_alive);
+            let extra = ("Retry-After", retry_after_s.to_string());
+            write_json_with(core, out, (status, extra), cors, &body, keep_alive);
             io.write_all(out).await?;
             Ok(true)
         }
         Reply::Challenge { status, body, challenge } => {
-            let mut owned = vec![("WWW-Authenticate", challenge)];
-            owned.extend(cors.iter().cloned());
-            let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            core.metrics.record_http_status(status);
-            http::write_response(out, status, Some("application/json"), &headers, &body, keep_alive);
+            write_json_with(core, out, (status, ("WWW-Authenticate", challenge)), cors, &body, keep_alive);
             io.write_all(out).await?;
             Ok(true)
         }
@@ -881,4 +874,21 @@ async fn stream<IO: AsyncRead + AsyncWrite + Unpin>(
             Wake::Keepalive => http::write_chunk(out, b": keep-alive\n\n"),
         }
     }
+}
+
+/// A JSON error answer with one extra header (`Retry-After`, `WWW-Authenticate`) before the
+/// CORS headers, counted by its status.
+fn write_json_with<'a>(
+    core: &CoreCtx,
+    out: &mut Vec<u8>,
+    (status, extra): (u16, (&'a str, String)),
+    cors: &[(&'a str, String)],
+    body: &[u8],
+    keep_alive: bool,
+) {
+    let mut owned = vec![extra];
+    owned.extend(cors.iter().cloned());
+    let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    core.metrics.record_http_status(status);
+    http::write_response(out, status, Some("application/json"), &headers, body, keep_alive);
 }
