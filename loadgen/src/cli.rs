@@ -2,7 +2,7 @@
 //! success, 1 the measured verdict failed (accounting, regression, no passing rate), 2 the
 //! command could not run (bad flags, files, limits, addresses).
 
-use crate::capacity::{Plan, Search, Step};
+use crate::capacity::{Plan, Projection, Search, Step};
 use crate::compare;
 use crate::http::ExtraHeaders;
 use crate::limits::OPEN_LOOP_INFLIGHT_DEFAULT;
@@ -228,6 +228,18 @@ pub struct CapacityArgs {
     /// Plan: connections one node holds (ringmcp's max_connections default).
     #[arg(long, value_name = "N", default_value_t = 15_000)]
     pub connections_per_node: u64,
+    /// Plan: cores the measured server ran on (`serve --cores`); the per-core rate is the
+    /// measured rate over this.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub measured_cores: u32,
+    /// Plan: serving cores of one planned node (its CPUs minus those left for IRQs and the
+    /// OS); the default is the measured host itself, so nothing is projected.
+    #[arg(long, value_name = "N")]
+    pub node_cores: Option<u32>,
+    /// Plan: fraction of linear per-core scaling assumed from --measured-cores to
+    /// --node-cores, in (0, 1]; 1 = linear. Lower it to what you measured on your host.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scaling: f64,
     /// Plan from this per-node rate instead of measuring (implies --plan).
     #[arg(long, value_name = "MSG_S")]
     pub measured_msg_s: Option<f64>,
@@ -473,8 +485,16 @@ fn cmd_capacity(args: &CapacityArgs) -> Result<i32, String> {
     }
     let plan = match measured {
         Some(rate) if args.plan || args.measured_msg_s.is_some() => {
-            let plan =
-                Plan::new(args.target_msg_s, args.target_connections, args.safety, rate, args.connections_per_node)?;
+            let projection =
+                Projection::new(args.measured_cores, args.node_cores.unwrap_or(args.measured_cores), args.scaling)?;
+            let plan = Plan::new(
+                args.target_msg_s,
+                args.target_connections,
+                args.safety,
+                rate,
+                projection,
+                args.connections_per_node,
+            )?;
             print!("{}", plan.explain());
             Some(plan)
         }

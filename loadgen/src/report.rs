@@ -428,11 +428,11 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::accounting::ErrorKey;
 
-    fn sample() -> Report {
+    pub(crate) fn sample() -> Report {
         let mut latency = histogram();
         for us in 1..=1000 {
             record(&mut latency, us);

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    assert_identity, closed_run, http_server, loadgen, loadgen_json, n, ndjson_server, ok_line, HttpRequest, CLOSE,
+    assert_identity, closed_run, http_server, loadgen, loadgen_json, n, ndjson_server, ok_line, tempdir, HttpRequest,
+    CLOSE,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -283,4 +284,39 @@ fn refused_connections_are_connection_errors_and_exit_1() {
     assert_eq!(n(&report, "connection_errors"), 2);
     assert_eq!(n(&report, "connections_established"), 0);
     assert!(out.contains("refused"), "{out}");
+}
+
+#[test]
+fn capacity_plan_projects_the_per_core_rate_to_a_node_and_says_so() {
+    let dir = tempdir();
+    let json = dir.join("plan.json");
+    let (code, stdout, _) = loadgen(&[
+        "capacity",
+        "--measured-msg-s",
+        "50000",
+        "--node-cores",
+        "28",
+        "--scaling",
+        "0.8",
+        "--target-msg-s",
+        "500000",
+        "--target-connections",
+        "15000",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("measured:       50000 msg/s on 1 core(s) = 50000 msg/s per core"), "{stdout}");
+    assert!(
+        stdout.contains("projected node: 50000 msg/s per core x 28 serving cores x 0.8 scaling = 1120000 msg/s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nodes needed:   ceil(max(0.67, 1.00)) = 1"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["plan"]["node_msg_s"], 1_120_000.0);
+    assert_eq!(report["plan"]["projection"]["node_cores"], 28);
+    assert_eq!(report["plan"]["nodes"], 1);
+    let (code, _, stderr) = loadgen(&["capacity", "--measured-msg-s", "1000", "--scaling", "2"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--scaling must be in (0, 1]"), "{stderr}");
 }
