@@ -75,6 +75,13 @@ pub fn nofile_needed(connections: u64, workers: u64) -> u64 {
     connections + FD_MARGIN + workers * FD_PER_WORKER
 }
 
+/// `loadgen capacity`: requests still unsent when a step's window closes (due, but held
+/// behind a full in-flight cap) that a passing step may leave, in requests per thousand
+/// requests offered in the window. With one request in flight per HTTP connection, a few are
+/// always waiting at the instant the window closes; a server that cannot keep up leaves
+/// thousands.
+pub const CAPACITY_UNSENT_BACKLOG_PERMILLE: u64 = 1;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,10 +95,3 @@ mod tests {
         assert_eq!(nofile_needed(100, 2), 100 + FD_MARGIN + 2 * FD_PER_WORKER);
     }
 }
-
-/// `loadgen capacity`: requests still unsent when a step's window closes (due, but held
-/// behind a full in-flight cap) that a passing step may leave, in requests per thousand
-/// requests offered in the window. With one request in flight per HTTP connection, a few are
-/// always waiting at the instant the window closes; a server that cannot keep up leaves
-/// thousands.
-pub const CAPACITY_UNSENT_BACKLOG_PERMILLE: u64 = 1;
