@@ -1,0 +1,94 @@
+//! CPUs: the ones `--cores`/`--cpus` pick against the online ones, and their frequency
+//! governor.
+
+use super::host::{governor_path, Host};
+use super::{Check, Plan};
+use crate::cpus::parse_cpu_list;
+use crate::limits::DOCTOR_ALL_CPUS_OK_MAX;
+
+/// The CPUs the server would run on: `--cpus` as given, the first `--cores` online ones, or
+/// every online CPU; `None` when the online list cannot be read.
+pub fn select(host: &Host, plan: &Plan) -> Option<Vec<usize>> {
+    if let Some(list) = &plan.cpus {
+        return parse_cpu_list(list).ok();
+    }
+    let online = online(host)?;
+    Some(match plan.cores {
+        Some(n) => online.into_iter().take(n as usize).collect(),
+        None => online,
+    })
+}
+
+fn online(host: &Host) -> Option<Vec<usize>> {
+    parse_cpu_list(host.file("sys/devices/system/cpu/online")?).ok()
+}
+
+/// The selection against the online CPUs: an offline CPU or too many cores fail; every CPU
+/// of a host with more than [`DOCTOR_ALL_CPUS_OK_MAX`] warns (interrupts and the OS then
+/// preempt the pinned loops).
+pub fn cpus(host: &Host, plan: &Plan, selected: &Option<Vec<usize>>) -> Check {
+    const NAME: &str = "cpus";
+    let (Some(online), Some(selected)) = (online(host), selected) else {
+        return Check::warn(
+            NAME,
+            "cannot read /sys/devices/system/cpu/online".into(),
+            "check that /sys is mounted".into(),
+        );
+    };
+    let listed = host.file("sys/devices/system/cpu/online").unwrap_or_default();
+    let n = online.len();
+    let keep = if n > 8 { 2 } else { 1 };
+    let advice = format!(
+        "--cpus {}-{} (leaves CPU 0-{} to interrupts and the OS; tuning/README.md)",
+        keep,
+        online[n - 1],
+        keep - 1
+    );
+    if let Some(want) = plan.cores.filter(|&c| c as usize > n) {
+        return Check::fail(NAME, format!("--cores {want} but only {n} CPUs are online ({listed})"), advice);
+    }
+    let offline: Vec<String> = selected.iter().filter(|c| !online.contains(c)).map(usize::to_string).collect();
+    if !offline.is_empty() {
+        return Check::fail(
+            NAME,
+            format!("CPU {} not online (online: {listed}): serve refuses to start", offline.join(",")),
+            advice,
+        );
+    }
+    if selected.len() < n {
+        return Check::pass(NAME, format!("{} of {n} online CPUs ({listed}), the rest left to the OS", selected.len()));
+    }
+    if n <= DOCTOR_ALL_CPUS_OK_MAX {
+        return Check::pass(
+            NAME,
+            format!("all {n} online CPUs ({listed}); on {DOCTOR_ALL_CPUS_OK_MAX} or fewer, one left out would cost more than interrupts do"),
+        );
+    }
+    Check::warn(
+        NAME,
+        format!("all {n} online CPUs ({listed}): NIC interrupts and the OS preempt the pinned cores"),
+        advice,
+    )
+}
+
+/// The frequency governor of the selected CPUs: `performance` passes, any other warns, none
+/// at all (no cpufreq, as in most VMs) passes.
+pub fn governor(host: &Host, cpus: &[usize]) -> Check {
+    const NAME: &str = "cpu-governor";
+    let found: Vec<(usize, &str)> = cpus.iter().filter_map(|&c| Some((c, host.file(&governor_path(c))?))).collect();
+    if found.is_empty() {
+        return Check::pass(NAME, "no cpufreq (virtual machine?): the host controls the frequency".into());
+    }
+    let slow: Vec<String> =
+        found.iter().filter(|(_, g)| *g != "performance").map(|(c, g)| format!("cpu{c} {g}")).collect();
+    if slow.is_empty() {
+        return Check::pass(NAME, format!("performance on all {} selected CPUs", found.len()));
+    }
+    Check::warn(
+        NAME,
+        format!("{}: clocks ramp up only after load arrives, adding latency to bursts", slow.join(", ")),
+        "cpupower frequency-set -g performance\n\
+         or: echo performance | tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"
+            .into(),
+    )
+}
