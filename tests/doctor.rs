@@ -342,3 +342,15 @@ fn bad_argument_exits_2() {
     let (code, out) = host.doctor(&["--backlog", "0"]);
     assert_eq!((code, out.as_str()), (2, ""));
 }
+
+#[test]
+fn tuning_profile_passes_on_a_prepared_32_cpu_host() {
+    let host = FakeHost::good();
+    host.set("sys/devices/system/cpu/online", "0-31\n");
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/tuning/ringmcp.toml");
+    let (code, out) = host.doctor(&["--config", profile]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with(&format!("{} passed, 0 warnings, 0 failed\n", ALL_CHECKS.len())), "{out}");
+    assert!(section(&out, "cpus")[0].contains("30 of 32 online CPUs"), "{out}");
+    assert!(section(&out, "open-files")[0].contains("(max_connections 100000 + 1024)"), "{out}");
+}

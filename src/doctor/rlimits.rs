@@ -63,8 +63,9 @@ pub fn locked_memory(host: &Host, cores: u64) -> Check {
     const NAME: &str = "locked-memory";
     let need = cores * RING_MEMLOCK_BYTES_PER_CORE + MEMLOCK_MARGIN_BYTES;
     let need_kib = need.div_ceil(1024);
+    let need_mib = need_kib.div_ceil(1024);
     let fix = format!(
-        "LimitMEMLOCK=infinity in the unit (tuning/ringmcp.service)\n\
+        "LimitMEMLOCK={need_mib}M in the unit (tuning/ringmcp.service sets 64M)\n\
          ulimit -Hl {need_kib}; ulimit -l {need_kib}   (this shell, in KiB; a higher hard limit needs root)"
     );
     let Some(l) = host.file("proc/self/limits").and_then(|t| parse_limit(t, "Max locked memory")) else {
