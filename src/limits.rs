@@ -465,9 +465,10 @@ pub const MEMLOCK_MARGIN_BYTES: u64 = 1 << 20;
 /// instead of RLIMIT_MEMLOCK (Linux 5.12).
 pub const IO_URING_MEMCG_KERNEL: (u32, u32) = (5, 12);
 
-/// Transparent huge pages set to `always` raised ringmcp's base RSS from 6.3 to 15.5 MB
-/// (mimalloc's arenas are backed by 2 MiB pages at once), measured on the dev VM; in KiB.
-pub const THP_ALWAYS_BASE_RSS_KIB: (u64, u64) = (6_300, 15_500);
+/// ringmcp's base RSS with transparent huge pages `madvise` and `always`, in kB (1,000
+/// bytes), measured on the dev VM: 6.3 and 15.5 MB (with `always`, mimalloc's arenas are
+/// backed by 2 MiB pages at once).
+pub const THP_ALWAYS_BASE_RSS_KB: (u64, u64) = (6_300, 15_500);
 
 /// CPUs at or below which `ringmcp doctor` accepts a server on every CPU: on a small host (a
 /// VM, a laptop) the OS and interrupts are light and leaving a core out costs a large share.

@@ -37,13 +37,7 @@ pub fn cpus(host: &Host, plan: &Plan, selected: &Option<Vec<usize>>) -> Check {
     };
     let listed = host.file("sys/devices/system/cpu/online").unwrap_or_default();
     let n = online.len();
-    let keep = if n > 8 { 2 } else { 1 };
-    let advice = format!(
-        "--cpus {}-{} (leaves CPU 0-{} to interrupts and the OS; tuning/README.md)",
-        keep,
-        online[n - 1],
-        keep - 1
-    );
+    let advice = advice(&online);
     if let Some(want) = plan.cores.filter(|&c| c as usize > n) {
         return Check::fail(NAME, format!("--cores {want} but only {n} CPUs are online ({listed})"), advice);
     }
@@ -71,6 +65,36 @@ pub fn cpus(host: &Host, plan: &Plan, selected: &Option<Vec<usize>>) -> Check {
     )
 }
 
+/// The `--cpus` to suggest: every CPU on a small host, else all but the first one (up to 8
+/// CPUs) or two.
+fn advice(online: &[usize]) -> String {
+    let n = online.len();
+    if n <= DOCTOR_ALL_CPUS_OK_MAX {
+        return format!("--cpus {} (every online CPU)", format_cpu_list(online));
+    }
+    let keep = if n > 8 { 2 } else { 1 };
+    format!(
+        "--cpus {} (leaves CPU {} to interrupts and the OS; tuning/README.md)",
+        format_cpu_list(&online[keep..]),
+        format_cpu_list(&online[..keep])
+    )
+}
+
+/// Sorted CPU numbers in taskset syntax: `[0, 1, 2, 5]` → `0-2,5`.
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { cpus[i].to_string() } else { format!("{}-{}", cpus[i], cpus[j]) });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
 /// The frequency governor of the selected CPUs: `performance` passes, any other warns, none
 /// at all (no cpufreq, as in most VMs) passes.
 pub fn governor(host: &Host, cpus: &[usize]) -> Check {
@@ -91,4 +115,25 @@ pub fn governor(host: &Host, cpus: &[usize]) -> Check {
          or: echo performance | tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"
             .into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_format_as_taskset_ranges() {
+        assert_eq!(format_cpu_list(&[0, 1, 2, 5]), "0-2,5");
+        assert_eq!(format_cpu_list(&[3]), "3");
+        assert_eq!(format_cpu_list(&[]), "");
+        assert_eq!(parse_cpu_list(&format_cpu_list(&[0, 2, 3, 4, 8, 9])).unwrap(), vec![0, 2, 3, 4, 8, 9]);
+    }
+
+    #[test]
+    fn advice_leaves_one_or_two_cpus_on_big_hosts_only() {
+        assert_eq!(advice(&[0, 1, 2, 3]), "--cpus 0-3 (every online CPU)");
+        assert_eq!(advice(&[0, 1, 2, 3, 4, 5]), "--cpus 1-5 (leaves CPU 0 to interrupts and the OS; tuning/README.md)");
+        let big: Vec<usize> = (0..8).chain(16..24).collect();
+        assert_eq!(advice(&big), "--cpus 2-7,16-23 (leaves CPU 0-1 to interrupts and the OS; tuning/README.md)");
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::host::Host;
 use super::Check;
-use crate::limits::THP_ALWAYS_BASE_RSS_KIB;
+use crate::limits::THP_ALWAYS_BASE_RSS_KB;
 
 /// `/sys/kernel/mm/transparent_hugepage/enabled`: `always` warns, `madvise`, `never` or no
 /// THP pass.
@@ -13,7 +13,7 @@ pub fn check(host: &Host) -> Check {
     };
     match selected(text) {
         Some("always") => {
-            let (before, after) = THP_ALWAYS_BASE_RSS_KIB;
+            let (before, after) = THP_ALWAYS_BASE_RSS_KB;
             Check::warn(
                 NAME,
                 format!(
