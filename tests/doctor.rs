@@ -266,7 +266,14 @@ fn no_io_uring_at_all_fails() {
 #[test]
 fn cpus_not_online_fail_and_every_cpu_of_a_big_host_warns() {
     let host = FakeHost::good();
-    assert_eq!(host.verdict("cpus", &["--cpus", "0,7"]), "FAIL");
+    let (code, out) = host.doctor(&["--cpus", "0,6-7"]);
+    assert_eq!(code, 1, "{out}");
+    let s = section(&out, "cpus");
+    assert_eq!(
+        s[0].split_whitespace().collect::<Vec<_>>().join(" "),
+        "FAIL cpus CPU 6-7 not online (online: 0-3): serve refuses to start"
+    );
+    assert_eq!(s[1].trim(), "fix: --cpus 0-3 (every online CPU)");
     assert_eq!(host.verdict("cpus", &["--cores", "8"]), "FAIL");
     assert_eq!(host.verdict("cpus", &["--cpus", "1-3"]), "PASS");
     host.set("sys/devices/system/cpu/online", "0-15\n");

@@ -41,11 +41,11 @@ pub fn cpus(host: &Host, plan: &Plan, selected: &Option<Vec<usize>>) -> Check {
     if let Some(want) = plan.cores.filter(|&c| c as usize > n) {
         return Check::fail(NAME, format!("--cores {want} but only {n} CPUs are online ({listed})"), advice);
     }
-    let offline: Vec<String> = selected.iter().filter(|c| !online.contains(c)).map(usize::to_string).collect();
+    let offline: Vec<usize> = selected.iter().copied().filter(|c| !online.contains(c)).collect();
     if !offline.is_empty() {
         return Check::fail(
             NAME,
-            format!("CPU {} not online (online: {listed}): serve refuses to start", offline.join(",")),
+            format!("CPU {} not online (online: {listed}): serve refuses to start", format_cpu_list(&offline)),
             advice,
         );
     }
