@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod cpus;
+pub mod doctor;
 pub mod engine;
 pub mod framing;
 pub mod http;

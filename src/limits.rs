@@ -431,3 +431,47 @@ pub const TLS_RUSTLS_BUFFER_BYTES: usize = 64 << 10;
 pub const TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Accepted range of `tls_handshake_timeout_ms`.
 pub const TLS_HANDSHAKE_TIMEOUT_MS_RANGE: (u64, u64) = (100, 120_000);
+
+// ---- `ringmcp doctor`: what a host needs for the settings it will run ----
+
+/// Open files, beyond one per connection, that `ringmcp doctor` wants the open-files limit to
+/// allow: per core a ring, an eventfd and a listener, plus the access log, the TLS and key
+/// files read at start, the JWKS client's socket and stdio. 1,024 covers 128 cores with room.
+pub const NOFILE_MARGIN_FILES: u64 = 1_024;
+
+/// Bytes of one io_uring submission queue entry (`struct io_uring_sqe`).
+pub const IO_URING_SQE_BYTES: u64 = 64;
+/// Bytes of one io_uring completion queue entry (`struct io_uring_cqe`).
+pub const IO_URING_CQE_BYTES: u64 = 16;
+/// Bytes of one slot of the submission queue's index array (a `u32`).
+pub const IO_URING_SQ_INDEX_BYTES: u64 = 4;
+/// Bytes the kernel maps per ring beyond its entries (the head/tail/flags page of each queue).
+pub const IO_URING_RING_HEADER_BYTES: u64 = 2 * 4_096;
+
+/// Locked memory, in bytes, one core's ring needs on kernels that charge io_uring to
+/// RLIMIT_MEMLOCK (before Linux 5.12; later ones charge the memory cgroup). Itemized:
+pub const RING_MEMLOCK_BYTES_PER_CORE: u64 = ringmcp_ring::limits::RING_ENTRIES_DEFAULT as u64 * IO_URING_SQE_BYTES // the submission queue entries (256 KiB)
+    + ringmcp_ring::limits::RING_ENTRIES_DEFAULT as u64 * IO_URING_SQ_INDEX_BYTES // its index array (16 KiB)
+    + ringmcp_ring::limits::RING_ENTRIES_DEFAULT as u64
+        * ringmcp_ring::limits::CQ_ENTRIES_PER_SQ_ENTRY as u64
+        * IO_URING_CQE_BYTES // the completion queue (256 KiB)
+    + IO_URING_RING_HEADER_BYTES; // the queues' header pages (8 KiB)
+
+/// Locked memory, in bytes, `ringmcp doctor` adds to the rings' need for the rest of the
+/// process (the small rings of helper loops, mimalloc's and the stack's locked pages if any).
+pub const MEMLOCK_MARGIN_BYTES: u64 = 1 << 20;
+
+/// The oldest kernel, as (major, minor), that charges io_uring memory to the memory cgroup
+/// instead of RLIMIT_MEMLOCK (Linux 5.12).
+pub const IO_URING_MEMCG_KERNEL: (u32, u32) = (5, 12);
+
+/// ringmcp's base RSS with transparent huge pages `madvise` and `always`, in kB (1,000
+/// bytes), measured on the dev VM: 6.3 and 15.5 MB (with `always`, mimalloc's arenas are
+/// backed by 2 MiB pages at once).
+pub const THP_ALWAYS_BASE_RSS_KB: (u64, u64) = (6_300, 15_500);
+
+/// CPUs at or below which `ringmcp doctor` accepts a server on every CPU: on a small host (a
+/// VM, a laptop) the OS and interrupts are light and leaving a core out costs a large share.
+pub const DOCTOR_ALL_CPUS_OK_MAX: usize = 4;
+
+const _: () = assert!(RING_MEMLOCK_BYTES_PER_CORE <= 1 << 20);

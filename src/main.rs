@@ -1,4 +1,4 @@
-//! The `ringmcp` command: `serve` (TCP, one pinned executor per core) and `stdio`.
+//! The `ringmcp` command: `serve` (TCP, one pinned executor per core), `stdio`, `doctor`.
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ringmcp::config::{SettingArgs, Settings};
@@ -68,6 +68,32 @@ enum Command {
         #[command(flatten)]
         settings: SettingArgs,
     },
+    /// Check this host for the configuration given (same --config, --cores/--cpus and setting
+    /// flags as `serve`): one PASS, WARN or FAIL line per check, with the fix for each.
+    ///
+    /// Checks: the open-files limit (max_connections + a margin; serve raises the soft limit
+    /// to the hard one), the locked-memory limit (the rings; only binding before Linux 5.12),
+    /// net.core.somaxconn and tcp_max_syn_backlog against `backlog`, every value of
+    /// sysctl/99-ringmcp.conf, kernel.io_uring_disabled, the io_uring features of the
+    /// multishot path (SINGLE_ISSUER, DEFER_TASKRUN, buffer rings), the selected CPUs against
+    /// the online ones, their frequency governor, and transparent huge pages.
+    /// Limits are read from /proc/self/limits: the shell's, not a systemd unit's.
+    ///
+    /// Exit code: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 for a
+    /// bad argument or setting.
+    Doctor {
+        #[command(flatten)]
+        place: Placement,
+        /// Print a JSON array of {check, verdict, detail, fix} instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Directory under which /proc and /sys are read (for tests; a file
+        /// `ringmcp-doctor-io-uring` in it replaces the kernel's io_uring probe).
+        #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+        root: std::path::PathBuf,
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
     /// Print the `sha256:<hex>` form of an API key read from stdin (one line), for
     /// `auth_api_keys_file` (`<key-id> sha256:<hex> [scope ...]`). Same as
     /// `printf %s "$KEY" | sha256sum`.
@@ -80,21 +106,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let mut cmd = Cli::command();
-    for sub in ["serve", "stdio", "ceiling"] {
+    for sub in ["serve", "stdio", "ceiling", "doctor"] {
         cmd = cmd.mut_subcommand(sub, SettingArgs::decorate);
     }
     let cli = match Cli::from_arg_matches(&cmd.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    if let Command::HashKey { generate } = cli.command {
-        return hash_key(generate);
-    }
+    let cli = match cli.command {
+        Command::HashKey { generate } => return hash_key(generate),
+        Command::Doctor { place, json, root, settings } => return doctor(&settings, place, json, &root),
+        command => Cli { command },
+    };
     let (args, overrides, print_config, mode) = match cli.command {
         Command::Serve { place, print_config, settings } => (settings, Some(place), print_config, Mode::Serve),
         Command::Ceiling { place, settings } => (settings, Some(place), false, Mode::Ceiling),
         Command::Stdio { print_config, settings } => (settings, None, print_config, Mode::Stdio),
-        Command::HashKey { .. } => unreachable!("answered above"),
+        Command::HashKey { .. } | Command::Doctor { .. } => unreachable!("answered above"),
     };
     let settings = match load(&args, overrides) {
         Ok(s) => s,
@@ -142,6 +170,19 @@ fn hash_key(generate: bool) -> ExitCode {
     }
     println!("{}", ringmcp::auth::apikey::hash_key(key));
     ExitCode::SUCCESS
+}
+
+/// `ringmcp doctor`: the host against the settings; exit 1 when a check failed.
+fn doctor(args: &SettingArgs, place: Placement, json: bool, root: &std::path::Path) -> ExitCode {
+    let settings = match load(args, Some(place)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let host = ringmcp::doctor::host::Host::read(root);
+    let checks = ringmcp::doctor::run(&host, &ringmcp::doctor::Plan::from_settings(&settings));
+    let report = if json { ringmcp::doctor::render_json(&checks) } else { ringmcp::doctor::render_text(&checks) };
+    print!("{report}");
+    ExitCode::from(ringmcp::doctor::exit_code(&checks))
 }
 
 enum Mode {

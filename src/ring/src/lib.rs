@@ -22,11 +22,13 @@ mod deadlines;
 mod executor;
 pub mod limits;
 mod net;
+mod probe;
 mod reactor;
 mod timer;
 
 pub use executor::{spawn, Builder, Task};
 pub use net::{Stream, TcpListener};
+pub use probe::{probe, Features};
 pub use timer::{sleep, timeout, Elapsed, Sleep};
 
 use std::fmt;
