@@ -6,13 +6,16 @@
 use crate::accounting::ErrorKey;
 use crate::answer::{self, Message, Outcome};
 use crate::http::{parse_response, ExtraHeaders, Parsed, PostHead, Response};
-use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES};
+use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES, RECONNECTS_IN_A_ROW_MAX};
 use crate::request::{self, INITIALIZE_ID};
 use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
+use crate::run::worker::reinitialize;
+use crate::run::Plan;
 use futures_lite::future;
 use futures_lite::io::AsyncReadExt;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// How the reasons of handshakes refused with an HTTP status begin (here and in `ws.rs`).
 const REFUSED_PREFIXES: [&str; 3] =
@@ -144,27 +147,61 @@ pub async fn handshake(
     Ok((reader.leftover(), head))
 }
 
+/// What [`drive`] needs to go on when the server ends a connection or a session.
+pub struct Redial {
+    /// The run (address, TLS, path, headers).
+    pub plan: Arc<Plan>,
+    /// 2025-11-25: requests carry `Mcp-Session-Id`, and a 404 to one means the session is gone.
+    pub session: bool,
+}
+
+/// What to do after one request's answer (or its absence).
+enum Next {
+    /// Send the next request on this connection.
+    Go,
+    /// The session is gone: open a new one on this connection.
+    Reinitialize,
+    /// The server closed the connection: open a new one (and a new session if `true`).
+    Reconnect(bool),
+    /// Stop: the run is over.
+    Stop,
+    /// Stop: the connection failed (a malformed or cut answer).
+    Fail,
+}
+
 /// Runs the workload on one session: POST, wait for the answer, repeat (closed loop), or
 /// POST at the scheduled times when the previous answer is in (open loop).
-pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
+///
+/// A 404 to a request in a 2025-11-25 session counts as `session_expired` and a new session is
+/// opened on the same connection (`reinitialized`); a connection the server closes (an answer
+/// with `Connection: close`, or the peer gone before any byte of an answer, when the request
+/// is taken back and sent again) is opened again (`reconnected`), at most
+/// [`RECONNECTS_IN_A_ROW_MAX`] times without an answer in between.
+pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<Conn>, env: Rc<Env>, redial: Redial) {
     let mut reader = ResponseReader::new(leftover);
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
+    let mut redials_in_a_row = 0u32;
+    // Open loop: the intended time of a request taken back, sent again first.
+    let mut retry_at: Option<u64> = None;
     loop {
         let now = env.now_ns();
         if conn.closed.get() || now >= env.window.measure_end_ns || conn.sending_over.get() {
             break;
         }
-        let intended = match &schedule {
-            None => now,
-            Some(s) if k >= s.total() => break,
-            Some(s) if s.intended_ns(k) > now => {
+        let intended = match (&schedule, retry_at.take()) {
+            (_, Some(at)) => at,
+            (None, None) => now,
+            (Some(s), None) if k >= s.total() => break,
+            (Some(s), None) if s.intended_ns(k) > now => {
                 future::or(env.sleep_until(s.intended_ns(k)), conn.to_writer.notified()).await;
                 continue;
             }
-            Some(s) => s.intended_ns(k),
+            (Some(s), None) => {
+                k += 1;
+                s.intended_ns(k - 1)
+            }
         };
-        k += 1;
         body.clear();
         let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
         env.template.render(id, &mut body);
@@ -177,29 +214,70 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>
             None
         })
         .await;
-        match written {
-            Some(Ok(())) => {}
-            Some(Err(_)) => {
+        let next = match written {
+            Some(Ok(())) => match reader.next(&mut io, Some((&conn, &env))).await {
+                Ok(Some(response)) => {
+                    redials_in_a_row = 0;
+                    answered(
+                        &response,
+                        id,
+                        &conn,
+                        &env,
+                        redial.session,
+                        schedule.as_ref().is_none_or(|s| k >= s.total()),
+                    )
+                }
+                Ok(None) => Next::Stop,
+                Err(_) if reader.filled == 0 => withdraw(id, &conn, &env, &mut retry_at),
+                Err(_) => Next::Fail,
+            },
+            Some(Err(_)) => withdraw(id, &conn, &env, &mut retry_at),
+            None => Next::Stop,
+        };
+        match next {
+            Next::Go => {}
+            Next::Stop => break,
+            Next::Fail => {
                 conn.fail(&env);
                 break;
             }
-            None => break,
-        }
-        match reader.next(&mut io, Some((&conn, &env))).await {
-            Ok(Some(response)) => {
-                settle(&response, id, &conn, &env);
-                if response.close {
-                    let finished = schedule.is_none_or(|s| k >= s.total()) && env.now_ns() >= env.window.measure_end_ns;
-                    if !finished {
-                        conn.fail(&env);
-                    }
+            Next::Reinitialize => match reinitialize(&redial.plan, &mut io).await {
+                Ok((leftover, renewed)) => {
+                    (reader, head) = (ResponseReader::new(leftover), renewed);
+                    env.counts.borrow_mut().reinitialized += 1;
+                }
+                Err(_) => {
+                    conn.fail(&env);
                     break;
                 }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                conn.fail(&env);
-                break;
+            },
+            Next::Reconnect(new_session) => {
+                redials_in_a_row += 1;
+                if redials_in_a_row > RECONNECTS_IN_A_ROW_MAX {
+                    conn.fail(&env);
+                    break;
+                }
+                let reopened =
+                    future::or(async { Some(super::worker::redial(&redial.plan, new_session).await) }, async {
+                        conn.closed().await;
+                        None
+                    })
+                    .await;
+                match reopened {
+                    Some(Ok((fresh, leftover, renewed))) => {
+                        (io, reader) = (fresh, ResponseReader::new(leftover));
+                        let mut counts = env.counts.borrow_mut();
+                        counts.reconnected += 1;
+                        if let Some(renewed) = renewed {
+                            head = renewed;
+                            counts.reinitialized += 1;
+                        }
+                    }
+                    _ => {
+                        conn.fail(&env);
+                        break;
+                    }
+                }
             }
         }
     }
@@ -209,6 +287,40 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>
     conn.writer_done.set(true);
     conn.pending.borrow_mut().abandon(&mut env.counts.borrow_mut());
     conn.close();
+}
+
+/// Counts one response to request `id` and says what comes next: a 404 in a session is
+/// `session_expired` (a new session follows), anything else is settled as an answer; a
+/// response that closes the connection before the run's work is `done` asks for a new one.
+fn answered(response: &Response, id: u64, conn: &Conn, env: &Env, session: bool, done: bool) -> Next {
+    let expired = session && response.status == 404;
+    if expired {
+        let now = env.now_ns();
+        let mut counts = env.counts.borrow_mut();
+        counts.add_http_status(response.status);
+        let settled = conn.pending.borrow_mut().settle_expired(id, now, &env.window, &mut counts);
+        if let Some(us) = settled.latency_us {
+            env.record(us);
+        }
+    } else {
+        settle(response, id, conn, env);
+    }
+    match (response.close, expired) {
+        (true, _) if done && env.now_ns() >= env.window.measure_end_ns => Next::Stop,
+        (true, expired) => Next::Reconnect(expired),
+        (false, true) => Next::Reinitialize,
+        (false, false) => Next::Go,
+    }
+}
+
+/// The connection was found closed before any byte of the answer to `id`: the request never
+/// reached the server, so it is taken back (sent again, under a new id, on a new connection).
+fn withdraw(id: u64, conn: &Conn, env: &Env, retry_at: &mut Option<u64>) -> Next {
+    if conn.closed.get() {
+        return Next::Stop;
+    }
+    *retry_at = conn.pending.borrow_mut().withdraw(id, &mut env.counts.borrow_mut());
+    Next::Reconnect(false)
 }
 
 /// Matches the JSON-RPC answers in one response. An error answer with a null id is taken as
