@@ -18,6 +18,10 @@ pub enum ErrorKey {
     Rpc(i64),
     /// An HTTP answer with this status and no JSON-RPC answer in its body.
     Http(u16),
+    /// HTTP: the connection closed before any byte of the answer (a balancer does this when
+    /// the node it sent the request to died, so that the client decides on a retry): the
+    /// request may or may not have run. Counted here, never sent again.
+    Closed,
 }
 
 impl fmt::Display for ErrorKey {
@@ -25,6 +29,7 @@ impl fmt::Display for ErrorKey {
         match self {
             ErrorKey::Rpc(code) => write!(f, "{code}"),
             ErrorKey::Http(status) => write!(f, "http_{status}"),
+            ErrorKey::Closed => f.write_str("closed"),
         }
     }
 }
@@ -66,6 +71,7 @@ impl ErrorClass {
         let status = match key {
             ErrorKey::Http(status) => Some(status),
             ErrorKey::Rpc(_) => http_status,
+            ErrorKey::Closed => None,
         };
         match (status, key) {
             (Some(401), _) => ErrorClass::Unauthorized,
@@ -425,16 +431,6 @@ impl Pending {
         Settled { freed: true, latency_us }
     }
 
-    /// Takes back request `id`, which never reached the server (its connection was found
-    /// closed before any byte of an answer): it is no longer sent or outstanding, and goes
-    /// again on the reopened connection under a new id. Returns its intended send time.
-    pub fn withdraw(&mut self, id: u64, counts: &mut Counts) -> Option<u64> {
-        let stamp = self.outstanding.remove(&id)?;
-        debug_assert!(counts.sent > 0);
-        counts.sent -= 1;
-        Some(stamp.intended_ns)
-    }
-
     /// Whether request `id` is still unanswered.
     pub fn contains(&self, id: u64) -> bool {
         self.outstanding.contains_key(&id)
@@ -507,25 +503,23 @@ mod tests {
     }
 
     /// A 404 for a gone session is answered: `session_expired`, never `errors` or `lost`,
-    /// once per request; a withdrawn request was never sent and leaves no trace.
+    /// once per request; a connection closed before the answer is the error `closed`.
     #[test]
-    fn expired_sessions_and_withdrawn_requests_keep_the_partition_exact() {
+    fn expired_sessions_and_closed_connections_keep_the_partition_exact() {
         let (mut pending, mut counts) = (Pending::new(), Counts::default());
         let gone = pending.issue(2_000, 2_000, &mut counts);
         let fine = pending.issue(2_000, 2_000, &mut counts);
-        let retried = pending.issue(3_000, 3_000, &mut counts);
+        let cut = pending.issue(3_000, 3_000, &mut counts);
         let settled = pending.settle_expired(gone, 5_000, &WINDOW, &mut counts);
         assert_eq!(settled, Settled { freed: true, latency_us: Some(3) });
         assert_eq!(pending.settle_expired(gone, 6_000, &WINDOW, &mut counts), Settled::default());
-        assert_eq!(pending.withdraw(retried, &mut counts), Some(3_000));
-        assert_eq!(pending.withdraw(retried, &mut counts), None);
+        pending.settle_id(Some(cut), Some(ErrorKey::Closed), None, 7_000, &WINDOW, &mut counts);
         pending.settle(ok(fine), 7_000, &WINDOW, &mut counts);
-        let again = pending.issue(3_000, 8_000, &mut counts);
-        pending.settle(ok(again), 9_000, &WINDOW, &mut counts);
         assert_eq!(
-            (counts.sent, counts.ok, counts.session_expired, counts.errors_total(), counts.lost, counts.duplicated),
-            (3, 2, 1, 0, 0, 1)
+            (counts.sent, counts.ok, counts.session_expired, counts.errors.clone(), counts.lost, counts.duplicated),
+            (3, 1, 1, vec![(ErrorKey::Closed, 1)], 0, 1)
         );
+        assert_eq!((ErrorKey::Closed.to_string(), counts.classes.other), ("closed".to_string(), 1));
         identity_holds(&counts);
         let mut total = Counts::default();
         counts.reinitialized = 1;

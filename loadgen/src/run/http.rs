@@ -173,35 +173,30 @@ enum Next {
 /// POST at the scheduled times when the previous answer is in (open loop).
 ///
 /// A 404 to a request in a 2025-11-25 session counts as `session_expired` and a new session is
-/// opened on the same connection (`reinitialized`); a connection the server closes (an answer
-/// with `Connection: close`, or the peer gone before any byte of an answer, when the request
-/// is taken back and sent again) is opened again (`reconnected`), at most
-/// [`RECONNECTS_IN_A_ROW_MAX`] times without an answer in between.
+/// opened on the same connection (`reinitialized`); a connection the server closes (after an
+/// answer with `Connection: close`, or before any byte of an answer, which counts that request
+/// as the error `closed`: it may have run, so it is never sent again) is opened again
+/// (`reconnected`), at most [`RECONNECTS_IN_A_ROW_MAX`] times without an answer in between.
 pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<Conn>, env: Rc<Env>, redial: Redial) {
     let mut reader = ResponseReader::new(leftover);
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
     let mut redials_in_a_row = 0u32;
-    // Open loop: the intended time of a request taken back, sent again first.
-    let mut retry_at: Option<u64> = None;
     loop {
         let now = env.now_ns();
         if conn.closed.get() || now >= env.window.measure_end_ns || conn.sending_over.get() {
             break;
         }
-        let intended = match (&schedule, retry_at.take()) {
-            (_, Some(at)) => at,
-            (None, None) => now,
-            (Some(s), None) if k >= s.total() => break,
-            (Some(s), None) if s.intended_ns(k) > now => {
+        let intended = match &schedule {
+            None => now,
+            Some(s) if k >= s.total() => break,
+            Some(s) if s.intended_ns(k) > now => {
                 future::or(env.sleep_until(s.intended_ns(k)), conn.to_writer.notified()).await;
                 continue;
             }
-            (Some(s), None) => {
-                k += 1;
-                s.intended_ns(k - 1)
-            }
+            Some(s) => s.intended_ns(k),
         };
+        k += 1;
         body.clear();
         let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
         env.template.render(id, &mut body);
@@ -228,10 +223,10 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
                     )
                 }
                 Ok(None) => Next::Stop,
-                Err(_) if reader.filled == 0 => withdraw(id, &conn, &env, &mut retry_at),
+                Err(_) if reader.filled == 0 => closed(id, &conn, &env),
                 Err(_) => Next::Fail,
             },
-            Some(Err(_)) => withdraw(id, &conn, &env, &mut retry_at),
+            Some(Err(_)) => closed(id, &conn, &env),
             None => Next::Stop,
         };
         match next {
@@ -313,13 +308,19 @@ fn answered(response: &Response, id: u64, conn: &Conn, env: &Env, session: bool,
     }
 }
 
-/// The connection was found closed before any byte of the answer to `id`: the request never
-/// reached the server, so it is taken back (sent again, under a new id, on a new connection).
-fn withdraw(id: u64, conn: &Conn, env: &Env, retry_at: &mut Option<u64>) -> Next {
+/// The connection closed before any byte of the answer to `id`: that request counts as the
+/// error `closed`, and a new connection follows.
+fn closed(id: u64, conn: &Conn, env: &Env) -> Next {
     if conn.closed.get() {
         return Next::Stop;
     }
-    *retry_at = conn.pending.borrow_mut().withdraw(id, &mut env.counts.borrow_mut());
+    let now = env.now_ns();
+    let mut counts = env.counts.borrow_mut();
+    let settled =
+        conn.pending.borrow_mut().settle_id(Some(id), Some(ErrorKey::Closed), None, now, &env.window, &mut counts);
+    if let Some(us) = settled.latency_us {
+        env.record(us);
+    }
     Next::Reconnect(false)
 }
 
