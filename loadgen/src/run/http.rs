@@ -6,7 +6,7 @@
 use crate::accounting::ErrorKey;
 use crate::answer::{self, Message, Outcome};
 use crate::http::{parse_response, ExtraHeaders, Parsed, PostHead, Response};
-use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES, RECONNECTS_IN_A_ROW_MAX};
+use crate::limits::{IDLE_PROBE_AFTER_MS, MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES, RECONNECTS_IN_A_ROW_MAX};
 use crate::request::{self, INITIALIZE_ID};
 use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
@@ -161,8 +161,9 @@ enum Next {
     Go,
     /// The session is gone: open a new one on this connection.
     Reinitialize,
-    /// The server closed the connection: open a new one (and a new session if `true`).
-    Reconnect(bool),
+    /// The server closed the connection: open a new one, with a new session if
+    /// `new_session`; `after_answer`: it closed after answering (not in a row of failures).
+    Reconnect { new_session: bool, after_answer: bool },
     /// Stop: the run is over.
     Stop,
     /// Stop: the connection failed (a malformed or cut answer).
@@ -182,6 +183,8 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
     let mut redials_in_a_row = 0u32;
+    // When the connection last showed life (opened, or an answer read).
+    let mut active_ns = env.now_ns();
     loop {
         let now = env.now_ns();
         if conn.closed.get() || now >= env.window.measure_end_ns || conn.sending_over.get() {
@@ -196,41 +199,25 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
             }
             Some(s) => s.intended_ns(k),
         };
-        k += 1;
-        body.clear();
-        let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
-        env.template.render(id, &mut body);
-        env.record_send_lag(intended, now);
-        out.clear();
-        head.render(body.len(), &mut out);
-        out.extend_from_slice(&body);
-        let written = future::or(async { Some(rio::send(&mut io, &out).await) }, async {
-            until_drain_end(&conn, &env).await;
-            None
-        })
-        .await;
-        let next = match written {
-            Some(Ok(())) => match reader.next(&mut io, Some((&conn, &env))).await {
-                Ok(Some(response)) => {
-                    redials_in_a_row = 0;
-                    answered(
-                        &response,
-                        id,
-                        &conn,
-                        &env,
-                        redial.session,
-                        schedule.as_ref().is_none_or(|s| k >= s.total()),
-                    )
-                }
-                Ok(None) => Next::Stop,
-                Err(_) if reader.filled == 0 => closed(id, &conn, &env),
-                Err(_) => Next::Fail,
-            },
-            Some(Err(_)) => closed(id, &conn, &env),
-            None => Next::Stop,
+        let idle = now.saturating_sub(active_ns) >= IDLE_PROBE_AFTER_MS * 1_000_000;
+        let next = if idle && io.peer_closed() {
+            Next::Reconnect { new_session: false, after_answer: false }
+        } else {
+            k += 1;
+            let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
+            body.clear();
+            env.template.render(id, &mut body);
+            env.record_send_lag(intended, now);
+            out.clear();
+            head.render(body.len(), &mut out);
+            out.extend_from_slice(&body);
+            let done = schedule.as_ref().is_none_or(|s| k >= s.total());
+            exchange(&mut io, &mut reader, &out, id, (&conn, &env), redial.session, done).await
         };
         match next {
-            Next::Go => {}
+            Next::Go => {
+                (active_ns, redials_in_a_row) = (env.now_ns(), 0);
+            }
             Next::Stop => break,
             Next::Fail => {
                 conn.fail(&env);
@@ -239,6 +226,7 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
             Next::Reinitialize => match reinitialize(&redial.plan, &mut io).await {
                 Ok((leftover, renewed)) => {
                     (reader, head) = (ResponseReader::new(leftover), renewed);
+                    (active_ns, redials_in_a_row) = (env.now_ns(), 0);
                     env.counts.borrow_mut().reinitialized += 1;
                 }
                 Err(_) => {
@@ -246,8 +234,8 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
                     break;
                 }
             },
-            Next::Reconnect(new_session) => {
-                redials_in_a_row += 1;
+            Next::Reconnect { new_session, after_answer } => {
+                redials_in_a_row = if after_answer { 1 } else { redials_in_a_row + 1 };
                 if redials_in_a_row > RECONNECTS_IN_A_ROW_MAX {
                     conn.fail(&env);
                     break;
@@ -258,20 +246,16 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
                         None
                     })
                     .await;
-                match reopened {
-                    Some(Ok((fresh, leftover, renewed))) => {
-                        (io, reader) = (fresh, ResponseReader::new(leftover));
-                        let mut counts = env.counts.borrow_mut();
-                        counts.reconnected += 1;
-                        if let Some(renewed) = renewed {
-                            head = renewed;
-                            counts.reinitialized += 1;
-                        }
-                    }
-                    _ => {
-                        conn.fail(&env);
-                        break;
-                    }
+                let Some(Ok((fresh, leftover, renewed))) = reopened else {
+                    conn.fail(&env);
+                    break;
+                };
+                (io, reader, active_ns) = (fresh, ResponseReader::new(leftover), env.now_ns());
+                let mut counts = env.counts.borrow_mut();
+                counts.reconnected += 1;
+                if let Some(renewed) = renewed {
+                    head = renewed;
+                    counts.reinitialized += 1;
                 }
             }
         }
@@ -282,6 +266,35 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
     conn.writer_done.set(true);
     conn.pending.borrow_mut().abandon(&mut env.counts.borrow_mut());
     conn.close();
+}
+
+/// Writes one request (`out`, id `id`), reads its answer and counts it; says what comes next.
+/// `session`: 2025-11-25 (a 404 means the session is gone); `done`: the run's work is done
+/// once this is answered.
+async fn exchange(
+    io: &mut Io,
+    reader: &mut ResponseReader,
+    out: &[u8],
+    id: u64,
+    (conn, env): (&Conn, &Env),
+    session: bool,
+    done: bool,
+) -> Next {
+    let written = future::or(async { Some(rio::send(io, out).await) }, async {
+        until_drain_end(conn, env).await;
+        None
+    })
+    .await;
+    match written {
+        Some(Ok(())) => match reader.next(io, Some((conn, env))).await {
+            Ok(Some(response)) => answered(&response, id, conn, env, session, done),
+            Ok(None) => Next::Stop,
+            Err(_) if reader.filled == 0 => closed(id, conn, env),
+            Err(_) => Next::Fail,
+        },
+        Some(Err(_)) => closed(id, conn, env),
+        None => Next::Stop,
+    }
 }
 
 /// Counts one response to request `id` and says what comes next: a 404 in a session is
@@ -302,7 +315,7 @@ fn answered(response: &Response, id: u64, conn: &Conn, env: &Env, session: bool,
     }
     match (response.close, expired) {
         (true, _) if done && env.now_ns() >= env.window.measure_end_ns => Next::Stop,
-        (true, expired) => Next::Reconnect(expired),
+        (true, expired) => Next::Reconnect { new_session: expired, after_answer: true },
         (false, true) => Next::Reinitialize,
         (false, false) => Next::Go,
     }
@@ -321,7 +334,7 @@ fn closed(id: u64, conn: &Conn, env: &Env) -> Next {
     if let Some(us) = settled.latency_us {
         env.record(us);
     }
-    Next::Reconnect(false)
+    Next::Reconnect { new_session: false, after_answer: false }
 }
 
 /// Matches the JSON-RPC answers in one response. An error answer with a null id is taken as
