@@ -843,6 +843,22 @@ mod tests {
         assert_eq!(e.key, "tool_timeouts");
     }
 
+    /// A node id is a DNS label; the config file's key and the flag check it the same way.
+    #[test]
+    fn node_id_is_a_dns_label() {
+        let s = Settings::from_toml("node_id = \"ringmcp-0\"\nshutdown_delay_ms = 3000").unwrap();
+        assert_eq!((s.node_id.as_deref(), s.shutdown_delay_ms), (Some("ringmcp-0"), 3000));
+        assert_eq!(s.validate(), Ok(()));
+        let long = "a".repeat(NODE_ID_CHARS_MAX);
+        assert_eq!(check_node_id(&long), Ok(()));
+        for (bad, says) in [("", "1 to 63"), ("Node", "'N'"), ("ringmcp.0", "'.'"), ("a b", "' '")] {
+            let e = Settings { node_id: Some(bad.into()), ..Default::default() }.validate().unwrap_err();
+            assert_eq!(e.key, "node_id");
+            assert!(e.message.contains(says), "{e}");
+        }
+        assert!(check_node_id(&format!("{long}a")).unwrap_err().contains("64 characters"));
+    }
+
     #[test]
     fn reject_below_warn_is_refused() {
         let s = Settings { queue_warn_percent: 90, queue_reject_percent: 80, ..Default::default() };
