@@ -164,6 +164,11 @@ macro_rules! settings {
             pub tls_client_ca_file: Option<std::path::PathBuf>,
             /// Client certificates: `off`, `optional` (verified if sent) or `required`.
             pub tls_client_auth: String,
+            /// This node's name behind a load balancer (`[a-z0-9-]`, 1–63 characters, e.g.
+            /// `ringmcp-0`): every Streamable HTTP session id it mints starts with `ID.`, so a
+            /// balancer can send a session's requests to the node that holds it. Default: none.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub node_id: Option<String>,
             $( #[doc = $doc] pub $name: u64, )*
         }
 
@@ -205,6 +210,7 @@ macro_rules! settings {
                     tls_key_file: None,
                     tls_client_ca_file: None,
                     tls_client_auth: "off".to_string(),
+                    node_id: None,
                     $( $name: $default, )*
                 }
             }
@@ -325,6 +331,10 @@ macro_rules! settings {
             /// Client certificates: off, optional (verified if sent) or required [default: off].
             #[arg(long, value_name = "MODE")]
             pub tls_client_auth: Option<String>,
+            /// This node's name behind a load balancer, `[a-z0-9-]`, 1-63 characters (e.g.
+            /// ringmcp-0): Streamable HTTP session ids start with `ID.` [default: none].
+            #[arg(long, value_name = "ID", env = "RINGMCP_NODE_ID")]
+            pub node_id: Option<String>,
             $( #[doc = $doc] #[arg(long, value_name = "N")] pub $name: Option<u64>, )*
         }
 
@@ -370,6 +380,7 @@ macro_rules! settings {
                 if let Some(v) = &self.tls_key_file { s.tls_key_file = Some(v.clone()); }
                 if let Some(v) = &self.tls_client_ca_file { s.tls_client_ca_file = Some(v.clone()); }
                 if let Some(v) = &self.tls_client_auth { s.tls_client_auth = v.clone(); }
+                if let Some(v) = &self.node_id { s.node_id = Some(v.clone()); }
                 $( if let Some(v) = self.$name { s.$name = v; } )*
             }
         }
@@ -406,6 +417,8 @@ settings! {
         max_inflight_per_connection = MAX_INFLIGHT_PER_CONNECTION_DEFAULT, MAX_INFLIGHT_PER_CONNECTION_RANGE;
     " Milliseconds shutdown waits for in-flight requests before closing connections."
         drain_timeout_ms = DRAIN_TIMEOUT_MS_DEFAULT, DRAIN_TIMEOUT_MS_RANGE;
+    " Milliseconds between SIGTERM/SIGINT and the drain, while /ready answers 503 and all else is served (a balancer's health check takes the node out first); a second signal skips it."
+        shutdown_delay_ms = SHUTDOWN_DELAY_MS_DEFAULT, SHUTDOWN_DELAY_MS_RANGE;
     " Bytes of one pooled read/write buffer."
         buffer_bytes = BUFFER_BYTES_DEFAULT, BUFFER_BYTES_RANGE;
     " Free buffers each core's pool keeps for reuse."
@@ -484,6 +497,19 @@ settings! {
         access_log_sample_permille = ACCESS_LOG_SAMPLE_PERMILLE_DEFAULT, ACCESS_LOG_SAMPLE_PERMILLE_RANGE;
     " Milliseconds a TLS client has to finish its handshake once it sent the first byte of a ClientHello; then it is cut."
         tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT, TLS_HANDSHAKE_TIMEOUT_MS_RANGE;
+}
+
+/// A `node_id` is a DNS label: 1 to [`NODE_ID_CHARS_MAX`] characters of `[a-z0-9-]`.
+///
+/// Errors: what is wrong with it, in words.
+pub fn check_node_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > NODE_ID_CHARS_MAX {
+        return Err(format!("`{id}` has {} characters; accepted: 1 to {NODE_ID_CHARS_MAX}", id.len()));
+    }
+    if let Some(c) = id.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(format!("`{id}` has {c:?}; accepted characters: a-z, 0-9 and - (e.g. ringmcp-0)"));
+    }
+    Ok(())
 }
 
 /// The packs `--pack` accepts.
@@ -571,6 +597,9 @@ impl Settings {
             return Err(ConfigError { key: "io_path".into(), message });
         }
         self.check_tls()?;
+        if let Some(id) = &self.node_id {
+            check_node_id(id).map_err(|message| ConfigError { key: "node_id".into(), message })?;
+        }
         if !PACKS.contains(&self.pack.as_str()) {
             return Err(ConfigError {
                 key: "pack".into(),
@@ -812,6 +841,22 @@ mod tests {
         }
         let e = Settings { tool_timeouts: vec!["x=99999999999".into()], ..Default::default() }.validate().unwrap_err();
         assert_eq!(e.key, "tool_timeouts");
+    }
+
+    /// A node id is a DNS label; the config file's key and the flag check it the same way.
+    #[test]
+    fn node_id_is_a_dns_label() {
+        let s = Settings::from_toml("node_id = \"ringmcp-0\"\nshutdown_delay_ms = 3000").unwrap();
+        assert_eq!((s.node_id.as_deref(), s.shutdown_delay_ms), (Some("ringmcp-0"), 3000));
+        assert_eq!(s.validate(), Ok(()));
+        let long = "a".repeat(NODE_ID_CHARS_MAX);
+        assert_eq!(check_node_id(&long), Ok(()));
+        for (bad, says) in [("", "1 to 63"), ("Node", "'N'"), ("ringmcp.0", "'.'"), ("a b", "' '")] {
+            let e = Settings { node_id: Some(bad.into()), ..Default::default() }.validate().unwrap_err();
+            assert_eq!(e.key, "node_id");
+            assert!(e.message.contains(says), "{e}");
+        }
+        assert!(check_node_id(&format!("{long}a")).unwrap_err().contains("64 characters"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! holds an id it already gave.
 
 use crate::limits::ID_BATCH_BYTES;
+use ringmcp_shards::SessionId;
 use std::fmt;
 
 /// Bytes in one id.
@@ -61,6 +62,26 @@ impl IdSource {
     pub fn next_hex(&mut self) -> Result<Box<str>, IdError> {
         Ok(format!("{:032x}", self.next_u128()?).into())
     }
+}
+
+/// The `Mcp-Session-Id` value of session `id` as clients see it: `NODE.` then the id when the
+/// server has a `node_id` (so a balancer can route on the prefix), else the bare id.
+pub fn session_header(node: Option<&str>, id: &SessionId) -> String {
+    match node {
+        Some(node) => format!("{node}.{id}"),
+        None => id.as_str().to_string(),
+    }
+}
+
+/// The session an `Mcp-Session-Id` value names on this node: the inverse of
+/// [`session_header`]. `None` when it is malformed or carries no prefix, or another node's
+/// (that session is unknown here: 404, and the client starts a new one).
+pub fn parse_session_header(node: Option<&str>, value: &[u8]) -> Option<SessionId> {
+    let bare = match node {
+        Some(node) => value.strip_prefix(node.as_bytes())?.strip_prefix(b".")?,
+        None => value,
+    };
+    SessionId::parse(bare).ok()
 }
 
 #[cfg(test)]
@@ -124,6 +145,30 @@ mod tests {
                 let id = registry.mint_id(&mut || ids.next_u128().unwrap()).unwrap();
                 assert_eq!(map.owner_of(id.as_bytes()), core);
                 assert_eq!(id.as_str().len(), 32);
+            }
+        }
+    }
+
+    /// With a node id the header carries `NODE.` before the id, and what a client sends back
+    /// still leads to the minting core's shard; another node's id (or a bare one) is unknown.
+    #[test]
+    fn node_prefixed_session_ids_map_back_to_the_minting_core() {
+        let map = ShardMap::new(DEFAULT_SHARD_COUNT, 4).unwrap();
+        let mut ids = IdSource::default();
+        for core in 0..4 {
+            let registry = Registry::<()>::new(map, core, 16);
+            for _ in 0..64 {
+                let id = registry.mint_id(&mut || ids.next_u128().unwrap()).unwrap();
+                let header = session_header(Some("ringmcp-0"), &id);
+                assert_eq!(header, format!("ringmcp-0.{}", id.as_str()));
+                let back = parse_session_header(Some("ringmcp-0"), header.as_bytes()).unwrap();
+                assert_eq!((back, map.owner_of(back.as_bytes())), (id, core));
+                assert_eq!(parse_session_header(Some("ringmcp-1"), header.as_bytes()), None);
+                assert_eq!(parse_session_header(Some("ringmcp"), header.as_bytes()), None);
+                assert_eq!(parse_session_header(Some("ringmcp-0"), id.as_str().as_bytes()), None);
+                assert_eq!(parse_session_header(None, header.as_bytes()), None);
+                assert_eq!(session_header(None, &id), id.as_str());
+                assert_eq!(parse_session_header(None, id.as_str().as_bytes()), Some(id));
             }
         }
     }

@@ -54,6 +54,17 @@ pub const DRAIN_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Accepted range of `drain_timeout_ms`.
 pub const DRAIN_TIMEOUT_MS_RANGE: (u64, u64) = (0, 3_600_000);
 
+/// Default of `shutdown_delay_ms`: milliseconds between SIGTERM/SIGINT and the start of the
+/// drain, during which `/ready` answers 503 while everything else is served as usual, so a
+/// load balancer's health check takes the node out of its pool before the listener closes.
+/// 0: drain at once.
+pub const SHUTDOWN_DELAY_MS_DEFAULT: u64 = 0;
+/// Accepted range of `shutdown_delay_ms`.
+pub const SHUTDOWN_DELAY_MS_RANGE: (u64, u64) = (0, 600_000);
+
+/// Longest `node_id`, in characters (a DNS label, like a pod name: `[a-z0-9-]`, 1 to 63).
+pub const NODE_ID_CHARS_MAX: usize = 63;
+
 /// Default size of one pooled buffer, in bytes. Most MCP messages fit one; a longer line
 /// borrows a larger buffer up to `max_message_bytes` and gives it back.
 pub const BUFFER_BYTES_DEFAULT: u64 = 64 << 10;

@@ -680,6 +680,57 @@ fn ready_is_503_while_draining_after_the_in_flight_request_is_answered() {
     assert_eq!(server.wait_exit(Duration::from_secs(2)).and_then(|s| s.code()), Some(0));
 }
 
+/// Behind a balancer: SIGTERM with `shutdown_delay_ms` makes /ready 503 at once while the same
+/// keep-alive connection keeps being served; after the delay the drain runs and the process
+/// exits 0.
+#[test]
+fn shutdown_delay_turns_ready_503_while_requests_are_still_served() {
+    let mut server = Server::start(&["--cores", "1", "--shutdown-delay-ms", "1500"]);
+    let port = server.port;
+    let sid = http_session(port);
+    let mut conn = HttpConn::connect(port);
+    assert_eq!(conn.call(&Req::new("GET", "/ready", port)).status, 200);
+    server.send_signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    let ready = conn.call(&Req::new("GET", "/ready", port));
+    assert_eq!((ready.status, ready.text()), (503, r#"{"ready":false,"status":"draining"}"#), "{ready:?}");
+    assert_eq!(ready.header("connection"), None, "kept alive during the delay: {ready:?}");
+    assert_json(&conn.call(&Req::mcp_in(port, &sid, &echo(1, "still here"))), 200, &[], &echo_answer(1, "still here"));
+    // A new connection is still accepted during the delay.
+    let mut fresh = HttpConn::connect(port);
+    assert_json(&fresh.call(&Req::mcp_in(port, &sid, &echo(2, "new conn"))), 200, &[], &echo_answer(2, "new conn"));
+    assert_eq!(server.wait_exit(Duration::from_secs(5)).and_then(|s| s.code()), Some(0));
+}
+
+/// A second SIGTERM during `shutdown_delay_ms` skips the rest of it: the drain starts at once.
+#[test]
+fn second_signal_during_the_shutdown_delay_drains_at_once() {
+    let mut server = Server::start(&["--cores", "1", "--shutdown-delay-ms", "60000"]);
+    server.send_signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(HttpConn::connect(server.port).call(&Req::new("GET", "/ready", server.port)).status, 503);
+    server.send_signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)).and_then(|s| s.code()), Some(0));
+}
+
+/// With `--node-id`, session ids are `ID.` + the id; a session id with another node's prefix
+/// (or none) is unknown here: 404.
+#[test]
+fn node_id_prefixes_session_ids_and_other_nodes_ids_are_unknown() {
+    let server = Server::start(&["--cores", "2", "--node-id", "ringmcp-7"]);
+    let port = server.port;
+    for n in 0..8 {
+        let sid = http_session(port);
+        let bare = sid.strip_prefix("ringmcp-7.").unwrap_or_else(|| panic!("{sid} lacks the node prefix"));
+        assert_eq!(bare.len(), 32, "{sid}");
+        let mut conn = HttpConn::connect(port);
+        assert_json(&conn.call(&Req::mcp_in(port, &sid, &echo(n, "here"))), 200, &[], &echo_answer(n, "here"));
+        for other in [format!("ringmcp-8.{bare}"), bare.to_string(), format!("ringmcp-7{bare}")] {
+            assert_json(&conn.call(&Req::mcp_in(port, &other, &echo(n, "x"))), 404, &[], SESSION_MALFORMED);
+        }
+    }
+}
+
 /// One sample of the Prometheus text.
 #[derive(Debug)]
 struct Sample {

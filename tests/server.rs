@@ -199,6 +199,10 @@ fn bad_settings_exit_2_naming_the_key_and_range() {
     run_expecting_exit_2(&["serve", "--cpus", "3-1"], "cpus", "reversed");
     run_expecting_exit_2(&["serve", "--pack", "nope"], "pack", "bench");
     run_expecting_exit_2(&["serve", "--spin-before-park-us", "10001"], "spin_before_park_us", "0..=10000");
+    run_expecting_exit_2(&["serve", "--shutdown-delay-ms", "600001"], "shutdown_delay_ms", "0..=600000");
+    run_expecting_exit_2(&["serve", "--node-id", "Ringmcp_0"], "node_id", "a-z, 0-9 and -");
+    run_expecting_exit_2(&["serve", "--node-id", &"n".repeat(64)], "node_id", "1 to 63");
+    run_expecting_exit_2(&["serve", "--node-id", ""], "node_id", "1 to 63");
     run_expecting_exit_2(
         &["serve", "--queue-warn-percent", "90", "--queue-reject-percent", "80"],
         "queue_reject_percent",

@@ -1,6 +1,7 @@
 //! Exact request accounting: every request sent on a connection ends in exactly one of
-//! `ok`, `errors`, `timeouts` (answered, but later than the timeout) or `lost` (never
-//! answered), so `sent == ok + errors_total + timeouts + lost` always holds. Answers that match
+//! `ok`, `errors`, `session_expired` (2025-11-25 over HTTP: answered 404 because its session is
+//! gone), `timeouts` (answered, but later than the timeout) or `lost` (never answered), so
+//! `sent == ok + errors_total + session_expired + timeouts + lost` always holds. Answers that match
 //! no outstanding request are `duplicated` (the id was sent and already answered) or
 //! `mismatched` (the id was never sent, is not an integer, or the message is not JSON-RPC).
 //! Time is passed in (nanoseconds since the run's epoch); no I/O here.
@@ -17,6 +18,10 @@ pub enum ErrorKey {
     Rpc(i64),
     /// An HTTP answer with this status and no JSON-RPC answer in its body.
     Http(u16),
+    /// HTTP: the connection closed before any byte of the answer (a balancer does this when
+    /// the node it sent the request to died, so that the client decides on a retry): the
+    /// request may or may not have run. Counted here, never sent again.
+    Closed,
 }
 
 impl fmt::Display for ErrorKey {
@@ -24,6 +29,7 @@ impl fmt::Display for ErrorKey {
         match self {
             ErrorKey::Rpc(code) => write!(f, "{code}"),
             ErrorKey::Http(status) => write!(f, "http_{status}"),
+            ErrorKey::Closed => f.write_str("closed"),
         }
     }
 }
@@ -65,6 +71,7 @@ impl ErrorClass {
         let status = match key {
             ErrorKey::Http(status) => Some(status),
             ErrorKey::Rpc(_) => http_status,
+            ErrorKey::Closed => None,
         };
         match (status, key) {
             (Some(401), _) => ErrorClass::Unauthorized,
@@ -153,6 +160,14 @@ pub struct Counts {
     pub timeouts: u64,
     /// Requests never answered: still outstanding at the end, or on a failed connection.
     pub lost: u64,
+    /// 2025-11-25 over HTTP: requests answered 404 because the session they carried is gone
+    /// (its node went away); the connection then opens a new session.
+    pub session_expired: u64,
+    /// New sessions opened after a `session_expired` answer (initialize + initialized).
+    pub reinitialized: u64,
+    /// Connections the server closed (an answer with `Connection: close`, or the peer gone
+    /// before any byte of an answer) that were opened again to go on.
+    pub reconnected: u64,
     /// Answers for an id that had already been answered.
     pub duplicated: u64,
     /// Answers whose id was never sent (or is not an integer), and unparseable messages.
@@ -213,6 +228,9 @@ impl Counts {
         }
         self.timeouts += other.timeouts;
         self.lost += other.lost;
+        self.session_expired += other.session_expired;
+        self.reinitialized += other.reinitialized;
+        self.reconnected += other.reconnected;
         self.duplicated += other.duplicated;
         self.mismatched += other.mismatched;
         self.connection_errors += other.connection_errors;
@@ -396,6 +414,23 @@ impl Pending {
         Settled { freed: true, latency_us }
     }
 
+    /// Counts the answer to `id` as `session_expired` (an HTTP 404 to a request that carried
+    /// `Mcp-Session-Id`): answered, neither ok nor an error. A later duplicate or unknown id
+    /// counts as [`Pending::settle_id`] would.
+    pub fn settle_expired(&mut self, id: u64, now_ns: u64, window: &Window, counts: &mut Counts) -> Settled {
+        let Some(stamp) = self.outstanding.remove(&id) else {
+            return self.settle_id(Some(id), None, None, now_ns, window, counts);
+        };
+        if window.measures_answer(now_ns) {
+            counts.answers_measured += 1;
+        }
+        counts.session_expired += 1;
+        let latency_us = window
+            .measures_request(stamp.intended_ns)
+            .then(|| (now_ns.saturating_sub(stamp.intended_ns) / 1_000).max(1));
+        Settled { freed: true, latency_us }
+    }
+
     /// Whether request `id` is still unanswered.
     pub fn contains(&self, id: u64) -> bool {
         self.outstanding.contains_key(&id)
@@ -434,7 +469,7 @@ mod tests {
     }
 
     fn identity_holds(c: &Counts) {
-        assert_eq!(c.sent, c.ok + c.errors_total() + c.timeouts + c.lost, "{c:?}");
+        assert_eq!(c.sent, c.ok + c.errors_total() + c.session_expired + c.timeouts + c.lost, "{c:?}");
     }
 
     #[test]
@@ -465,6 +500,33 @@ mod tests {
         pending.settle(Message::ServerMessage, 10, &WINDOW, &mut counts);
         assert_eq!((counts.mismatched, counts.duplicated, counts.server_messages), (3, 1, 1));
         assert_eq!(pending.outstanding(), 1);
+    }
+
+    /// A 404 for a gone session is answered: `session_expired`, never `errors` or `lost`,
+    /// once per request; a connection closed before the answer is the error `closed`.
+    #[test]
+    fn expired_sessions_and_closed_connections_keep_the_partition_exact() {
+        let (mut pending, mut counts) = (Pending::new(), Counts::default());
+        let gone = pending.issue(2_000, 2_000, &mut counts);
+        let fine = pending.issue(2_000, 2_000, &mut counts);
+        let cut = pending.issue(3_000, 3_000, &mut counts);
+        let settled = pending.settle_expired(gone, 5_000, &WINDOW, &mut counts);
+        assert_eq!(settled, Settled { freed: true, latency_us: Some(3) });
+        assert_eq!(pending.settle_expired(gone, 6_000, &WINDOW, &mut counts), Settled::default());
+        pending.settle_id(Some(cut), Some(ErrorKey::Closed), None, 7_000, &WINDOW, &mut counts);
+        pending.settle(ok(fine), 7_000, &WINDOW, &mut counts);
+        assert_eq!(
+            (counts.sent, counts.ok, counts.session_expired, counts.errors.clone(), counts.lost, counts.duplicated),
+            (3, 1, 1, vec![(ErrorKey::Closed, 1)], 0, 1)
+        );
+        assert_eq!((ErrorKey::Closed.to_string(), counts.classes.other), ("closed".to_string(), 1));
+        identity_holds(&counts);
+        let mut total = Counts::default();
+        counts.reinitialized = 1;
+        counts.reconnected = 2;
+        total.merge(&counts);
+        total.merge(&counts);
+        assert_eq!((total.session_expired, total.reinitialized, total.reconnected), (2, 2, 4));
     }
 
     #[test]

@@ -25,6 +25,17 @@ pub const MESSAGE_MAX_BYTES: usize = 64 << 20;
 /// How often each worker publishes its counters and latency for the progress line.
 pub const PUBLISH_INTERVAL_MS: u64 = 250;
 
+/// HTTP: times in a row one connection may be reopened (the server closed it) without an
+/// answer in between; past it the connection counts as failed (a server that closes every
+/// connection at once would otherwise be redialled in a loop).
+pub const RECONNECTS_IN_A_ROW_MAX: u32 = 3;
+
+/// HTTP: milliseconds a connection may sit idle (no answer read) before the next request is
+/// preceded by a check that the server has not closed it meanwhile (one non-blocking peek);
+/// a closed one is opened again first, so that no request is written into it. Closed loop
+/// never idles this long; an open loop at a few requests/s per connection does.
+pub const IDLE_PROBE_AFTER_MS: u64 = 100;
+
 /// How long a WebSocket connection's final close frame may take to write before the socket
 /// is dropped anyway (a server that stopped reading must not hold up the end of the run).
 pub const WS_CLOSE_WRITE_TIMEOUT_MS: u64 = 100;

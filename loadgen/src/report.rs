@@ -72,6 +72,15 @@ pub struct Report {
     pub timeouts: u64,
     /// Requests never answered.
     pub lost: u64,
+    /// 2025-11-25 over HTTP: requests answered 404 because their session is gone.
+    #[serde(default)]
+    pub session_expired: u64,
+    /// New sessions opened after a `session_expired` answer.
+    #[serde(default)]
+    pub reinitialized: u64,
+    /// Connections the server closed that were opened again.
+    #[serde(default)]
+    pub reconnected: u64,
     /// Answers for an id already answered.
     pub duplicated: u64,
     /// Answers whose id was never sent, and messages that are not JSON-RPC answers.
@@ -102,7 +111,8 @@ pub struct Report {
 }
 
 /// Every request sent, by how it ended: `ok + rate_limited + breaker_open + overloaded +
-/// tool_timeout + unauthorized + forbidden + other_errors + timeouts + lost == sent`.
+/// tool_timeout + unauthorized + forbidden + other_errors + session_expired + timeouts + lost
+/// == sent`.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Outcomes {
     /// Result answers in time.
@@ -121,6 +131,9 @@ pub struct Outcomes {
     pub forbidden: u64,
     /// Every other error answer.
     pub other_errors: u64,
+    /// HTTP 404 to a request in a 2025-11-25 session: the session is gone (not an error).
+    #[serde(default)]
+    pub session_expired: u64,
     /// Answers later than the timeout.
     pub timeouts: u64,
     /// Never answered.
@@ -288,6 +301,7 @@ impl Report {
                 unauthorized: c.classes.unauthorized,
                 forbidden: c.classes.forbidden,
                 other_errors: c.classes.other,
+                session_expired: c.session_expired,
                 timeouts: c.timeouts,
                 lost: c.lost,
             },
@@ -295,6 +309,9 @@ impl Report {
             connect_http_status: c.connect_http_status.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             timeouts: c.timeouts,
             lost: c.lost,
+            session_expired: c.session_expired,
+            reinitialized: c.reinitialized,
+            reconnected: c.reconnected,
             duplicated: c.duplicated,
             mismatched: c.mismatched,
             connection_errors: c.connection_errors,
@@ -384,7 +401,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  outcomes      ok {} rate_limited {} breaker_open {} overloaded {} tool_timeout {} unauthorized {} \
-                 forbidden {} other_errors {}{}",
+                 forbidden {} other_errors {} session_expired {}{}",
                 o.ok,
                 o.rate_limited,
                 o.breaker_open,
@@ -393,6 +410,7 @@ impl Report {
                 o.unauthorized,
                 o.forbidden,
                 o.other_errors,
+                o.session_expired,
                 if statuses.is_empty() { String::new() } else { format!(" (HTTP {statuses})") }
             );
         }
@@ -401,6 +419,13 @@ impl Report {
             "  accounting    lost {} duplicated {} mismatched {} connection_errors {} unsent_backlog {}",
             self.lost, self.duplicated, self.mismatched, self.connection_errors, self.unsent_backlog
         );
+        if self.session_expired + self.reinitialized + self.reconnected > 0 {
+            let _ = writeln!(
+                s,
+                "  sessions      session_expired {} reinitialized {} reconnected {}",
+                self.session_expired, self.reinitialized, self.reconnected
+            );
+        }
         if let Some(lag) = &self.send_lag_ms {
             let _ = writeln!(
                 s,
@@ -512,6 +537,9 @@ pub(crate) mod tests {
             "duplicated",
             "mismatched",
             "connection_errors",
+            "session_expired",
+            "reinitialized",
+            "reconnected",
             "throughput_msg_s",
             "latency_us",
             "server",
@@ -531,6 +559,7 @@ pub(crate) mod tests {
         assert_eq!(json["latency_us"]["p999"], 999);
         assert_eq!(json["outcomes"]["overloaded"], 2);
         assert_eq!(json["outcomes"]["ok"], 998);
+        assert_eq!(json["outcomes"]["session_expired"], 0);
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, r);
     }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     assert_identity, closed_run, http_server, loadgen, loadgen_json, n, ndjson_server, ok_line, tempdir, HttpRequest,
-    CLOSE,
+    Ringmcp, CLOSE,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -319,4 +319,109 @@ fn capacity_plan_projects_the_per_core_rate_to_a_node_and_says_so() {
     let (code, _, stderr) = loadgen(&["capacity", "--measured-msg-s", "1000", "--scaling", "2"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--scaling must be in (0, 1]"), "{stderr}");
+}
+
+/// 2025-11-25 over HTTP: a 404 to a request in a session means the session is gone. loadgen
+/// counts it as `session_expired` (not an error, not lost), opens a new session on the same
+/// connection (`reinitialized`) and goes on with the new session id.
+#[test]
+fn http_404_in_a_session_is_session_expired_and_a_new_session_follows() {
+    let sessions = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let wrong_session = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (minted, wrong) = (sessions.clone(), wrong_session.clone());
+    let respond = Arc::new(move |request: &HttpRequest, n: u64| -> Vec<u8> {
+        let message: Value = serde_json::from_slice(&request.body).expect("JSON body");
+        if message["method"] == "initialize" {
+            let sid = minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let body = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+            return format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: node.s{sid}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+        }
+        let Some(id) = message["id"].as_u64() else {
+            return b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_vec();
+        };
+        // Every 5th request on a connection finds its session gone (the 2nd and 3rd requests on
+        // a connection are initialized and the first call).
+        if n % 5 == 4 {
+            let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Not Found: unknown or ended session"}}"#;
+            return format!(
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+        }
+        if !request.header("mcp-session-id").is_some_and(|s| s.starts_with("node.s")) {
+            wrong.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}", answer.len())
+            .into_bytes()
+    });
+    let url = http_server(respond);
+    let args = ["run", "--url", &url, "--protocol", "2025-11-25", "--connections", "2", "--duration", "300ms"];
+    let (code, report, out) = loadgen_json(&[&args[..], &["--warmup", "0s"]].concat());
+    assert_eq!(code, 0, "{out}");
+    let expired = n(&report, "session_expired");
+    assert!(expired > 2, "{report}");
+    assert_eq!(n(&report, "reinitialized"), expired, "one new session per expired one: {report}");
+    assert_eq!(n(&report, "sent"), n(&report, "ok") + expired, "{report}");
+    assert_eq!(n(&report["outcomes"], "session_expired"), expired);
+    assert_eq!(n(&report, "errors_total") + n(&report, "lost") + n(&report, "connection_errors"), 0, "{report}");
+    assert_eq!(sessions.load(std::sync::atomic::Ordering::Relaxed), 2 + expired, "initialize POSTs");
+    assert_eq!(wrong_session.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(out.contains(&format!("session_expired {expired} reinitialized {expired}")), "{out}");
+}
+
+/// A server that answers with `Connection: close` (here every 3rd answer on a connection) and
+/// closes: loadgen opens a new connection and goes on; every request is answered.
+#[test]
+fn http_connection_close_is_followed_by_a_new_connection() {
+    let respond = Arc::new(|request: &HttpRequest, n: u64| -> Vec<u8> {
+        let message: Value = serde_json::from_slice(&request.body).expect("JSON body");
+        let id = message["id"].as_u64().expect("an id");
+        let close = if n % 3 == 2 { "Connection: close\r\n" } else { "" };
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{close}Content-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        )
+        .into_bytes()
+    });
+    let url = http_server(respond);
+    let (code, report, out) =
+        loadgen_json(&["run", "--url", &url, "--connections", "2", "--duration", "300ms", "--warmup", "0s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(n(&report, "reconnected") > 2, "{report}");
+    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    assert_eq!(n(&report, "errors_total") + n(&report, "lost") + n(&report, "connection_errors"), 0, "{report}");
+}
+
+/// ringmcp closes a keep-alive connection idle for idle_timeout_ms (100 ms here); an open loop
+/// at 4 requests/s per connection idles longer, so loadgen finds each connection closed
+/// before its next request and opens a new one first: nothing is written into a closed one.
+#[test]
+fn http_connections_the_server_closed_while_idle_are_reopened_before_the_next_request() {
+    let server = Ringmcp::start(&["--cores", "1", "--idle-timeout-ms", "100"]);
+    let url = format!("http://127.0.0.1:{}/mcp", server.port);
+    let (code, report, out) = loadgen_json(&[
+        "run",
+        "--url",
+        &url,
+        "--connections",
+        "2",
+        "--rate",
+        "8",
+        "--duration",
+        "1500ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(n(&report, "sent") >= 8, "{report}");
+    assert!(n(&report, "reconnected") >= 4, "{report}");
+    assert_eq!(n(&report, "sent"), n(&report, "ok"), "{report}");
+    assert_eq!(n(&report, "errors_total") + n(&report, "lost") + n(&report, "connection_errors"), 0, "{report}");
 }

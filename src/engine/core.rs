@@ -95,6 +95,9 @@ pub(crate) struct CoreCtx {
     /// Who may add a session to the registry: shares per transport, caps per address.
     admission: Admission,
     pub draining: Cell<bool>,
+    /// SIGTERM/SIGINT came (all cores together): `/ready` answers 503 from then on, while
+    /// `shutdown_delay_ms` passes before the drain.
+    pub leaving: Arc<std::sync::atomic::AtomicBool>,
     /// `drain_timeout_ms` passed: whatever is still unanswered is answered with the draining
     /// overload error at once (see [`CoreCtx::expire_drain`]).
     pub drain_expired: Cell<bool>,
@@ -180,6 +183,7 @@ impl CoreCtx {
             registry: RefCell::new(Registry::new(map, core, settings.max_sessions_per_core as usize)),
             admission: Admission::new(core, settings),
             draining: Cell::new(false),
+            leaving: Arc::default(),
             drain_expired: Cell::new(false),
             expiry_waiters: WakerSet::default(),
             stateless: settings.stateless,

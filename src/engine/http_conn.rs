@@ -367,7 +367,8 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
             simple(out, 200, Some("application/json"), &[("Cache-Control", "no-store")], &body);
         }
         ("/ready", "GET") => {
-            let (status, body): (u16, &[u8]) = if core.draining.get() {
+            let leaving = core.leaving.load(std::sync::atomic::Ordering::Acquire);
+            let (status, body): (u16, &[u8]) = if leaving || core.draining.get() {
                 (503, br#"{"ready":false,"status":"draining"}"#)
             } else if core.memory.rejecting() {
                 (503, br#"{"ready":false,"status":"memory"}"#)
@@ -631,9 +632,9 @@ fn check_mcp(
     let session = match head.header_str("mcp-session-id") {
         _ if core.stateless => None,
         None => None,
-        Some(v) => match SessionId::parse(v.as_bytes()) {
-            Ok(id) => Some(id),
-            Err(_) => return Err(refusal(out, 404, "Not Found: unknown or ended session", keep_alive, &[])),
+        Some(v) => match crate::ids::parse_session_header(s.node_id.as_deref(), v.as_bytes()) {
+            Some(id) => Some(id),
+            None => return Err(refusal(out, 404, "Not Found: unknown or ended session", keep_alive, &[])),
         },
     };
     let owner = |id: &SessionId| core.registry.borrow().map().owner_of(id.as_bytes());
@@ -756,7 +757,8 @@ async fn answer<IO: AsyncRead + AsyncWrite + Unpin>(
             return Ok(false);
         }
     };
-    let session_header = |s: &Option<SessionId>| s.map(|id| id.as_str().to_string());
+    let node = core.settings.node_id.as_deref();
+    let session_header = |s: &Option<SessionId>| s.map(|id| crate::ids::session_header(node, &id));
     let with_cors = |sid: &Option<String>| -> Vec<(&str, String)> {
         let mut h: Vec<(&str, String)> = sid.iter().map(|v| ("Mcp-Session-Id", v.clone())).collect();
         h.extend(cors.iter().cloned());

@@ -147,13 +147,14 @@ impl Server {
         let mut inboxes = inboxes.into_iter();
         let (ready_tx, ready_rx) = flume::unbounded::<Result<(usize, &'static str), String>>();
         let mut drains = Vec::new();
+        let leaving = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut threads = Vec::new();
         for (core, (cpu, fd)) in cpus.iter().copied().zip(listeners).enumerate() {
             let (drain_tx, drain_rx) = flume::bounded::<()>(1);
             drains.push(drain_tx);
             let (catalog, changes) = self.attach();
             let (settings, global, ready) = (settings.clone(), global.clone(), ready_tx.clone());
-            let (memory, access_log) = (memory.clone(), access_log.clone());
+            let (memory, access_log, leaving) = (memory.clone(), access_log.clone(), leaving.clone());
             let (mesh, inbox) = (mesh.clone(), inboxes.next().expect("one inbox per core"));
             let ncores = cpus.len();
             let auth = auth.clone();
@@ -169,6 +170,7 @@ impl Server {
                     ctx.tls_required = tls_required;
                     ctx.mesh = mesh;
                     ctx.connections = global.connections.clone();
+                    ctx.leaving = leaving;
                     ctx.memory = memory;
                     ctx.access_log = access_log.as_ref().map(access_log::Writer::for_core);
                     let ctx = Rc::new(ctx);
@@ -198,6 +200,10 @@ impl Server {
                 Err(_) => return Err(ServeError::Io(std::io::Error::other("a core exited during start-up"))),
             }
         }
+        // Signals are handled before the start-up line is logged: whoever waits for that line
+        // (a supervisor, a test) may stop the server right after it.
+        let delay = Some((leaving, Duration::from_millis(settings.shutdown_delay_ms)));
+        spawn_signal_thread(drains, delay, tls.clone(), auth.clone())?;
         let what = if raw_echo {
             "raw NDJSON echo (benchmark ceiling, no MCP)".to_string()
         } else {
@@ -222,7 +228,6 @@ impl Server {
                 auth.ndjson
             );
         }
-        spawn_signal_thread(drains, tls, auth)?;
         for t in threads {
             t.join().map_err(|_| std::io::Error::other("a core thread panicked"))?;
         }
@@ -246,7 +251,7 @@ impl Server {
         let access_log = access_log_writer(settings)?;
         let settings = settings.clone();
         let (drain_tx, drain_rx) = flume::bounded::<()>(1);
-        spawn_signal_thread(vec![drain_tx], None, None)?;
+        spawn_signal_thread(vec![drain_tx], None, None, None)?;
         let fds = stdio::Stdio::open()?;
         // Pinned to one CPU (taskset): stay there.
         let builder = match crate::cpus::online_cpus()[..] {
@@ -445,9 +450,13 @@ async fn refuse(mut stream: ringmcp_ring::Stream, max: usize) {
 }
 
 /// On the first SIGINT/SIGTERM, tells every core to drain; a second one exits at once. With
-/// TLS on, SIGHUP reloads the certificate, key and client CA (new handshakes use them).
+/// a shutdown delay (`leaving`, `shutdown_delay_ms`), the first signal only sets `leaving`
+/// (`/ready` answers 503) and the drain starts once the delay has passed, or at a second
+/// signal; a third exits. With TLS on, SIGHUP reloads the certificate, key and client CA (new
+/// handshakes use them).
 fn spawn_signal_thread(
     drains: Vec<flume::Sender<()>>,
+    delay: Option<(Arc<std::sync::atomic::AtomicBool>, Duration)>,
     tls: Option<Arc<tls::TlsShared>>,
     auth: Option<Arc<crate::auth::Auth>>,
 ) -> std::io::Result<()> {
@@ -459,24 +468,55 @@ fn spawn_signal_thread(
         signals.add_signal(SIGHUP)?;
     }
     std::thread::Builder::new().name("ringmcp-signals".into()).spawn(move || {
-        let mut first = true;
+        let drains = Arc::new(drains);
+        // The drain has been told to start (by a signal or the delay's end).
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut signalled = false;
         for sig in signals.forever() {
             if sig == SIGHUP {
                 reload(tls.as_deref(), auth.as_deref());
                 continue;
             }
-            if !first {
-                log::warn!("second signal {sig}: exiting without draining");
+            if drained.load(Ordering::Acquire) && signalled {
+                log::warn!("another signal {sig}: exiting without draining");
                 std::process::exit(1);
             }
-            first = false;
-            log::info!("signal {sig}: draining (no new connections or requests; in-flight requests finish)");
-            for d in &drains {
-                let _ = d.try_send(());
+            match (&delay, signalled) {
+                (Some((leaving, delay)), false) if !delay.is_zero() => {
+                    leaving.store(true, Ordering::Release);
+                    log::info!("signal {sig}: /ready answers 503; draining in {} ms", delay.as_millis());
+                    let (later, later_drained, delay) = (drains.clone(), drained.clone(), *delay);
+                    let timer = std::thread::Builder::new().name("ringmcp-shutdown-delay".into()).spawn(move || {
+                        std::thread::sleep(delay);
+                        start_drain(&later, &later_drained);
+                    });
+                    if let Err(e) = timer {
+                        log::warn!("cannot start the shutdown delay's thread ({e}): draining now");
+                        start_drain(&drains, &drained);
+                    }
+                }
+                _ => {
+                    if let Some((leaving, _)) = &delay {
+                        leaving.store(true, Ordering::Release);
+                    }
+                    log::info!("signal {sig}");
+                    start_drain(&drains, &drained);
+                }
             }
+            signalled = true;
         }
     })?;
     Ok(())
+}
+
+/// Tells every core to drain, once (the signal thread and the shutdown delay's timer race).
+fn start_drain(drains: &[flume::Sender<()>], drained: &std::sync::atomic::AtomicBool) {
+    if !drained.swap(true, Ordering::AcqRel) {
+        log::info!("draining (no new connections or requests; in-flight requests finish)");
+        for d in drains {
+            let _ = d.try_send(());
+        }
+    }
 }
 
 /// SIGHUP: the TLS certificate, key and client CA, the API keys file and the JWKS file are

@@ -6,13 +6,16 @@
 use crate::accounting::ErrorKey;
 use crate::answer::{self, Message, Outcome};
 use crate::http::{parse_response, ExtraHeaders, Parsed, PostHead, Response};
-use crate::limits::{MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES};
+use crate::limits::{IDLE_PROBE_AFTER_MS, MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES, RECONNECTS_IN_A_ROW_MAX};
 use crate::request::{self, INITIALIZE_ID};
 use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
+use crate::run::worker::reinitialize;
+use crate::run::Plan;
 use futures_lite::future;
 use futures_lite::io::AsyncReadExt;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// How the reasons of handshakes refused with an HTTP status begin (here and in `ws.rs`).
 const REFUSED_PREFIXES: [&str; 3] =
@@ -144,12 +147,44 @@ pub async fn handshake(
     Ok((reader.leftover(), head))
 }
 
+/// What [`drive`] needs to go on when the server ends a connection or a session.
+pub struct Redial {
+    /// The run (address, TLS, path, headers).
+    pub plan: Arc<Plan>,
+    /// 2025-11-25: requests carry `Mcp-Session-Id`, and a 404 to one means the session is gone.
+    pub session: bool,
+}
+
+/// What to do after one request's answer (or its absence).
+enum Next {
+    /// Send the next request on this connection.
+    Go,
+    /// The session is gone: open a new one on this connection.
+    Reinitialize,
+    /// The server closed the connection: open a new one, with a new session if
+    /// `new_session`; `after_answer`: it closed after answering (not in a row of failures).
+    Reconnect { new_session: bool, after_answer: bool },
+    /// Stop: the run is over.
+    Stop,
+    /// Stop: the connection failed (a malformed or cut answer).
+    Fail,
+}
+
 /// Runs the workload on one session: POST, wait for the answer, repeat (closed loop), or
 /// POST at the scheduled times when the previous answer is in (open loop).
-pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>, env: Rc<Env>) {
+///
+/// A 404 to a request in a 2025-11-25 session counts as `session_expired` and a new session is
+/// opened on the same connection (`reinitialized`); a connection the server closes (after an
+/// answer with `Connection: close`, or before any byte of an answer, which counts that request
+/// as the error `closed`: it may have run, so it is never sent again) is opened again
+/// (`reconnected`), at most [`RECONNECTS_IN_A_ROW_MAX`] times without an answer in between.
+pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<Conn>, env: Rc<Env>, redial: Redial) {
     let mut reader = ResponseReader::new(leftover);
     let schedule = env.rate.map(|rate| env.schedule(&conn, rate));
     let (mut out, mut body, mut k) = (Vec::new(), Vec::new(), 0u64);
+    let mut redials_in_a_row = 0u32;
+    // When the connection last showed life (opened, or an answer read).
+    let mut active_ns = env.now_ns();
     loop {
         let now = env.now_ns();
         if conn.closed.get() || now >= env.window.measure_end_ns || conn.sending_over.get() {
@@ -164,42 +199,64 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>
             }
             Some(s) => s.intended_ns(k),
         };
-        k += 1;
-        body.clear();
-        let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
-        env.template.render(id, &mut body);
-        env.record_send_lag(intended, now);
-        out.clear();
-        head.render(body.len(), &mut out);
-        out.extend_from_slice(&body);
-        let written = future::or(async { Some(rio::send(&mut io, &out).await) }, async {
-            until_drain_end(&conn, &env).await;
-            None
-        })
-        .await;
-        match written {
-            Some(Ok(())) => {}
-            Some(Err(_)) => {
+        let idle = now.saturating_sub(active_ns) >= IDLE_PROBE_AFTER_MS * 1_000_000;
+        let next = if idle && io.peer_closed() {
+            Next::Reconnect { new_session: false, after_answer: false }
+        } else {
+            k += 1;
+            let id = conn.pending.borrow_mut().issue(intended, now, &mut env.counts.borrow_mut());
+            body.clear();
+            env.template.render(id, &mut body);
+            env.record_send_lag(intended, now);
+            out.clear();
+            head.render(body.len(), &mut out);
+            out.extend_from_slice(&body);
+            let done = schedule.as_ref().is_none_or(|s| k >= s.total());
+            exchange(&mut io, &mut reader, &out, id, (&conn, &env), redial.session, done).await
+        };
+        match next {
+            Next::Go => {
+                (active_ns, redials_in_a_row) = (env.now_ns(), 0);
+            }
+            Next::Stop => break,
+            Next::Fail => {
                 conn.fail(&env);
                 break;
             }
-            None => break,
-        }
-        match reader.next(&mut io, Some((&conn, &env))).await {
-            Ok(Some(response)) => {
-                settle(&response, id, &conn, &env);
-                if response.close {
-                    let finished = schedule.is_none_or(|s| k >= s.total()) && env.now_ns() >= env.window.measure_end_ns;
-                    if !finished {
-                        conn.fail(&env);
-                    }
+            Next::Reinitialize => match reinitialize(&redial.plan, &mut io).await {
+                Ok((leftover, renewed)) => {
+                    (reader, head) = (ResponseReader::new(leftover), renewed);
+                    (active_ns, redials_in_a_row) = (env.now_ns(), 0);
+                    env.counts.borrow_mut().reinitialized += 1;
+                }
+                Err(_) => {
+                    conn.fail(&env);
                     break;
                 }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                conn.fail(&env);
-                break;
+            },
+            Next::Reconnect { new_session, after_answer } => {
+                redials_in_a_row = if after_answer { 1 } else { redials_in_a_row + 1 };
+                if redials_in_a_row > RECONNECTS_IN_A_ROW_MAX {
+                    conn.fail(&env);
+                    break;
+                }
+                let reopened =
+                    future::or(async { Some(super::worker::redial(&redial.plan, new_session).await) }, async {
+                        conn.closed().await;
+                        None
+                    })
+                    .await;
+                let Some(Ok((fresh, leftover, renewed))) = reopened else {
+                    conn.fail(&env);
+                    break;
+                };
+                (io, reader, active_ns) = (fresh, ResponseReader::new(leftover), env.now_ns());
+                let mut counts = env.counts.borrow_mut();
+                counts.reconnected += 1;
+                if let Some(renewed) = renewed {
+                    head = renewed;
+                    counts.reinitialized += 1;
+                }
             }
         }
     }
@@ -209,6 +266,75 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, head: PostHead, conn: Rc<Conn>
     conn.writer_done.set(true);
     conn.pending.borrow_mut().abandon(&mut env.counts.borrow_mut());
     conn.close();
+}
+
+/// Writes one request (`out`, id `id`), reads its answer and counts it; says what comes next.
+/// `session`: 2025-11-25 (a 404 means the session is gone); `done`: the run's work is done
+/// once this is answered.
+async fn exchange(
+    io: &mut Io,
+    reader: &mut ResponseReader,
+    out: &[u8],
+    id: u64,
+    (conn, env): (&Conn, &Env),
+    session: bool,
+    done: bool,
+) -> Next {
+    let written = future::or(async { Some(rio::send(io, out).await) }, async {
+        until_drain_end(conn, env).await;
+        None
+    })
+    .await;
+    match written {
+        Some(Ok(())) => match reader.next(io, Some((conn, env))).await {
+            Ok(Some(response)) => answered(&response, id, conn, env, session, done),
+            Ok(None) => Next::Stop,
+            Err(_) if reader.filled == 0 => closed(id, conn, env),
+            Err(_) => Next::Fail,
+        },
+        Some(Err(_)) => closed(id, conn, env),
+        None => Next::Stop,
+    }
+}
+
+/// Counts one response to request `id` and says what comes next: a 404 in a session is
+/// `session_expired` (a new session follows), anything else is settled as an answer; a
+/// response that closes the connection before the run's work is `done` asks for a new one.
+fn answered(response: &Response, id: u64, conn: &Conn, env: &Env, session: bool, done: bool) -> Next {
+    let expired = session && response.status == 404;
+    if expired {
+        let now = env.now_ns();
+        let mut counts = env.counts.borrow_mut();
+        counts.add_http_status(response.status);
+        let settled = conn.pending.borrow_mut().settle_expired(id, now, &env.window, &mut counts);
+        if let Some(us) = settled.latency_us {
+            env.record(us);
+        }
+    } else {
+        settle(response, id, conn, env);
+    }
+    match (response.close, expired) {
+        (true, _) if done && env.now_ns() >= env.window.measure_end_ns => Next::Stop,
+        (true, expired) => Next::Reconnect { new_session: expired, after_answer: true },
+        (false, true) => Next::Reinitialize,
+        (false, false) => Next::Go,
+    }
+}
+
+/// The connection closed before any byte of the answer to `id`: that request counts as the
+/// error `closed`, and a new connection follows.
+fn closed(id: u64, conn: &Conn, env: &Env) -> Next {
+    if conn.closed.get() {
+        return Next::Stop;
+    }
+    let now = env.now_ns();
+    let mut counts = env.counts.borrow_mut();
+    let settled =
+        conn.pending.borrow_mut().settle_id(Some(id), Some(ErrorKey::Closed), None, now, &env.window, &mut counts);
+    if let Some(us) = settled.latency_us {
+        env.record(us);
+    }
+    Next::Reconnect { new_session: false, after_answer: false }
 }
 
 /// Matches the JSON-RPC answers in one response. An error answer with a null id is taken as

@@ -125,6 +125,29 @@ pub enum Io {
     Tls(Box<super::tls::TlsStream>),
 }
 
+impl Io {
+    /// Whether the peer has closed the connection (or it failed) while nothing was expected
+    /// from it: a non-blocking one-byte `MSG_PEEK` of its socket reads end of stream or an
+    /// error. Bytes waiting (or none yet) mean open; nothing is consumed either way.
+    pub fn peer_closed(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Io::Plain(s) => s.as_raw_fd(),
+            Io::Tls(s) => s.raw_fd(),
+        };
+        let mut byte = 0u8;
+        // SAFETY: `fd` is this connection's open socket (owned by `self`, alive for the call);
+        // recv writes at most 1 byte into `byte`, a valid writable u8; MSG_DONTWAIT never
+        // blocks and MSG_PEEK leaves the data in the socket.
+        let n = unsafe { libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        match n {
+            0 => true,
+            n if n > 0 => false,
+            _ => !matches!(io::Error::last_os_error().kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted),
+        }
+    }
+}
+
 impl AsyncRead for &Io {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match *self.get_mut() {

@@ -434,7 +434,7 @@ fn merge(config: &RunConfig, shared: &Shared, results: &[WorkerResult], server: 
     let report = Report::new(shape, measured);
     debug_assert_eq!(
         report.sent,
-        report.ok + report.errors_total + report.timeouts + report.lost,
+        report.ok + report.errors_total + report.session_expired + report.timeouts + report.lost,
         "every request ends exactly one way"
     );
     RunOutput { report, latency }

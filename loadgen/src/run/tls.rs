@@ -25,6 +25,13 @@ pub struct TlsStream {
     state: RefCell<State>,
 }
 
+impl TlsStream {
+    /// The socket under the TLS layer (for [`super::io::Io::peer_closed`]).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.inner)
+    }
+}
+
 struct State {
     conn: ClientConnection,
     /// Ciphertext read from the socket; `cipher_in[in_start..in_end]` is not yet fed to rustls.

@@ -2,6 +2,7 @@
 //! connections, waits for the common start, drives them, and hands back its counters.
 
 use crate::accounting::{Counts, Window};
+use crate::http::PostHead;
 use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
 use crate::request::Protocol;
@@ -122,7 +123,10 @@ pub async fn run(ctx: WorkerCtx) -> WorkerResult {
         children.extend(e.child);
         let env = env.clone();
         tasks.push(match (e.http_head, &ws_frames) {
-            (Some(head), _) => ringmcp_ring::spawn(http::drive(e.stream, e.leftover, head, conn, env)),
+            (Some(head), _) => {
+                let redial = http::Redial { plan: plan.clone(), session: plan.protocol == Protocol::Session };
+                ringmcp_ring::spawn(http::drive(e.stream, e.leftover, head, conn, env, redial))
+            }
             (None, Some(frames)) => ringmcp_ring::spawn(ws::drive(e.stream, e.leftover, frames.clone(), conn, env)),
             (None, None) => ringmcp_ring::spawn(ndjson::drive(e.stream, e.leftover, conn, env)),
         });
@@ -236,19 +240,9 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
         let mut io = match stream.take() {
             Some(stream) => Io::Plain(stream),
             None => {
-                let addr = plan.addr.ok_or("no address")?;
-                let tcp = io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
-                match &plan.tls {
-                    None => Io::Plain(tcp),
-                    Some(client) => {
-                        let started = std::time::Instant::now();
-                        let tls = TlsStream::connect(tcp, client)
-                            .await
-                            .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-                        tls_us = Some(started.elapsed().as_micros() as u64);
-                        Io::Tls(Box::new(tls))
-                    }
-                }
+                let (io, us) = dial(plan).await?;
+                tls_us = us;
+                io
             }
         };
         let (leftover, http_head) = match (target, plan.protocol) {
@@ -281,6 +275,50 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
             Err(reason)
         }
     }
+}
+
+/// Opens one TCP connection to the plan's address, with TLS when the plan has it; returns it
+/// and the TLS handshake's time in µs.
+///
+/// # Errors
+/// The connect or the TLS handshake failed, described.
+pub(crate) async fn dial(plan: &Plan) -> Result<(Io, Option<u64>), String> {
+    let addr = plan.addr.ok_or("no address")?;
+    let tcp = io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
+    match &plan.tls {
+        None => Ok((Io::Plain(tcp), None)),
+        Some(client) => {
+            let started = std::time::Instant::now();
+            let tls = TlsStream::connect(tcp, client).await.map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+            Ok((Io::Tls(Box::new(tls)), Some(started.elapsed().as_micros() as u64)))
+        }
+    }
+}
+
+/// Opens connection `index` again for [`http::drive`] after the server closed it, and in
+/// 2025-11-25 with `new_session` opens a new session on it, within the timeout. Returns the
+/// connection, the bytes read past the handshake and the head of the next POSTs (`None`:
+/// keep the one in use).
+pub(crate) async fn redial(plan: &Plan, new_session: bool) -> Result<(Io, Vec<u8>, Option<PostHead>), String> {
+    with_timeout(plan.timeout, async {
+        let (mut io, _) = dial(plan).await?;
+        match (&plan.target, new_session) {
+            (Target::Http { path, host_header, .. }, true) => {
+                let (leftover, head) = http::handshake(&mut io, path, host_header, &plan.headers).await?;
+                Ok((io, leftover, Some(head)))
+            }
+            _ => Ok((io, Vec::new(), None)),
+        }
+    })
+    .await
+}
+
+/// Opens a new 2025-11-25 session on the open connection `io` (its session is gone).
+pub(crate) async fn reinitialize(plan: &Plan, io: &mut Io) -> Result<(Vec<u8>, PostHead), String> {
+    let Target::Http { path, host_header, .. } = &plan.target else {
+        return Err("sessions are renewed over http:// only".into());
+    };
+    with_timeout(plan.timeout, http::handshake(io, path, host_header, &plan.headers)).await
 }
 
 async fn with_timeout<T>(timeout: Duration, work: impl Future<Output = Result<T, String>>) -> Result<T, String> {
