@@ -20,6 +20,7 @@ fn tuning_profile_is_accepted_by_serve_print_config() {
         r#"cpus = "2-31""#,
         "max_connections = 100000",
         "recv_buffers = 4096",
+        "shutdown_delay_ms = 3000",
         r#"allowed_hosts = ["mcp.example.com", "localhost", "127.0.0.1"]"#,
         // Kept defaults the profile's comments and the unit rely on.
         "backlog = 65535",
