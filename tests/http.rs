@@ -690,11 +690,20 @@ fn shutdown_delay_turns_ready_503_while_requests_are_still_served() {
     let sid = http_session(port);
     let mut conn = HttpConn::connect(port);
     assert_eq!(conn.call(&Req::new("GET", "/ready", port)).status, 200);
+    let metrics = conn.call(&Req::new("GET", "/metrics", port)).text().to_owned();
+    for line in [r#"ringmcp_ready{core="0"} 1"#, r#"ringmcp_draining{core="0"} 0"#] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     server.send_signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     let ready = conn.call(&Req::new("GET", "/ready", port));
     assert_eq!((ready.status, ready.text()), (503, r#"{"ready":false,"status":"draining"}"#), "{ready:?}");
     assert_eq!(ready.header("connection"), None, "kept alive during the delay: {ready:?}");
+    // /metrics says so too, for the alert on a node stuck draining.
+    let metrics = conn.call(&Req::new("GET", "/metrics", port)).text().to_owned();
+    for line in [r#"ringmcp_ready{core="0"} 0"#, r#"ringmcp_draining{core="0"} 1"#] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     assert_json(&conn.call(&Req::mcp_in(port, &sid, &echo(1, "still here"))), 200, &[], &echo_answer(1, "still here"));
     // A new connection is still accepted during the delay.
     let mut fresh = HttpConn::connect(port);

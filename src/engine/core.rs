@@ -71,6 +71,17 @@ impl BoundSession {
     }
 }
 
+/// What a core's `/ready` answers: 200, or 503 with the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Serving: the balancer may send requests here.
+    Ready,
+    /// Shutting down (`shutdown_delay_ms`, then the drain): take the node out.
+    Draining,
+    /// RSS is over the memory budget's reject mark: new work is refused.
+    Memory,
+}
+
 /// The per-core context every connection task of the core holds an `Rc` of.
 pub(crate) struct CoreCtx {
     pub core: usize,
@@ -458,6 +469,17 @@ impl CoreCtx {
         expired.len()
     }
 
+    /// What `/ready` answers on this core (`ringmcp_ready` in /metrics).
+    pub fn readiness(&self) -> Readiness {
+        if self.leaving.load(std::sync::atomic::Ordering::Acquire) || self.draining.get() {
+            Readiness::Draining
+        } else if self.memory.rejecting() {
+            Readiness::Memory
+        } else {
+            Readiness::Ready
+        }
+    }
+
     /// This core's counters and state, for /health and /metrics.
     pub fn snapshot(&self) -> CoreSnapshot {
         let mut snap = self.metrics.snapshot(self.now_ms());
@@ -472,7 +494,10 @@ impl CoreCtx {
         snap.pool_misses = pool.misses;
         snap.pool_drops = pool.dropped;
         snap.pool_free_buffers = free;
-        snap.draining = self.draining.get();
+        snap.draining = self.draining.get() || self.leaving.load(std::sync::atomic::Ordering::Acquire);
+        snap.ready = self.readiness() == Readiness::Ready;
+        snap.queue_warn_depth = self.settings.queue_warn_at();
+        snap.max_connections = self.settings.max_connections;
         snap.io_path = ringmcp_ring::io_path().map_or("none", |p| p.as_str());
         snap.ring = ringmcp_ring::stats().unwrap_or_default();
         snap.partial_frame_bytes = self.frames.total_bytes();

@@ -367,13 +367,10 @@ async fn route<IO: AsyncRead + AsyncWrite + Unpin>(
             simple(out, 200, Some("application/json"), &[("Cache-Control", "no-store")], &body);
         }
         ("/ready", "GET") => {
-            let leaving = core.leaving.load(std::sync::atomic::Ordering::Acquire);
-            let (status, body): (u16, &[u8]) = if leaving || core.draining.get() {
-                (503, br#"{"ready":false,"status":"draining"}"#)
-            } else if core.memory.rejecting() {
-                (503, br#"{"ready":false,"status":"memory"}"#)
-            } else {
-                (200, br#"{"ready":true}"#)
+            let (status, body): (u16, &[u8]) = match core.readiness() {
+                super::core::Readiness::Draining => (503, br#"{"ready":false,"status":"draining"}"#),
+                super::core::Readiness::Memory => (503, br#"{"ready":false,"status":"memory"}"#),
+                super::core::Readiness::Ready => (200, br#"{"ready":true}"#),
             };
             simple(out, status, Some("application/json"), &[("Cache-Control", "no-store")], body);
         }

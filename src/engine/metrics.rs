@@ -328,8 +328,15 @@ pub(crate) struct CoreSnapshot {
     pub pool_drops: u64,
     /// Buffers in the free list now (filled by the caller).
     pub pool_free_buffers: usize,
-    /// The core is draining for shutdown (filled by the caller).
+    /// The core is shutting down: in `shutdown_delay_ms` or draining (filled by the caller).
     pub draining: bool,
+    /// `/ready` answers 200 on this core (filled by the caller).
+    pub ready: bool,
+    /// Queue depth at which the core reports degraded (filled by the caller).
+    pub queue_warn_depth: usize,
+    /// `max_connections`: connections admitted at once, all cores together (filled by the
+    /// caller).
+    pub max_connections: u64,
     /// The core's queue, registry slice or a transport's session share is over its warn mark,
     /// or a tool's circuit breaker is open (filled by the caller).
     pub degraded: bool,
@@ -438,7 +445,31 @@ const LABELLED: [Labelled; 9] = [
 /// A family labelled `core` only: name, help, type, value.
 type Single = (&'static str, &'static str, MetricType, fn(&CoreSnapshot) -> f64);
 /// The one-sample-per-core families of `/metrics`.
-const SINGLE: [Single; 29] = [
+const SINGLE: [Single; 34] = [
+    ("ringmcp_ready", "1 when /ready answers 200 on the core, 0 when it answers 503.", GAUGE, |s| {
+        f64::from(u8::from(s.ready))
+    }),
+    (
+        "ringmcp_draining",
+        "1 from SIGTERM on (shutdown_delay_ms, then the drain) until the process exits.",
+        GAUGE,
+        |s| f64::from(u8::from(s.draining)),
+    ),
+    (
+        "ringmcp_degraded",
+        "1 when the core's queue, registry slice or a transport's session share is over its warn mark, or a tool's breaker is open.",
+        GAUGE,
+        |s| f64::from(u8::from(s.degraded)),
+    ),
+    ("ringmcp_queue_warn_depth", "Queue depth at which the core reports degraded (queue_warn_percent).", GAUGE, |s| {
+        s.queue_warn_depth as f64
+    }),
+    (
+        "ringmcp_max_connections",
+        "Connections the server admits at once, all cores together (max_connections).",
+        GAUGE,
+        |s| s.max_connections as f64,
+    ),
     (
         "ringmcp_ratelimit_table_full_total",
         "New rate-limit keys let through untracked because the core's table was full.",
@@ -967,7 +998,10 @@ mod tests {
         snaps[1].sessions = 2;
         snaps[0].sessions = 1;
         snaps[0].degraded = true;
+        snaps[1].ready = true;
+        snaps[1].queue_warn_depth = 8_000;
         for s in &mut snaps {
+            s.max_connections = 15_000;
             s.session_capacity = 100;
             s.transport_session_limits = [25, 50, 25, 1];
             s.io_path = "multishot";
@@ -995,6 +1029,12 @@ mod tests {
             r#"ringmcp_http_responses_total{core="1",status="200"} 1"#,
             r#"ringmcp_queue_depth{core="1"} 7"#,
             r#"ringmcp_queue_capacity{core="1"} 10000"#,
+            r#"ringmcp_queue_warn_depth{core="1"} 8000"#,
+            r#"ringmcp_ready{core="0"} 0"#,
+            r#"ringmcp_ready{core="1"} 1"#,
+            r#"ringmcp_degraded{core="0"} 1"#,
+            r#"ringmcp_draining{core="1"} 0"#,
+            r#"ringmcp_max_connections{core="0"} 15000"#,
             r#"ringmcp_sessions{core="0"} 1"#,
             r#"ringmcp_forwarded_total{core="1",direction="received"} 1"#,
             "# TYPE ringmcp_transport_sessions gauge",
@@ -1029,7 +1069,7 @@ mod tests {
                 assert!(line.contains("{core=\""), "sample without a core label: {line}");
             }
         }
-        assert_eq!(families, 41);
+        assert_eq!(families, 46);
         let refusal_series = lines.iter().filter(|l| l.starts_with("ringmcp_session_refusals_total{")).count();
         assert_eq!(refusal_series, 2 * TRANSPORT_COUNT * REASON_COUNT, "every pair, zeros included");
         for core in ["0", "1"] {
