@@ -2,6 +2,9 @@
 
 Usage:
   check.py live PROM_URL INSTANCE CORES TCP_JSON HTTP_JSON DASHBOARD_JSON
+  check.py healthy PROM_URL INSTANCE CORES [MAX_CONNECTIONS]
+  check.py breaker PROM_URL INSTANCE DASHBOARD_JSON
+  check.py drain PROM_URL INSTANCE
   check.py down PROM_URL INSTANCE TIMEOUT_S
   check.py dashboard-static DASHBOARD_JSON
 
@@ -10,6 +13,7 @@ Every check prints what it checks; the first failure exits 1 with the reason.
 
 import json
 import re
+import socket
 import sys
 import time
 import urllib.parse
@@ -131,6 +135,8 @@ def live(prom, instance, cores, tcp_json, http_json, dashboard):
             fail(f"{metric}: core labels {sorted(map(str, got))}, want {sorted(want_cores)}")
     ok(f"per-core series carry core labels {sorted(want_cores)}")
 
+    healthy(prom, instance, cores)
+
     res = query(prom, f"ringmcp_connections{{{sel}}}")
     transports = {r["metric"]["transport"] for r in res}
     if transports != {"tcp", "http", "websocket", "stdio"}:
@@ -186,6 +192,148 @@ def live(prom, instance, cores, tcp_json, http_json, dashboard):
     check_dashboard_live(prom, instance, dashboard)
 
 
+# queue_capacity 10000 × queue_warn_percent 75 (the defaults; tests/prometheus/run sets neither).
+QUEUE_WARN_DEPTH = 7500
+
+
+def healthy(prom, instance, cores, max_connections=15000):
+    """The readiness and mark gauges of an idle, healthy server: exact, on every core."""
+    sel = f'job="{JOB}",instance="{instance}"'
+    want_cores = {str(c) for c in range(cores)}
+    for metric, want in (("ringmcp_ready", 1), ("ringmcp_draining", 0), ("ringmcp_degraded", 0),
+                         ("ringmcp_queue_warn_depth", QUEUE_WARN_DEPTH),
+                         ("ringmcp_max_connections", max_connections)):
+        res = query(prom, f"{metric}{{{sel}}}")
+        got = {r["metric"].get("core"): float(r["value"][1]) for r in res}
+        if got != {c: want for c in want_cores}:
+            fail(f"{metric}{{{sel}}}: {got}, want {want} on cores {sorted(want_cores)}")
+        ok(f"{metric}{{{sel}}} == {want} on cores {sorted(want_cores)}")
+    res = query(prom, f'{{{sel},__name__=~"ringmcp_tool_breaker_.*"}}')
+    if res:
+        fail(f"breaker series on a server whose tools never failed: {[r['metric'] for r in res]}")
+    ok("no ringmcp_tool_breaker_* series (no tool has failed)")
+
+
+class Ndjson:
+    """A 2025-11-25 session over raw NDJSON on the server's one port."""
+
+    def __init__(self, instance):
+        host, port = instance.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.buf = b""
+        self.next_id = 0
+        init = self.call("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                        "clientInfo": {"name": "tests/prometheus", "version": "1"}})
+        if "result" not in init:
+            fail(f"initialize over NDJSON: {init}")
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def send(self, msg):
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+
+    def call(self, method, params):
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    fail(f"{method}: the server closed the connection")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("id") == self.next_id:
+                return msg
+
+
+BREAKER_TOOL = "test_error_handling"  # the conformance pack's tool that always fails
+BREAKER_FAILURES = 5  # breaker_failures' default
+
+
+def breaker(prom, instance, dashboard):
+    """Fails the conformance pack's error tool until its breaker opens, then checks what
+    Prometheus sees: the breaker series, degraded, the alert pending, the dashboard panel."""
+    sel = f'job="{JOB}",instance="{instance}"'
+    conn = Ndjson(instance)
+    for n in range(BREAKER_FAILURES):
+        r = conn.call("tools/call", {"name": BREAKER_TOOL, "arguments": {}})
+        if not r.get("result", {}).get("isError"):
+            fail(f"call {n + 1} of {BREAKER_TOOL}: want an isError result, got {r}")
+    r = conn.call("tools/call", {"name": BREAKER_TOOL, "arguments": {}})
+    if r.get("error", {}).get("code") != -32011:
+        fail(f"call {BREAKER_FAILURES + 1} of {BREAKER_TOOL}: want error -32011 (circuit open), got {r}")
+    ok(f"{BREAKER_FAILURES} calls of {BREAKER_TOOL} answered isError, the next -32011 (breaker open)")
+
+    tsel = f'{sel},tool="{BREAKER_TOOL}"'
+    for metric, want in (("ringmcp_tool_breaker_state", 2), ("ringmcp_tool_breaker_trips_total", 1),
+                         ("ringmcp_tool_breaker_rejections_total", 1)):
+        expr = f"{metric}{{{tsel}}}"
+        seen = []
+        wait_for(lambda: f"{expr} == {want} (seen {seen[-3:]})",
+                 lambda: seen.append([float(x["value"][1]) for x in query(prom, expr)]) or seen[-1] == [want], 10)
+        ok(f"{expr} == {want}")
+    expr = f"max(ringmcp_degraded{{{sel}}})"
+    if (v := scalar(prom, expr)) != 1:
+        fail(f"{expr} is {v}, want 1 (a breaker is open)")
+    ok(f"{expr} == 1 (a breaker open makes the core degraded)")
+
+    def alert():
+        res = query(prom, f'ALERTS{{alertname="RingmcpCircuitBreakerOpen",{sel}}}')
+        return res[0]["metric"] if res else None
+    got = wait_for("RingmcpCircuitBreakerOpen pending", alert, 10)
+    want = {"__name__": "ALERTS", "alertname": "RingmcpCircuitBreakerOpen", "alertstate": "pending",
+            "job": JOB, "instance": instance, "tool": BREAKER_TOOL, "severity": "warning"}
+    if got != want:
+        fail(f"ALERTS: {got}, want {want}")
+    ok(f"ALERTS {{alertname=RingmcpCircuitBreakerOpen, tool={BREAKER_TOOL}}} pending (for: 1m)")
+
+    exprs = [(t, e) for t, e in dashboard_static(dashboard) if "ringmcp_tool_breaker_state" in e]
+    if len(exprs) != 1:
+        fail(f"want one dashboard query on ringmcp_tool_breaker_state, got {exprs}")
+    title, expr = exprs[0]
+    q = expr.replace("$instance", instance).replace("$core", ".*")
+    res = query(prom, q)
+    got = [(r["metric"].get("tool"), float(r["value"][1])) for r in res]
+    if got != [(BREAKER_TOOL, 2)]:
+        fail(f"panel {title!r}: {q!r} gave {got}, want [({BREAKER_TOOL!r}, 2)]")
+    ok(f"panel {title!r}: {BREAKER_TOOL} open (2): {q}")
+
+
+def drain(prom, instance):
+    """After SIGTERM with shutdown_delay_ms and the exit: the scrapes of the delay window
+    (read back from the TSDB, so no race with the window) show draining 1 and ready 0 on
+    every core, RingmcpDrainingTooLong went pending, RingmcpNotReady never did."""
+    sel = f'job="{JOB}",instance="{instance}"'
+
+    def samples(metric):
+        res = query(prom, f"{metric}{{{sel}}}[2m]")
+        return {(r["metric"]["core"], float(t)): float(v) for r in res for t, v in r["values"]}
+
+    draining, ready = samples("ringmcp_draining"), samples("ringmcp_ready")
+    if draining.keys() != ready.keys():
+        fail(f"ringmcp_draining and ringmcp_ready were not scraped together: {sorted(draining)} {sorted(ready)}")
+    during = sorted(k for k, v in draining.items() if v == 1)
+    before = sorted(k for k, v in draining.items() if v == 0)
+    if not during:
+        fail(f"no scrape in the shutdown delay showed ringmcp_draining 1: {sorted(draining.items())}")
+    if not before or max(t for _, t in before) > min(t for _, t in during):
+        fail(f"ringmcp_draining went back to 0 after 1: {sorted(draining.items())}")
+    if any(ready[k] != 0 for k in during) or any(ready[k] != 1 for k in before):
+        fail(f"ringmcp_ready is not 1 - ringmcp_draining: draining {sorted(draining.items())} ready {sorted(ready.items())}")
+    ok(f"{len(during)} scrape(s) in the shutdown delay: ringmcp_draining 1 and ringmcp_ready 0; "
+       f"{len(before)} before SIGTERM: 0 and 1")
+
+    res = query(prom, f'ALERTS{{alertname="RingmcpDrainingTooLong",{sel}}}[2m]')
+    states = {r["metric"]["alertstate"] for r in res}
+    if states != {"pending"}:
+        fail(f"RingmcpDrainingTooLong states {states}, want pending only (for: 5m)")
+    ok("ALERTS{alertname=\"RingmcpDrainingTooLong\"} was pending during the delay")
+    res = query(prom, f'ALERTS{{alertname="RingmcpNotReady",{sel}}}[2m]')
+    if res:
+        fail(f"RingmcpNotReady went {[r['metric']['alertstate'] for r in res]} during a drain")
+    ok("ALERTS{alertname=\"RingmcpNotReady\"} never appeared: not ready while draining is no alert")
+
+
 def panels_of(dash):
     for p in dash.get("panels", []):
         yield p
@@ -219,9 +367,10 @@ def dashboard_static(path):
     return exprs
 
 
-# Panels whose series exist only with a feature on (auth, a blackbox /ready probe): they must
-# evaluate without error, but may be empty on a default server.
-MAY_BE_EMPTY = re.compile(r"ringmcp_auth_|probe_success")
+# Panels whose series exist only with a feature on (auth) or after a tool failed (breakers):
+# they must evaluate without error, but may be empty on a default server (the breaker panel is
+# checked non-empty by `breaker`).
+MAY_BE_EMPTY = re.compile(r"ringmcp_auth_|ringmcp_tool_breaker_")
 
 
 def check_dashboard_live(prom, instance, path):
@@ -252,10 +401,10 @@ def down(prom, instance, timeout_s):
     ok("ALERTS{alertname=\"RingmcpTargetDown\"} is pending (shipped rule, for: 1m)")
     wait_for("RingmcpTargetDownTest firing", lambda: state("RingmcpTargetDownTest") == "firing", timeout_s)
     ok("ALERTS{alertname=\"RingmcpTargetDownTest\"} is firing (the same expression, for: 2s)")
-    alerts = api(prom, "/api/v1/alerts")["data"]["alerts"]
+    alerts = [a for a in api(prom, "/api/v1/alerts")["data"]["alerts"] if a["labels"].get("instance") == instance]
     names = sorted({a["labels"]["alertname"] for a in alerts})
     if names != ["RingmcpTargetDown", "RingmcpTargetDownTest"]:
-        fail(f"active alerts {names}, want only the two target-down alerts")
+        fail(f"active alerts of {instance}: {names}, want only the two target-down alerts")
     severity = {a["labels"]["alertname"]: a["labels"].get("severity") for a in alerts}
     if severity["RingmcpTargetDown"] != "critical":
         fail(f"RingmcpTargetDown severity {severity['RingmcpTargetDown']}")
@@ -265,6 +414,12 @@ def down(prom, instance, timeout_s):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "live" and len(argv) == 8:
         live(argv[2], argv[3], int(argv[4]), argv[5], argv[6], argv[7])
+    elif len(argv) in (5, 6) and argv[1] == "healthy":
+        healthy(argv[2], argv[3], int(argv[4]), *map(int, argv[5:]))
+    elif len(argv) == 5 and argv[1] == "breaker":
+        breaker(argv[2], argv[3], argv[4])
+    elif len(argv) == 4 and argv[1] == "drain":
+        drain(argv[2], argv[3])
     elif len(argv) == 5 and argv[1] == "down":
         down(argv[2], argv[3], float(argv[4]))
     elif len(argv) == 3 and argv[1] == "dashboard-static":
