@@ -178,7 +178,7 @@ fn doctor(args: &SettingArgs, place: Placement, json: bool, root: &std::path::Pa
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let host = ringmcp::doctor::host::Host::read(root);
+    let host = ringmcp::doctor::host::Host::read(root, &ringmcp::doctor::sysctl_keys());
     let checks = ringmcp::doctor::run(&host, &ringmcp::doctor::Plan::from_settings(&settings));
     let report = if json { ringmcp::doctor::render_json(&checks) } else { ringmcp::doctor::render_text(&checks) };
     print!("{report}");

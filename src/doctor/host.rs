@@ -21,9 +21,9 @@ pub struct Host {
 }
 
 impl Host {
-    /// Reads every file the checks need under `root`, and probes io_uring (or reads
-    /// [`FEATURES_FILE`] when the root has one).
-    pub fn read(root: &Path) -> Host {
+    /// Reads every file the checks need under `root` (the values of `sysctl_keys` among them),
+    /// and probes io_uring (or reads [`FEATURES_FILE`] when the root has one).
+    pub fn read(root: &Path, sysctl_keys: &[String]) -> Host {
         let mut paths: Vec<String> = [
             "proc/self/limits",
             "proc/sys/kernel/osrelease",
@@ -35,9 +35,7 @@ impl Host {
         .iter()
         .map(|p| p.to_string())
         .collect();
-        paths.extend(super::sysctl::recommendations().iter().map(|r| sysctl_path(&r.key)));
-        paths.push(sysctl_path("net.core.somaxconn"));
-        paths.push(sysctl_path("net.ipv4.tcp_max_syn_backlog"));
+        paths.extend(sysctl_keys.iter().map(|key| sysctl_path(key)));
         let mut files = BTreeMap::new();
         for path in paths {
             if let Ok(text) = std::fs::read_to_string(root.join(&path)) {

@@ -99,6 +99,13 @@ impl Plan {
     }
 }
 
+/// The sysctl keys the checks read: those of `sysctl/99-ringmcp.conf` and the backlog's two.
+pub fn sysctl_keys() -> Vec<String> {
+    let mut keys: Vec<String> = sysctl::recommendations().iter().map(|r| r.key.to_string()).collect();
+    keys.extend(["net.core.somaxconn".to_string(), "net.ipv4.tcp_max_syn_backlog".to_string()]);
+    keys
+}
+
 /// Every check, in report order.
 pub fn run(host: &Host, plan: &Plan) -> Vec<Check> {
     let cpus = cpu::select(host, plan);

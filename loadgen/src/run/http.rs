@@ -8,10 +8,11 @@ use crate::answer::{self, Message, Outcome};
 use crate::http::{parse_response, ExtraHeaders, Parsed, PostHead, Response};
 use crate::limits::{IDLE_PROBE_AFTER_MS, MESSAGE_MAX_BYTES, READ_BUFFER_MIN_BYTES, RECONNECTS_IN_A_ROW_MAX};
 use crate::request::{self, INITIALIZE_ID};
+use crate::run::dial::{dial, with_timeout};
 use crate::run::io::{self as rio, Io};
 use crate::run::state::{Conn, Env};
-use crate::run::worker::reinitialize;
 use crate::run::Plan;
+use crate::target::Target;
 use futures_lite::future;
 use futures_lite::io::AsyncReadExt;
 use std::rc::Rc;
@@ -240,12 +241,11 @@ pub async fn drive(mut io: Io, leftover: Vec<u8>, mut head: PostHead, conn: Rc<C
                     conn.fail(&env);
                     break;
                 }
-                let reopened =
-                    future::or(async { Some(super::worker::redial(&redial.plan, new_session).await) }, async {
-                        conn.closed().await;
-                        None
-                    })
-                    .await;
+                let reopened = future::or(async { Some(reopen(&redial.plan, new_session).await) }, async {
+                    conn.closed().await;
+                    None
+                })
+                .await;
                 let Some(Ok((fresh, leftover, renewed))) = reopened else {
                     conn.fail(&env);
                     break;
@@ -364,4 +364,30 @@ fn settle(response: &Response, id: u64, conn: &Conn, env: &Env) {
             env.record(us);
         }
     }
+}
+
+/// Opens connection `index` again for [`drive`] after the server closed it, and in
+/// 2025-11-25 with `new_session` opens a new session on it, within the timeout. Returns the
+/// connection, the bytes read past the handshake and the head of the next POSTs (`None`:
+/// keep the one in use).
+async fn reopen(plan: &Plan, new_session: bool) -> Result<(Io, Vec<u8>, Option<PostHead>), String> {
+    with_timeout(plan.timeout, async {
+        let (mut io, _) = dial(plan).await?;
+        match (&plan.target, new_session) {
+            (Target::Http { path, host_header, .. }, true) => {
+                let (leftover, head) = handshake(&mut io, path, host_header, &plan.headers).await?;
+                Ok((io, leftover, Some(head)))
+            }
+            _ => Ok((io, Vec::new(), None)),
+        }
+    })
+    .await
+}
+
+/// Opens a new 2025-11-25 session on the open connection `io` (its session is gone).
+async fn reinitialize(plan: &Plan, io: &mut Io) -> Result<(Vec<u8>, PostHead), String> {
+    let Target::Http { path, host_header, .. } = &plan.target else {
+        return Err("sessions are renewed over http:// only".into());
+    };
+    with_timeout(plan.timeout, handshake(io, path, host_header, &plan.headers)).await
 }

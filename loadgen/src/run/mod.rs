@@ -5,6 +5,7 @@
 //! Timeline (all workers share it): connect phase → start → warmup → measured window →
 //! drain (at most the timeout) → done.
 
+mod dial;
 mod http;
 mod io;
 mod ndjson;

@@ -2,21 +2,19 @@
 //! connections, waits for the common start, drives them, and hands back its counters.
 
 use crate::accounting::{Counts, Window};
-use crate::http::PostHead;
 use crate::limits::{HANDSHAKES_PER_WORKER_MAX, PUBLISH_INTERVAL_MS};
 use crate::report;
 use crate::request::Protocol;
+use crate::run::dial::{dial, with_timeout};
 use crate::run::io;
 use crate::run::io::Io;
 use crate::run::state::{Conn, Env, Shared};
-use crate::run::tls::TlsStream;
 use crate::run::{http, ndjson, ws, Plan};
 use crate::target::Target;
 use async_lock::Semaphore;
 use hdrhistogram::Histogram;
 use ringmcp_ring::IoPath;
 use std::cell::RefCell;
-use std::future::Future;
 use std::process::Child;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -275,56 +273,6 @@ async fn establish(index: usize, plan: &Plan) -> Result<Established, String> {
             Err(reason)
         }
     }
-}
-
-/// Opens one TCP connection to the plan's address, with TLS when the plan has it; returns it
-/// and the TLS handshake's time in µs.
-///
-/// # Errors
-/// The connect or the TLS handshake failed, described.
-pub(crate) async fn dial(plan: &Plan) -> Result<(Io, Option<u64>), String> {
-    let addr = plan.addr.ok_or("no address")?;
-    let tcp = io::connect_tcp(addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
-    match &plan.tls {
-        None => Ok((Io::Plain(tcp), None)),
-        Some(client) => {
-            let started = std::time::Instant::now();
-            let tls = TlsStream::connect(tcp, client).await.map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-            Ok((Io::Tls(Box::new(tls)), Some(started.elapsed().as_micros() as u64)))
-        }
-    }
-}
-
-/// Opens connection `index` again for [`http::drive`] after the server closed it, and in
-/// 2025-11-25 with `new_session` opens a new session on it, within the timeout. Returns the
-/// connection, the bytes read past the handshake and the head of the next POSTs (`None`:
-/// keep the one in use).
-pub(crate) async fn redial(plan: &Plan, new_session: bool) -> Result<(Io, Vec<u8>, Option<PostHead>), String> {
-    with_timeout(plan.timeout, async {
-        let (mut io, _) = dial(plan).await?;
-        match (&plan.target, new_session) {
-            (Target::Http { path, host_header, .. }, true) => {
-                let (leftover, head) = http::handshake(&mut io, path, host_header, &plan.headers).await?;
-                Ok((io, leftover, Some(head)))
-            }
-            _ => Ok((io, Vec::new(), None)),
-        }
-    })
-    .await
-}
-
-/// Opens a new 2025-11-25 session on the open connection `io` (its session is gone).
-pub(crate) async fn reinitialize(plan: &Plan, io: &mut Io) -> Result<(Vec<u8>, PostHead), String> {
-    let Target::Http { path, host_header, .. } = &plan.target else {
-        return Err("sessions are renewed over http:// only".into());
-    };
-    with_timeout(plan.timeout, http::handshake(io, path, host_header, &plan.headers)).await
-}
-
-async fn with_timeout<T>(timeout: Duration, work: impl Future<Output = Result<T, String>>) -> Result<T, String> {
-    ringmcp_ring::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| Err(format!("no handshake within {} ms", timeout.as_millis())))
 }
 
 /// Ends the window on every connection at its end, and the drain at the deadline.
